@@ -1,0 +1,401 @@
+"""Base class for one modality of an asymmetric cross-modal benchmark."""
+
+import csv
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import rasterio
+import torch
+import torch.nn.functional as F
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import Tensor
+from torchgeo.datasets import NonGeoDataset
+from torchgeo.datasets.utils import percentile_normalization
+
+from ..sensors import RGB, SENTINEL2_EUROSAT, Sensor
+
+Sample = dict[str, Tensor]
+
+
+class ACKDDataset(NonGeoDataset):
+    """One modality (MS teacher or RGB student) of an ACKD benchmark.
+
+    Reads the benchmark folder layout::
+
+        root/MS/<class>/*.tif                     multispectral GeoTIFFs
+        root/RGB/<class>/*.{jpg,jpeg,png,tif}     RGB images
+        root/MS/labels.csv                        multi-label sidecar (optional)
+        split file (optional)                     CSV ``path,split``
+
+    A subclass declares the class vocabulary, the sensors and the image sizes;
+    nothing else (see ``docs/add-a-sensor.md``). Labels always index the full
+    vocabulary :attr:`classes`, also when only a subset of class folders is
+    read, so the teacher and student share one label space.
+
+    Splits are stratified per class and deterministic: each class's files,
+    sorted by name, are permuted with a generator seeded by ``seed`` and the
+    class name, then cut into test, val and train parts.
+
+    Every problem with the files is an error naming the file or class: nothing
+    is skipped silently.
+    """
+
+    #: Class vocabulary, in label order.
+    classes: ClassVar[tuple[str, ...]] = ()
+    #: Sensor of the stored MS files (band count and order on disk).
+    ms_sensor: ClassVar[Sensor] = SENTINEL2_EUROSAT
+    #: Sensor of the stored RGB files.
+    rgb_sensor: ClassVar[Sensor] = RGB
+    #: MS bands returned by default (``None``: all stored bands).
+    default_bands: ClassVar[tuple[str, ...] | None] = None
+    #: Side length the MS images are resized to on load (``None``: as stored).
+    ms_size: ClassVar[int | None] = None
+    #: Side length the RGB images are resized to on load (``None``: as stored).
+    rgb_size: ClassVar[int | None] = None
+    #: Whether MS labels are multi-hot, read from ``MS/<multilabel_file>``.
+    ms_multilabel: ClassVar[bool] = False
+    multilabel_file: ClassVar[str] = 'labels.csv'
+    ms_dir: ClassVar[str] = 'MS'
+    rgb_dir: ClassVar[str] = 'RGB'
+    ms_extensions: ClassVar[tuple[str, ...]] = ('.tif', '.tiff')
+    rgb_extensions: ClassVar[tuple[str, ...]] = ('.jpg', '.jpeg', '.png', '.tif', '.tiff')
+
+    modalities = ('ms', 'rgb')
+    splits = ('train', 'val', 'test', 'all')
+
+    def __init__(
+        self,
+        root: str | Path = 'data',
+        modality: str = 'ms',
+        split: str = 'train',
+        bands: Sequence[str] | None = None,
+        classes: Sequence[str] | None = None,
+        split_file: str | Path | None = None,
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        transforms: Callable[[Sample], Sample] | None = None,
+    ) -> None:
+        """Initialize a new ACKDDataset instance.
+
+        Args:
+            root: Root directory of the benchmark.
+            modality: ``'ms'`` (teacher side) or ``'rgb'`` (student side).
+            split: ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
+            bands: MS bands to return, by name, in the order wanted (default:
+                :attr:`default_bands`, else all stored bands). RGB ignores it.
+            classes: Class folders to read (a subset of :attr:`classes`;
+                default: all of them, each of which must then exist).
+            split_file: Optional CSV with columns ``path,split`` (``path``
+                relative to *root*) that fixes the split of every file.
+            val_fraction: Fraction of each class used for validation.
+            test_fraction: Fraction of each class used for testing.
+            seed: Seed of the stratified split.
+            transforms: Function applied to each sample dict.
+
+        Raises:
+            ValueError: On a bad argument, a missing or unexpected folder, an
+                empty class, an unexpected file or an inconsistent split file.
+        """
+        if not self.classes:
+            raise TypeError(f'{type(self).__name__} must declare its classes')
+        if modality not in self.modalities:
+            raise ValueError(f'modality={modality!r}; expected one of {self.modalities}')
+        if split not in self.splits:
+            raise ValueError(f'split={split!r}; expected one of {self.splits}')
+        if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1):
+            raise ValueError('val_fraction and test_fraction must lie in [0, 1)')
+        if val_fraction + test_fraction >= 1:
+            raise ValueError('val_fraction + test_fraction must be < 1')
+
+        self.root = Path(root)
+        self.modality = modality
+        self.split = split
+        self.transforms = transforms
+        self.sensor = self.ms_sensor if modality == 'ms' else self.rgb_sensor
+        self.size = self.ms_size if modality == 'ms' else self.rgb_size
+
+        band_names = bands if bands is not None else self.default_bands
+        if modality == 'rgb' or band_names is None:
+            band_names = self.sensor.bands
+        self.bands = tuple(band_names)
+        self.band_indexes = self.sensor.band_indices(self.bands)
+
+        if classes is None:
+            self.class_subset = self.classes
+        else:
+            unknown = [c for c in classes if c not in self.classes]
+            if unknown:
+                raise ValueError(
+                    f'classes {unknown} are not classes of {type(self).__name__}; '
+                    f'expected names from {list(self.classes)}'
+                )
+            self.class_subset = tuple(c for c in self.classes if c in classes)
+
+        files, targets = self._find_files()
+        keep = self._split_mask(files, targets, split_file, val_fraction, test_fraction, seed)
+        self.files = [f for f, k in zip(files, keep) if k]
+        self.targets = torch.tensor(
+            [t for t, k in zip(targets, keep) if k], dtype=torch.long
+        )
+        self.multilabels: Tensor | None = None
+        if modality == 'ms' and self.ms_multilabel:
+            self.multilabels = self._read_multilabels(self.files, self.targets)
+
+    @property
+    def folder(self) -> Path:
+        """Folder of this modality, ``root/MS`` or ``root/RGB``."""
+        return self.root / (self.ms_dir if self.modality == 'ms' else self.rgb_dir)
+
+    def _find_files(self) -> tuple[list[Path], list[int]]:
+        """List the image files of the selected classes, sorted."""
+        if not self.root.is_dir():
+            raise FileNotFoundError(
+                f'benchmark root {str(self.root)!r} does not exist; expected a folder '
+                f'with {self.ms_dir}/<class>/ and {self.rgb_dir}/<class>/ subfolders'
+            )
+        folder = self.folder
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f'modality folder {str(folder)!r} is missing; expected '
+                f'{folder.name}/<class>/ folders for classes {list(self.class_subset)}'
+            )
+        present = sorted(
+            p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')
+        )
+        unexpected = [c for c in present if c not in self.classes]
+        if unexpected:
+            raise ValueError(
+                f'unexpected class folders {unexpected} in {str(folder)!r}; '
+                f'{type(self).__name__} expects classes {list(self.classes)}'
+            )
+        missing = [c for c in self.class_subset if c not in present]
+        if missing:
+            raise FileNotFoundError(
+                f'class folders {missing} are missing in {str(folder)!r}; pass '
+                '`classes=` (or `student_classes=` to the datamodule) to read only '
+                f'the classes present: {present}'
+            )
+        extensions = self.ms_extensions if self.modality == 'ms' else self.rgb_extensions
+        files: list[Path] = []
+        targets: list[int] = []
+        for name in self.class_subset:
+            class_dir = folder / name
+            entries = sorted(p for p in class_dir.iterdir() if not p.name.startswith('.'))
+            wrong = [p.name for p in entries if p.suffix.lower() not in extensions]
+            if wrong:
+                raise ValueError(
+                    f'unexpected files in {str(class_dir)!r}: {wrong[:5]}; '
+                    f'expected only {list(extensions)} images'
+                )
+            if not entries:
+                raise ValueError(
+                    f'class folder {str(class_dir)!r} holds no images '
+                    f'(expected {list(extensions)})'
+                )
+            files.extend(entries)
+            targets.extend([self.classes.index(name)] * len(entries))
+        return files, targets
+
+    def _split_mask(
+        self,
+        files: list[Path],
+        targets: list[int],
+        split_file: str | Path | None,
+        val_fraction: float,
+        test_fraction: float,
+        seed: int,
+    ) -> list[bool]:
+        """Which of *files* belong to the requested split."""
+        if self.split == 'all':
+            return [True] * len(files)
+        if split_file is not None:
+            assigned = self._read_split_file(Path(split_file), files)
+            return [assigned[f] == self.split for f in files]
+        split_of = ['train'] * len(files)
+        for c in sorted(set(targets)):
+            members = [i for i, t in enumerate(targets) if t == c]
+            # crc32 (not hash()) keeps the split identical across processes.
+            g = torch.Generator().manual_seed(seed + zlib.crc32(self.classes[c].encode()))
+            order = torch.randperm(len(members), generator=g).tolist()
+            n_test = round(test_fraction * len(members))
+            n_val = round(val_fraction * len(members))
+            for rank, j in enumerate(order):
+                if rank < n_test:
+                    split_of[members[j]] = 'test'
+                elif rank < n_test + n_val:
+                    split_of[members[j]] = 'val'
+        return [s == self.split for s in split_of]
+
+    def _read_split_file(self, path: Path, files: list[Path]) -> dict[Path, str]:
+        """Read a ``path,split`` CSV and check that it covers exactly *files*."""
+        if not path.is_file():
+            raise FileNotFoundError(f'split file {str(path)!r} does not exist')
+        assigned: dict[Path, str] = {}
+        wanted = set(files)
+        with open(path, newline='') as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not {'path', 'split'} <= set(reader.fieldnames):
+                raise ValueError(f'split file {str(path)!r} needs columns path,split')
+            for line, row in enumerate(reader, start=2):
+                file = self.root / row['path']
+                if row['split'] not in self.splits[:3]:
+                    raise ValueError(
+                        f'{path}:{line}: split {row["split"]!r}; expected train, val or test'
+                    )
+                if not file.is_file():
+                    raise FileNotFoundError(f'{path}:{line}: file {str(file)!r} does not exist')
+                if file in wanted:
+                    assigned[file] = row['split']
+        unlisted = [str(f) for f in files if f not in assigned]
+        if unlisted:
+            raise ValueError(
+                f'split file {str(path)!r} does not list {len(unlisted)} files, '
+                f'e.g. {unlisted[:3]}'
+            )
+        return assigned
+
+    def _read_multilabels(self, files: list[Path], targets: Tensor) -> Tensor:
+        """Read the multi-hot labels of *files* from the sidecar CSV.
+
+        The sidecar ``MS/labels.csv`` has columns ``path`` (relative to the MS
+        folder, e.g. ``forest/img_1.tif``) and ``labels`` (class names separated
+        by ``;``). The folder class of every file must be among its labels.
+        """
+        path = self.folder / self.multilabel_file
+        if not path.is_file():
+            raise FileNotFoundError(
+                f'{type(self).__name__} MS labels are multi-label: expected the '
+                f'sidecar file {str(path)!r} with columns path,labels'
+            )
+        table: dict[str, list[str]] = {}
+        with open(path, newline='') as f:
+            for line, row in enumerate(csv.DictReader(f), start=2):
+                names = [n for n in row['labels'].split(';') if n]
+                unknown = [n for n in names if n not in self.classes]
+                if unknown:
+                    raise ValueError(f'{path}:{line}: unknown classes {unknown}')
+                table[row['path']] = names
+        multihot = torch.zeros(len(files), len(self.classes))
+        for i, file in enumerate(files):
+            key = file.relative_to(self.folder).as_posix()
+            if key not in table:
+                raise ValueError(f'{str(path)!r} has no labels for {key!r}')
+            names = table[key]
+            if self.classes[int(targets[i])] not in names:
+                raise ValueError(
+                    f'{str(path)!r}: labels {names} of {key!r} do not include its '
+                    f'folder class {self.classes[int(targets[i])]!r}'
+                )
+            multihot[i, [self.classes.index(n) for n in names]] = 1.0
+        return multihot
+
+    def __len__(self) -> int:
+        """Number of images in this split."""
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Load one image.
+
+        Args:
+            index: Index of the image in this split.
+
+        Returns:
+            ``image`` float (C, H, W) in stored units, ``label`` (scalar class
+            index, or (K,) multi-hot for multi-label MS) and ``index`` (scalar).
+
+        Raises:
+            ValueError: If the file cannot be read, has the wrong number of
+                bands, or holds non-finite values.
+        """
+        path = self.files[index]
+        image = self._load(path)
+        if not torch.isfinite(image).all():
+            raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
+        if self.size is not None and image.shape[-2:] != (self.size, self.size):
+            image = F.interpolate(
+                image[None], size=(self.size, self.size), mode='bilinear', antialias=True
+            )[0]
+        label = self.multilabels[index] if self.multilabels is not None else self.targets[index]
+        sample = {'image': image, 'label': label, 'index': torch.tensor(index)}
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def _load(self, path: Path) -> Tensor:
+        """Read the selected bands of one file as float32 (C, H, W)."""
+        expected = self.sensor.num_bands
+        try:
+            if path.suffix.lower() in ('.tif', '.tiff'):
+                with rasterio.open(path) as src:
+                    count = src.count
+                    if count == expected:
+                        # rasterio band indexes are 1-based; read only what is used.
+                        array = src.read([i + 1 for i in self.band_indexes])
+            else:
+                with Image.open(path) as img:
+                    count = len(img.getbands())
+                    if img.mode != 'RGB' and count == expected:
+                        raise ValueError(f'mode {img.mode!r}, expected 8-bit RGB')
+                    if count == expected:
+                        array = np.asarray(img).transpose(2, 0, 1)
+        except (rasterio.errors.RasterioError, OSError, ValueError) as err:
+            raise ValueError(f'cannot read image {str(path)!r}: {err}') from err
+        if count != expected:
+            raise ValueError(
+                f'{str(path)!r} has {count} bands; {type(self).__name__} '
+                f'{self.modality.upper()} files must have {expected} bands '
+                f'({", ".join(self.sensor.bands)})'
+            )
+        return torch.from_numpy(array.astype(np.float32))
+
+    def plot(
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
+    ) -> Figure:
+        """Plot a sample: the RGB image, or a pseudo-RGB of an MS image.
+
+        Args:
+            sample: A sample returned by :meth:`__getitem__` (optionally with a
+                ``prediction`` key).
+            show_titles: Whether to show the label (and prediction) as title.
+            suptitle: Optional figure title.
+
+        Returns:
+            The matplotlib figure.
+        """
+        image = sample['image']
+        if self.modality == 'ms':
+            rgb = [self.bands.index(b) for b in self.sensor.rgb if b in self.bands]
+            if len(rgb) != 3:
+                raise ValueError(
+                    f'cannot plot a pseudo-RGB: bands {self.bands} lack some of '
+                    f'the red/green/blue bands {self.sensor.rgb}'
+                )
+            image = image[rgb]
+        array = percentile_normalization(image.permute(1, 2, 0).numpy(), 1, 99)
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(array)
+        ax.axis('off')
+        if show_titles:
+            ax.set_title(self._describe(sample))
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig
+
+    def _describe(self, sample: dict[str, Any]) -> str:
+        """Title text: label names, and the prediction when present."""
+
+        def names(label: Tensor) -> str:
+            if label.ndim == 0:
+                return self.classes[int(label)]
+            return ', '.join(self.classes[i] for i in label.nonzero().flatten().tolist())
+
+        title = f'Label: {names(sample["label"])}'
+        if 'prediction' in sample:
+            title += f'\nPrediction: {names(sample["prediction"])}'
+        return title
