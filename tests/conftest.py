@@ -8,7 +8,9 @@ TESTS = Path(__file__).parent
 REAL_MINI = TESTS.parent.parent / 'shared' / 'data' / 'ackd-real-mini'
 
 # The fake-data generator sits beside the fixtures, as in TorchGeo.
-_spec = importlib.util.spec_from_file_location('ackd_fake_data', TESTS / 'data' / 'ackd' / 'data.py')
+_spec = importlib.util.spec_from_file_location(
+    'ackd_fake_data', TESTS / 'data' / 'ackd' / 'data.py'
+)
 assert _spec is not None and _spec.loader is not None
 fake_data = importlib.util.module_from_spec(_spec)
 sys.modules['ackd_fake_data'] = fake_data

@@ -40,7 +40,10 @@ class TestACKDDataset:
         assert x['label'].ndim == 0 and int(x['index']) == 0
         # Class A (label 0) band b of the fake data lies in [1000 + 100 b, 1050 + 100 b).
         band_means = x['image'].mean(dim=(1, 2))
-        assert torch.all((band_means >= 1000 + 100 * torch.arange(13)) & (band_means < 1050 + 100 * torch.arange(13)))
+        assert torch.all(
+            (band_means >= 1000 + 100 * torch.arange(13))
+            & (band_means < 1050 + 100 * torch.arange(13))
+        )
 
     def test_band_subset_by_name(self, root: Path) -> None:
         full = Fake(root, split='all')[0]['image']
@@ -65,16 +68,30 @@ class TestACKDDataset:
             rgb_size = 6
             ms_size = 4
 
-        assert Resized(tmp_path, modality='rgb', split='all')[0]['image'].shape == (3, 6, 6)
-        assert Resized(tmp_path, modality='ms', split='all')[0]['image'].shape == (13, 4, 4)
+        assert Resized(tmp_path, modality='rgb', split='all')[0]['image'].shape == (
+            3,
+            6,
+            6,
+        )
+        assert Resized(tmp_path, modality='ms', split='all')[0]['image'].shape == (
+            13,
+            4,
+            4,
+        )
 
     def test_splits_stratified_disjoint_deterministic(self, root: Path) -> None:
-        parts = {s: Fake(root, split=s, val_fraction=0.2, test_fraction=0.3) for s in ('train', 'val', 'test')}
+        parts = {
+            s: Fake(root, split=s, val_fraction=0.2, test_fraction=0.3)
+            for s in ('train', 'val', 'test')
+        }
         files = [set(parts[s].files) for s in parts]
         assert sum(map(len, files)) == 30 and len(set.union(*files)) == 30
         for s, n in (('train', 5), ('val', 2), ('test', 3)):
             assert torch.bincount(parts[s].targets, minlength=3).tolist() == [n] * 3
-        assert Fake(root, split='val', val_fraction=0.2, test_fraction=0.3).files == parts['val'].files
+        assert (
+            Fake(root, split='val', val_fraction=0.2, test_fraction=0.3).files
+            == parts['val'].files
+        )
         other = Fake(root, split='val', val_fraction=0.2, test_fraction=0.3, seed=1)
         assert other.files != parts['val'].files
 
@@ -85,7 +102,9 @@ class TestACKDDataset:
             w = csv.writer(f)
             w.writerow(['path', 'split'])
             for i, p in enumerate(all_files):
-                w.writerow([p.relative_to(root).as_posix(), 'val' if i % 3 == 0 else 'train'])
+                w.writerow(
+                    [p.relative_to(root).as_posix(), 'val' if i % 3 == 0 else 'train']
+                )
         val = Fake(root, split='val', split_file=split_file)
         assert val.files == all_files[::3]
         # A file missing from the split file is an error, not dropped.
@@ -121,7 +140,9 @@ class TestACKDDataset:
             ds.plot(ds[0])
 
     def test_transforms(self, root: Path) -> None:
-        ds = Fake(root, split='all', transforms=lambda s: {**s, 'image': s['image'] / 10000})
+        ds = Fake(
+            root, split='all', transforms=lambda s: {**s, 'image': s['image'] / 10000}
+        )
         assert ds[0]['image'].max() < 1
 
 
@@ -165,7 +186,9 @@ class TestBadInput:
         for path in (root / 'MS' / 'A' / 'A_1.tif', root / 'RGB' / 'A' / 'A_1.jpg'):
             data = path.read_bytes()
             path.write_bytes(data[: len(data) // 3])
-            ds = Fake(root, modality='ms' if path.suffix == '.tif' else 'rgb', split='all')
+            ds = Fake(
+                root, modality='ms' if path.suffix == '.tif' else 'rgb', split='all'
+            )
             with pytest.raises(ValueError, match=f'cannot read image.*{path.name}'):
                 ds[ds.files.index(path)]
 

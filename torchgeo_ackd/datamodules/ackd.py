@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import kornia.augmentation as K
 import torch
@@ -10,7 +10,12 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..datasets import ACKDDataset, PairedDataset, RenamedDataset, random_same_class_pairing
+from ..datasets import (
+    ACKDDataset,
+    PairedDataset,
+    RenamedDataset,
+    random_same_class_pairing,
+)
 from ..datasets.ackd import Sample
 from ..transforms import PseudoRGB, build_augmentation
 
@@ -34,7 +39,7 @@ class ACKDDataModule(NonGeoDataModule):
     Subclasses set :attr:`dataset_class`; nothing else is needed.
     """
 
-    dataset_class: ClassVar[type[ACKDDataset]]
+    dataset_class: type[ACKDDataset]
 
     def __init__(
         self,
@@ -110,7 +115,7 @@ class ACKDDataModule(NonGeoDataModule):
         self.student_classes = student_classes
         self.ms_augment = ms_augment if ms_augment is not None else modality == 'ms'
         self.rgb_augment = rgb_augment
-        self.aug_kwargs: dict[str, Any] = {'crop_scale': tuple(crop_scale)}
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         self.spectral_jitter = spectral_jitter
         self.band_dropout = band_dropout
         self.pseudo_rgb = pseudo_rgb
@@ -149,7 +154,10 @@ class ACKDDataModule(NonGeoDataModule):
             The dataset.
         """
         return self.dataset_class(
-            modality='rgb', split=split, classes=self.student_classes, **self.dataset_kwargs
+            modality='rgb',
+            split=split,
+            classes=self.student_classes,
+            **self.dataset_kwargs,
         )
 
     def setup(self, stage: str) -> None:
@@ -160,6 +168,8 @@ class ACKDDataModule(NonGeoDataModule):
         """
         uses_ms = self.modality in ('ms', 'paired')
         uses_rgb = self.modality in ('rgb', 'paired') or self.pseudo_rgb
+        if self.modality == 'paired':
+            self._check_teacher_folders()
         if uses_ms and self.ms_train is None:
             self.ms_train = self.ms_dataset('train')
         if uses_rgb and self.rgb_train is None:
@@ -167,18 +177,38 @@ class ACKDDataModule(NonGeoDataModule):
         self._compute_missing_stats()
         self._build_pipelines()
 
-        eval_split = {'fit': 'val', 'validate': 'val', 'test': 'test', 'predict': 'test'}
+        eval_split = {
+            'fit': 'val',
+            'validate': 'val',
+            'test': 'test',
+            'predict': 'test',
+        }
         make = self.ms_dataset if self.modality == 'ms' else self.rgb_dataset
         if stage == 'fit':
             if self.modality == 'paired':
                 self.train_dataset = self._paired_train()
             else:
-                self.train_dataset = self.ms_train if self.modality == 'ms' else self.rgb_train
+                self.train_dataset = (
+                    self.ms_train if self.modality == 'ms' else self.rgb_train
+                )
         split = eval_split[stage]
         dataset = make(split)
         setattr(self, f'{split}_dataset', dataset)
         if stage == 'predict':
             self.predict_dataset = dataset
+
+    def _check_teacher_folders(self) -> None:
+        """Every student class needs an MS class folder: say which one is missing."""
+        cls = self.dataset_class
+        ms_folder = self.root / cls.ms_dir
+        for name in self.student_classes or cls.classes:
+            if (self.root / cls.rgb_dir / name).is_dir() and not (
+                ms_folder / name
+            ).is_dir():
+                raise ValueError(
+                    f'RGB class {name!r} has no teacher samples: the MS class folder '
+                    f'{str(ms_folder / name)!r} is missing'
+                )
 
     def _paired_train(self) -> PairedDataset:
         """The student training set joined with the teacher gallery."""
@@ -206,7 +236,10 @@ class ACKDDataModule(NonGeoDataModule):
         for prefix, dataset in (('ms', self.ms_train), ('rgb', self.rgb_train)):
             if dataset is None:
                 continue
-            if self.stats[f'{prefix}_mean'] is not None and self.stats[f'{prefix}_std'] is not None:
+            if (
+                self.stats[f'{prefix}_mean'] is not None
+                and self.stats[f'{prefix}_std'] is not None
+            ):
                 continue
             mean, std = band_statistics(dataset, self.stats_samples, self.seed)
             self.stats[f'{prefix}_mean'], self.stats[f'{prefix}_std'] = mean, std
@@ -221,17 +254,24 @@ class ACKDDataModule(NonGeoDataModule):
             mean, std = self.stats[f'{prefix}_mean'], self.stats[f'{prefix}_std']
             if mean is None or std is None or dataset is None:
                 continue
-            extra = {}
-            if prefix == 'ms':
-                extra = {'spectral_jitter': self.spectral_jitter, 'band_dropout': self.band_dropout}
-            size = dataset.size
+            is_ms = prefix == 'ms'
             self.pipelines[f'{prefix}_train'] = build_augmentation(
-                mean, std, size=size, train=augment, **self.aug_kwargs, **extra
+                mean,
+                std,
+                size=dataset.size,
+                train=augment,
+                crop_scale=self.crop_scale,
+                spectral_jitter=self.spectral_jitter if is_ms else 0.0,
+                band_dropout=self.band_dropout if is_ms else 0.0,
             )
-            self.pipelines[f'{prefix}_eval'] = build_augmentation(mean, std, train=False)
+            self.pipelines[f'{prefix}_eval'] = build_augmentation(
+                mean, std, train=False
+            )
         if self.pseudo_rgb:
             assert self.ms_train is not None
-            self.pseudo_rgb_transform = PseudoRGB(self.ms_train.sensor, self.ms_train.bands)
+            self.pseudo_rgb_transform = PseudoRGB(
+                self.ms_train.sensor, self.ms_train.bands
+            )
 
     # ------------------------------------------------------------ augmentation
     def image_modalities(self) -> dict[str, str]:
@@ -255,9 +295,9 @@ class ACKDDataModule(NonGeoDataModule):
         """
         batch = dict(batch)
         if self.pseudo_rgb and 'image' in batch:
-            batch['image_pseudo_rgb'] = self.pseudo_rgb_transform.to(batch['image'].device)(
-                batch['image']
-            )
+            batch['image_pseudo_rgb'] = self.pseudo_rgb_transform.to(
+                batch['image'].device
+            )(batch['image'])
         phase = 'train' if train else 'eval'
         for key, modality in self.image_modalities().items():
             if key in batch:
@@ -279,7 +319,9 @@ class ACKDDataModule(NonGeoDataModule):
         return self.preprocess(batch, train=training)
 
     # ----------------------------------------------------------------- loaders
-    def _loader(self, dataset: Dataset[Sample], shuffle: bool, batch_size: int) -> DataLoader[Sample]:
+    def _loader(
+        self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
+    ) -> DataLoader[Sample]:
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -305,7 +347,9 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The loader.
         """
-        return self._loader(self._valid_attribute('val_dataset'), False, self.eval_batch_size)
+        return self._loader(
+            self._valid_attribute('val_dataset'), False, self.eval_batch_size
+        )
 
     def test_dataloader(self) -> DataLoader[Sample]:
         """Test loader.
@@ -313,7 +357,9 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The loader.
         """
-        return self._loader(self._valid_attribute('test_dataset'), False, self.eval_batch_size)
+        return self._loader(
+            self._valid_attribute('test_dataset'), False, self.eval_batch_size
+        )
 
     def predict_dataloader(self) -> DataLoader[Sample]:
         """Prediction loader (the test split).
@@ -321,7 +367,9 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The loader.
         """
-        return self._loader(self._valid_attribute('predict_dataset'), False, self.eval_batch_size)
+        return self._loader(
+            self._valid_attribute('predict_dataset'), False, self.eval_batch_size
+        )
 
     def gallery_dataloader(self) -> DataLoader[Sample]:
         """All MS training samples (the teacher gallery), unshuffled, as ``image_ms``.
@@ -331,7 +379,9 @@ class ACKDDataModule(NonGeoDataModule):
         """
         if self.ms_train is None:
             self.ms_train = self.ms_dataset('train')
-        return self._loader(RenamedDataset(self.ms_train, 'image_ms'), False, self.eval_batch_size)
+        return self._loader(
+            RenamedDataset(self.ms_train, 'image_ms'), False, self.eval_batch_size
+        )
 
     def student_dataloader(self) -> DataLoader[Sample]:
         """All RGB training samples, unshuffled, without augmentation.
@@ -351,7 +401,9 @@ class ACKDDataModule(NonGeoDataModule):
             return self.train_dataset.pairing
         if self._pending_pairing is not None:
             return self._pending_pairing
-        raise RuntimeError("no pairing yet: call setup('fit') in the 'paired' mode first")
+        raise RuntimeError(
+            "no pairing yet: call setup('fit') in the 'paired' mode first"
+        )
 
     def set_pairing(self, pairing: Tensor) -> None:
         """Replace the pairing (in place; loader workers see it).
@@ -371,7 +423,10 @@ class ACKDDataModule(NonGeoDataModule):
             The state.
         """
         state: dict[str, Any] = {k: v for k, v in self.stats.items() if v is not None}
-        if isinstance(self.train_dataset, PairedDataset) or self._pending_pairing is not None:
+        if (
+            isinstance(self.train_dataset, PairedDataset)
+            or self._pending_pairing is not None
+        ):
             state['pairing'] = self.pairing.clone()
         return state
 
@@ -390,7 +445,9 @@ class ACKDDataModule(NonGeoDataModule):
             self.set_pairing(state_dict['pairing'])
 
 
-def band_statistics(dataset: ACKDDataset, max_samples: int, seed: int) -> tuple[Tensor, Tensor]:
+def band_statistics(
+    dataset: ACKDDataset, max_samples: int, seed: int
+) -> tuple[Tensor, Tensor]:
     """Per-band mean and standard deviation over (a sample of) a dataset.
 
     Args:
@@ -402,7 +459,9 @@ def band_statistics(dataset: ACKDDataset, max_samples: int, seed: int) -> tuple[
         Mean and standard deviation, each (C,), float32; std is at least 1e-6.
     """
     if len(dataset) == 0:
-        raise ValueError(f'cannot compute statistics of an empty dataset ({dataset.folder})')
+        raise ValueError(
+            f'cannot compute statistics of an empty dataset ({dataset.folder})'
+        )
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(dataset), generator=g)[:max_samples].sort().values
     total = torch.zeros((), dtype=torch.float64)

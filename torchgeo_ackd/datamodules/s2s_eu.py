@@ -1,12 +1,10 @@
 """LightningDataModule of the S2S-EU benchmark subset."""
 
-from typing import ClassVar
-
-from ..datasets import ACKDDataset, S2SEU
+from ..datasets import S2SEU
 from .ackd import ACKDDataModule
 
 
 class S2SEUDataModule(ACKDDataModule):
     """S2S-EU: Sentinel-2 (Europe) teacher, unpaired RGB student. See :class:`ACKDDataModule` for the arguments."""
 
-    dataset_class: ClassVar[type[ACKDDataset]] = S2SEU
+    dataset_class = S2SEU

@@ -1,9 +1,9 @@
 """LightningDataModule of the synthetic default benchmark (generated on demand)."""
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from ..datasets import ACKDDataset, SyntheticACKD
+from ..datasets import SyntheticACKD
 from ..synthetic import generate_synthetic_benchmark
 from .ackd import ACKDDataModule
 
@@ -16,7 +16,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
     pipeline can name the same root and the first one creates it.
     """
 
-    dataset_class: ClassVar[type[ACKDDataset]] = SyntheticACKD
+    dataset_class = SyntheticACKD
 
     def __init__(
         self,

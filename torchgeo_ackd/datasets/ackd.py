@@ -63,7 +63,13 @@ class ACKDDataset(NonGeoDataset):
     ms_dir: ClassVar[str] = 'MS'
     rgb_dir: ClassVar[str] = 'RGB'
     ms_extensions: ClassVar[tuple[str, ...]] = ('.tif', '.tiff')
-    rgb_extensions: ClassVar[tuple[str, ...]] = ('.jpg', '.jpeg', '.png', '.tif', '.tiff')
+    rgb_extensions: ClassVar[tuple[str, ...]] = (
+        '.jpg',
+        '.jpeg',
+        '.png',
+        '.tif',
+        '.tiff',
+    )
 
     modalities = ('ms', 'rgb')
     splits = ('train', 'val', 'test', 'all')
@@ -105,7 +111,9 @@ class ACKDDataset(NonGeoDataset):
         if not self.classes:
             raise TypeError(f'{type(self).__name__} must declare its classes')
         if modality not in self.modalities:
-            raise ValueError(f'modality={modality!r}; expected one of {self.modalities}')
+            raise ValueError(
+                f'modality={modality!r}; expected one of {self.modalities}'
+            )
         if split not in self.splits:
             raise ValueError(f'split={split!r}; expected one of {self.splits}')
         if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1):
@@ -138,10 +146,12 @@ class ACKDDataset(NonGeoDataset):
             self.class_subset = tuple(c for c in self.classes if c in classes)
 
         files, targets = self._find_files()
-        keep = self._split_mask(files, targets, split_file, val_fraction, test_fraction, seed)
-        self.files = [f for f, k in zip(files, keep) if k]
+        keep = self._split_mask(
+            files, targets, split_file, val_fraction, test_fraction, seed
+        )
+        self.files = [f for f, k in zip(files, keep, strict=True) if k]
         self.targets = torch.tensor(
-            [t for t, k in zip(targets, keep) if k], dtype=torch.long
+            [t for t, k in zip(targets, keep, strict=True) if k], dtype=torch.long
         )
         self.multilabels: Tensor | None = None
         if modality == 'ms' and self.ms_multilabel:
@@ -166,7 +176,9 @@ class ACKDDataset(NonGeoDataset):
                 f'{folder.name}/<class>/ folders for classes {list(self.class_subset)}'
             )
         present = sorted(
-            p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')
+            p.name
+            for p in folder.iterdir()
+            if p.is_dir() and not p.name.startswith('.')
         )
         unexpected = [c for c in present if c not in self.classes]
         if unexpected:
@@ -181,12 +193,16 @@ class ACKDDataset(NonGeoDataset):
                 '`classes=` (or `student_classes=` to the datamodule) to read only '
                 f'the classes present: {present}'
             )
-        extensions = self.ms_extensions if self.modality == 'ms' else self.rgb_extensions
+        extensions = (
+            self.ms_extensions if self.modality == 'ms' else self.rgb_extensions
+        )
         files: list[Path] = []
         targets: list[int] = []
         for name in self.class_subset:
             class_dir = folder / name
-            entries = sorted(p for p in class_dir.iterdir() if not p.name.startswith('.'))
+            entries = sorted(
+                p for p in class_dir.iterdir() if not p.name.startswith('.')
+            )
             wrong = [p.name for p in entries if p.suffix.lower() not in extensions]
             if wrong:
                 raise ValueError(
@@ -221,7 +237,9 @@ class ACKDDataset(NonGeoDataset):
         for c in sorted(set(targets)):
             members = [i for i, t in enumerate(targets) if t == c]
             # crc32 (not hash()) keeps the split identical across processes.
-            g = torch.Generator().manual_seed(seed + zlib.crc32(self.classes[c].encode()))
+            g = torch.Generator().manual_seed(
+                seed + zlib.crc32(self.classes[c].encode())
+            )
             order = torch.randperm(len(members), generator=g).tolist()
             n_test = round(test_fraction * len(members))
             n_val = round(val_fraction * len(members))
@@ -240,7 +258,9 @@ class ACKDDataset(NonGeoDataset):
         wanted = set(files)
         with open(path, newline='') as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is None or not {'path', 'split'} <= set(reader.fieldnames):
+            if reader.fieldnames is None or not {'path', 'split'} <= set(
+                reader.fieldnames
+            ):
                 raise ValueError(f'split file {str(path)!r} needs columns path,split')
             for line, row in enumerate(reader, start=2):
                 file = self.root / row['path']
@@ -249,7 +269,9 @@ class ACKDDataset(NonGeoDataset):
                         f'{path}:{line}: split {row["split"]!r}; expected train, val or test'
                     )
                 if not file.is_file():
-                    raise FileNotFoundError(f'{path}:{line}: file {str(file)!r} does not exist')
+                    raise FileNotFoundError(
+                        f'{path}:{line}: file {str(file)!r} does not exist'
+                    )
                 if file in wanted:
                     assigned[file] = row['split']
         unlisted = [str(f) for f in files if f not in assigned]
@@ -319,9 +341,16 @@ class ACKDDataset(NonGeoDataset):
             raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
         if self.size is not None and image.shape[-2:] != (self.size, self.size):
             image = F.interpolate(
-                image[None], size=(self.size, self.size), mode='bilinear', antialias=True
+                image[None],
+                size=(self.size, self.size),
+                mode='bilinear',
+                antialias=True,
             )[0]
-        label = self.multilabels[index] if self.multilabels is not None else self.targets[index]
+        label = (
+            self.multilabels[index]
+            if self.multilabels is not None
+            else self.targets[index]
+        )
         sample = {'image': image, 'label': label, 'index': torch.tensor(index)}
         if self.transforms is not None:
             sample = self.transforms(sample)
@@ -393,7 +422,9 @@ class ACKDDataset(NonGeoDataset):
         def names(label: Tensor) -> str:
             if label.ndim == 0:
                 return self.classes[int(label)]
-            return ', '.join(self.classes[i] for i in label.nonzero().flatten().tolist())
+            return ', '.join(
+                self.classes[i] for i in label.nonzero().flatten().tolist()
+            )
 
         title = f'Label: {names(sample["label"])}'
         if 'prediction' in sample:

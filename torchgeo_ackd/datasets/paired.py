@@ -18,7 +18,9 @@ class PairedDataset(Dataset[Sample]):
     pairing from their next sample on, without rebuilding any dataset.
     """
 
-    def __init__(self, student: ACKDDataset, teacher: ACKDDataset, pairing: Tensor) -> None:
+    def __init__(
+        self, student: ACKDDataset, teacher: ACKDDataset, pairing: Tensor
+    ) -> None:
         """Initialize a new PairedDataset instance.
 
         Args:
@@ -37,7 +39,9 @@ class PairedDataset(Dataset[Sample]):
         Args:
             pairing: Teacher index per student sample, shape (N_s,).
         """
-        check_pairing(pairing, self.student.targets, self.teacher.targets, self.student.classes)
+        check_pairing(
+            pairing, self.student.targets, self.teacher.targets, self.student.classes
+        )
         self.pairing.copy_(pairing)
 
     def __len__(self) -> int:

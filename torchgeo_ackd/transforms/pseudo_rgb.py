@@ -46,8 +46,11 @@ class PseudoRGB(nn.Module):
                 f'pseudo-RGB needs the bands {list(sensor.rgb)} of {sensor.name}, '
                 f'but {missing} are not among the input bands {list(self.bands)}'
             )
+        self.rgb_index: Tensor
         self.register_buffer(
-            'rgb_index', torch.tensor([self.bands.index(b) for b in sensor.rgb]), persistent=False
+            'rgb_index',
+            torch.tensor([self.bands.index(b) for b in sensor.rgb]),
+            persistent=False,
         )
         self.scale = sensor.scale
         self.percentile = percentile

@@ -16,7 +16,11 @@ class SpectralJitter(IntensityAugmentationBase2D):
     """
 
     def __init__(
-        self, gain: float = 0.05, offset: float = 0.05, p: float = 0.5, same_on_batch: bool = False
+        self,
+        gain: float = 0.05,
+        offset: float = 0.05,
+        p: float = 0.5,
+        same_on_batch: bool = False,
     ) -> None:
         """Initialize a new SpectralJitter instance.
 

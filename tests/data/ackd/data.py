@@ -79,10 +79,12 @@ def make_benchmark(
         for i in range(n_ms):
             base = 1000 * (c + 1) + 100 * np.arange(ms_bands)[:, None, None]
             noise = rng.integers(0, 50, (ms_bands, ms_size, ms_size))
-            write_geotiff(root / 'MS' / name / f'{name}_{i}.tif', (base + noise).astype(np.uint16))
+            write_geotiff(
+                root / 'MS' / name / f'{name}_{i}.tif', (base + noise).astype(np.uint16)
+            )
             extra = classes[(c + 1) % len(classes)]
             rows.append((f'{name}/{name}_{i}.tif', f'{name};{extra}'))
-    for c, name in enumerate(rgb_classes if rgb_classes is not None else classes):
+    for name in rgb_classes if rgb_classes is not None else classes:
         for i in range(n_rgb):
             pixels = rng.integers(0, 255, (rgb_size, rgb_size, 3)).astype(np.uint8)
             write_rgb(root / 'RGB' / name / f'{name}_{i}{rgb_ext}', pixels)

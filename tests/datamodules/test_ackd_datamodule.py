@@ -1,0 +1,182 @@
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+from ackd_fake_data import make_benchmark
+
+from torchgeo_ackd.datamodules import ACKDDataModule, band_statistics
+from torchgeo_ackd.datasets import ACKDDataset, PairedDataset
+from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, Sensor
+
+CLASSES = ('A', 'B', 'C')
+
+
+class Fake(ACKDDataset):
+    classes: ClassVar[tuple[str, ...]] = CLASSES
+    ms_sensor: ClassVar[Sensor] = SENTINEL2_EUROSAT
+
+
+class FakeDataModule(ACKDDataModule):
+    dataset_class = Fake
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_benchmark(tmp_path / 'bench', CLASSES, n_ms=10, n_rgb=10)
+
+
+def test_band_statistics_match_numpy(root: Path) -> None:
+    ds = Fake(root, split='all')
+    mean, std = band_statistics(ds, max_samples=1000, seed=0)
+    stack = torch.stack([ds[i]['image'] for i in range(len(ds))]).double()
+    want = stack.permute(1, 0, 2, 3).flatten(1)
+    assert torch.allclose(mean.double(), want.mean(1), rtol=1e-5)
+    assert torch.allclose(std.double(), want.std(1, unbiased=False), rtol=1e-4)
+
+
+def test_ms_mode_batches(root: Path) -> None:
+    dm = FakeDataModule(root, modality='ms', batch_size=4)
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    out = dm.preprocess(batch, train=False)
+    assert out['image'].shape == (4, 13, 8, 8)
+    # Normalised with the training statistics: roughly zero mean per band.
+    full = torch.stack([dm.ms_train[i]['image'] for i in range(len(dm.ms_train))])
+    normed = dm.preprocess({'image': full})['image']
+    assert normed.mean(dim=(0, 2, 3)).abs().max() < 0.1
+    assert (normed.std(dim=(0, 2, 3)) - 1).abs().max() < 0.1
+    augmented = dm.preprocess(batch, train=True)['image']
+    assert augmented.shape == (4, 13, 8, 8)
+
+
+def test_pseudo_rgb_batches(root: Path) -> None:
+    dm = FakeDataModule(root, modality='ms', batch_size=4, pseudo_rgb=True)
+    dm.setup('fit')
+    batch = dm.preprocess(next(iter(dm.train_dataloader())))
+    assert batch['image_pseudo_rgb'].shape == (4, 3, 8, 8)
+    assert batch['image'].shape == (4, 13, 8, 8)
+
+
+def test_paired_mode(root: Path) -> None:
+    dm = FakeDataModule(root, modality='paired', batch_size=5)
+    dm.setup('fit')
+    assert isinstance(dm.train_dataset, PairedDataset)
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {'image', 'label', 'index', 'image_ms', 'teacher_index'}
+    assert batch['image'].shape == (5, 3, 12, 12) and batch['image_ms'].shape == (
+        5,
+        13,
+        8,
+        8,
+    )
+    assert torch.equal(dm.ms_train.targets[batch['teacher_index']], batch['label'])
+    assert torch.equal(dm.pairing[batch['index']], batch['teacher_index'])
+    out = dm.preprocess(batch, train=True)
+    assert out['image'].shape == (5, 3, 12, 12) and out['image_ms'].shape == (
+        5,
+        13,
+        8,
+        8,
+    )
+    val = next(iter(dm.val_dataloader()))
+    assert set(val) == {'image', 'label', 'index'} and val['image'].shape[1] == 3
+
+
+def test_default_pairing_is_seeded_random_same_class(root: Path) -> None:
+    def pairing(seed: int) -> torch.Tensor:
+        dm = FakeDataModule(root, seed=seed)
+        dm.setup('fit')
+        assert torch.equal(dm.ms_train.targets[dm.pairing], dm.rgb_train.targets)
+        return dm.pairing.clone()
+
+    assert torch.equal(pairing(0), pairing(0))
+    assert not torch.equal(pairing(0), pairing(1))
+
+
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_workers_see_new_pairing(root: Path, num_workers: int) -> None:
+    dm = FakeDataModule(root, batch_size=100, num_workers=num_workers)
+    dm.setup('fit')
+    loader = dm.train_dataloader()
+    first = next(iter(loader))
+    assert torch.equal(first['teacher_index'], dm.pairing[first['index']])
+    # Reverse each class's teacher order: still same-class, different pairs.
+    new = dm.pairing.clone()
+    for c in range(3):
+        members = (dm.ms_train.targets == c).nonzero().flatten()
+        students = dm.rgb_train.targets == c
+        new[students] = members.flip(0)[
+            torch.arange(int(students.sum())) % len(members)
+        ]
+    assert not torch.equal(new, dm.pairing)
+    dm.set_pairing(new)
+    second = next(iter(loader))  # same (persistent) workers, no rebuilt dataset
+    assert torch.equal(second['teacher_index'], new[second['index']])
+
+
+def test_state_dict_round_trip(root: Path) -> None:
+    dm = FakeDataModule(root)
+    dm.setup('fit')
+    new = dm.pairing.flip(0)
+    new = torch.where(dm.ms_train.targets[new] == dm.rgb_train.targets, new, dm.pairing)
+    dm.set_pairing(new)
+    state = dm.state_dict()
+    other = FakeDataModule(root)
+    other.load_state_dict(state)  # before setup: applied at setup
+    other.setup('fit')
+    assert torch.equal(other.pairing, new)
+    assert torch.equal(other.stats['ms_mean'], dm.stats['ms_mean'])
+    third = FakeDataModule(root)
+    third.setup('fit')
+    third.load_state_dict(state)  # after setup: applied in place
+    assert torch.equal(third.pairing, new)
+
+
+def test_bad_pairing_rejected(root: Path) -> None:
+    dm = FakeDataModule(root)
+    dm.setup('fit')
+    with pytest.raises(ValueError, match='not within-class'):
+        dm.set_pairing(torch.zeros_like(dm.pairing))
+    with pytest.raises(ValueError, match='shape'):
+        dm.set_pairing(dm.pairing[:-1])
+    with pytest.raises(ValueError, match='outside'):
+        dm.set_pairing(dm.pairing + 1000)
+
+
+def test_gallery_and_student_loaders(root: Path) -> None:
+    dm = FakeDataModule(root, eval_batch_size=7)
+    dm.setup('fit')
+    gallery = list(dm.gallery_dataloader())
+    idx = torch.cat([b['index'] for b in gallery])
+    assert torch.equal(idx, torch.arange(len(dm.ms_train)))
+    assert 'image_ms' in gallery[0] and 'image' not in gallery[0]
+    assert dm.preprocess(gallery[0])['image_ms'].shape == (7, 13, 8, 8)
+    students = list(dm.student_dataloader())
+    assert torch.equal(
+        torch.cat([b['index'] for b in students]), torch.arange(len(dm.rgb_train))
+    )
+
+
+def test_rgb_class_without_teacher(tmp_path: Path) -> None:
+    make_benchmark(tmp_path, ['A', 'B'], rgb_classes=['A', 'B', 'C'])
+    dm = FakeDataModule(tmp_path)
+    with pytest.raises(ValueError, match="RGB class 'C' has no teacher samples"):
+        dm.setup('fit')
+
+
+def test_teacher_only_classes_need_student_classes(tmp_path: Path) -> None:
+    make_benchmark(tmp_path, CLASSES, rgb_classes=['A', 'C'])
+    with pytest.raises(FileNotFoundError, match='student_classes'):
+        FakeDataModule(tmp_path).setup('fit')
+    dm = FakeDataModule(tmp_path, student_classes=['A', 'C'])
+    dm.setup('fit')
+    assert set(dm.rgb_train.targets.tolist()) == {0, 2}
+    assert set(dm.ms_train.targets.tolist()) == {0, 1, 2}
+
+
+def test_bad_arguments(root: Path) -> None:
+    with pytest.raises(ValueError, match='modality'):
+        FakeDataModule(root, modality='both')
+    with pytest.raises(ValueError, match='pseudo_rgb'):
+        FakeDataModule(root, modality='paired', pseudo_rgb=True)
