@@ -337,8 +337,6 @@ class ACKDDataset(NonGeoDataset):
         """
         path = self.files[index]
         image = self._load(path)
-        if not torch.isfinite(image).all():
-            raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
         if self.size is not None and image.shape[-2:] != (self.size, self.size):
             image = F.interpolate(
                 image[None],
@@ -381,6 +379,9 @@ class ACKDDataset(NonGeoDataset):
                 f'{self.modality.upper()} files must have {expected} bands '
                 f'({", ".join(self.sensor.bands)})'
             )
+        # Integer rasters cannot hold NaN/inf: only float ones need the check.
+        if array.dtype.kind == 'f' and not np.isfinite(array).all():
+            raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
         return torch.from_numpy(array.astype(np.float32))
 
     def plot(

@@ -1,0 +1,203 @@
+"""Batched embedding of a whole dataset, single-process or distributed.
+
+Used for both matchings: matcher embeddings of the gallery and the students
+(initial pairing) and teacher / student logits (Dynamic Matching).
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+#: Embeddings are gathered and returned in this dtype, whatever the model's
+#: output dtype (e.g. under mixed precision), so that ranks agree on it even
+#: when one of them produced no rows.
+EMBEDDING_DTYPE = torch.float32
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode and restore their previous state afterwards.
+
+    Every submodule's own ``training`` flag is restored, so a model that was
+    partly frozen in eval mode (e.g. a frozen BatchNorm inside a training
+    network) gets back exactly that mixed state, also when the body raises.
+
+    Args:
+        *modules: Modules to switch to eval mode.
+
+    Yields:
+        Nothing; the modules are in eval mode inside the ``with`` block.
+    """
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    try:
+        for module in modules:
+            module.eval()
+        yield
+    finally:
+        for m, training in saved:
+            m.training = training
+
+
+def _as_index(
+    index: object, batch_size: int, num_samples: int, device: torch.device
+) -> Tensor:
+    """Convert a batch's 'index' entry to a (B,) long tensor and check it."""
+    idx = torch.as_tensor(index).reshape(-1)
+    if idx.is_floating_point() or idx.dtype == torch.bool:
+        raise TypeError(f"batch['index'] must hold integers, got {idx.dtype}")
+    idx = idx.to(device=device, dtype=torch.long)
+    if idx.numel() != batch_size:
+        raise ValueError(
+            f"batch['index'] has {idx.numel()} entries but the model returned "
+            f'{batch_size} rows'
+        )
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= num_samples):
+        raise ValueError(
+            f"batch['index'] values must be in [0, num_samples={num_samples}), "
+            f'got min {int(idx.min())} and max {int(idx.max())}'
+        )
+    return idx
+
+
+def _all_gather_rows(
+    index: Tensor, rows: Tensor, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Gather every rank's (index, rows), padding unequal counts.
+
+    Args:
+        index: (n_r,) long sample indices of this rank, on ``device``.
+        rows: (n_r, D_r) float rows of this rank, on ``device``; ``D_r`` may be
+            0 when the rank produced nothing.
+        device: Device for the collectives (CUDA for NCCL, CPU for gloo).
+
+    Returns:
+        (n,) indices and (n, D) rows of all ranks, concatenated in rank order,
+        on ``device``.
+    """
+    world = dist.get_world_size()
+    local = torch.tensor(
+        [rows.shape[0], rows.shape[1] if rows.shape[0] else -1], device=device
+    )
+    sizes = [torch.empty_like(local) for _ in range(world)]
+    dist.all_gather(sizes, local)
+    counts = [int(s[0]) for s in sizes]
+    dims = {int(s[1]) for s in sizes if int(s[0]) > 0}
+    if len(dims) > 1:
+        raise ValueError(
+            f'ranks produced embeddings of different widths: {sorted(dims)}'
+        )
+    dim = dims.pop() if dims else 0
+    max_count = max(counts)
+
+    padded_index = torch.full((max_count,), -1, dtype=torch.long, device=device)
+    padded_rows = torch.zeros(max_count, dim, dtype=EMBEDDING_DTYPE, device=device)
+    padded_index[: len(index)] = index.to(device)
+    if len(index):
+        padded_rows[: len(index)] = rows.to(device)
+    all_index = [torch.empty_like(padded_index) for _ in range(world)]
+    all_rows = [torch.empty_like(padded_rows) for _ in range(world)]
+    dist.all_gather(all_index, padded_index)
+    dist.all_gather(all_rows, padded_rows)
+    gathered_index = torch.cat([i[:n] for i, n in zip(all_index, counts, strict=True)])
+    gathered_rows = torch.cat([r[:n] for r, n in zip(all_rows, counts, strict=True)])
+    return gathered_index, gathered_rows
+
+
+def compute_embeddings(
+    forward: Callable[[Tensor], Tensor],
+    loader: Iterable[dict[str, Tensor]],
+    num_samples: int,
+    key: str = 'image',
+    device: torch.device | str = 'cpu',
+    transform: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+) -> Tensor:
+    """Run ``forward`` over a loader and return one row per dataset sample.
+
+    Batches are moved to ``device``, passed through ``transform`` (e.g. the
+    DataModule's on-device normalisation) and ``batch[key]`` through
+    ``forward`` under :func:`torch.inference_mode`. Rows are placed by the
+    batch's ``'index'`` entry (the dataset index of each sample), so the loader
+    may shuffle. Put the model in eval mode with :func:`eval_mode`.
+
+    If :mod:`torch.distributed` is initialised, each rank iterates its own
+    shard (e.g. through a ``DistributedSampler``); the rows of all ranks are
+    all-gathered, and every rank returns the identical full tensor. A sample
+    produced more than once (DistributedSampler pads shards by repeating
+    samples) keeps the row that comes first in rank order, then batch order.
+
+    Args:
+        forward: Maps a (B, ...) input tensor to (B, D) embeddings or logits.
+        loader: Iterable of batch dicts holding ``key`` and ``'index'`` (B,).
+        num_samples: Dataset length N; every index in ``[0, N)`` must appear.
+        key: Batch entry fed to ``forward``.
+        device: Device for the forward passes and the collectives.
+        transform: Optional function applied to the whole batch dict after it
+            is moved to ``device``.
+
+    Returns:
+        (N, D) float32 tensor on ``device``, row i for dataset sample i.
+
+    Raises:
+        ValueError: If ``num_samples`` < 1, a batch lacks ``key`` or
+            ``'index'``, an output is not (B, D), an index is out of range, or
+            some sample was never produced (on any rank).
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        raise TypeError(f'num_samples must be an int, got {type(num_samples).__name__}')
+    if num_samples < 1:
+        raise ValueError(f'num_samples must be >= 1, got {num_samples}')
+    device = torch.device(device)
+
+    indices: list[Tensor] = []
+    outputs: list[Tensor] = []
+    with torch.inference_mode():
+        for batch_number, batch in enumerate(loader):
+            batch = {
+                k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v
+                for k, v in batch.items()
+            }
+            if transform is not None:
+                batch = transform(batch)
+            for name in (key, 'index'):
+                if name not in batch:
+                    raise ValueError(
+                        f'batch {batch_number} has no {name!r} entry; keys: '
+                        f'{sorted(batch)}'
+                    )
+            out = forward(batch[key])
+            if not isinstance(out, Tensor) or out.ndim != 2:
+                shape = tuple(out.shape) if isinstance(out, Tensor) else type(out)
+                raise ValueError(f'forward must return a (B, D) tensor, got {shape}')
+            indices.append(_as_index(batch['index'], out.shape[0], num_samples, device))
+            outputs.append(out.to(device, EMBEDDING_DTYPE))
+
+    # Outside inference mode: the result is an ordinary tensor.
+    if indices:
+        index = torch.cat(indices)
+    else:
+        index = torch.empty(0, dtype=torch.long, device=device)
+    if outputs:
+        dims = {o.shape[1] for o in outputs}
+        if len(dims) > 1:
+            raise ValueError(f'forward returned different widths: {sorted(dims)}')
+        rows = torch.cat(outputs)
+    else:
+        rows = torch.empty(0, 0, dtype=EMBEDDING_DTYPE, device=device)
+    if dist.is_available() and dist.is_initialized():
+        index, rows = _all_gather_rows(index, rows, device)
+
+    # First occurrence of each sample: deterministic whatever the duplicates.
+    position = torch.arange(len(index), device=device)
+    first = torch.full((num_samples,), len(index), dtype=torch.long, device=device)
+    first.scatter_reduce_(0, index, position, reduce='amin')
+    produced = first < len(index)
+    if not bool(produced.all()):
+        missing = (~produced).nonzero().flatten()
+        raise ValueError(
+            f'{missing.numel()} of {num_samples} samples were never produced by '
+            f'the loader (first missing indices: {missing[:10].tolist()})'
+        )
+    return rows[first]
