@@ -85,7 +85,9 @@ def main() -> None:
             band_dropout=0.1 if name == 'MS' else 0.0,
         )
         aug(x)  # warm-up
-        rate = best_rate(lambda: [aug(x) for _ in range(5)], 5, args.repeats)
+        rate = best_rate(
+            lambda aug=aug, x=x: [aug(x) for _ in range(5)], 5, args.repeats
+        )
         print(
             f'kornia {name} train augmentation, batch {tuple(x.shape)}: {1000 / rate:6.1f} ms/batch ({rate * args.batch_size:7.0f} samples/s)'
         )
