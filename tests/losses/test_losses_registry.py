@@ -1,0 +1,97 @@
+"""Tests of the KD loss registry."""
+
+import pytest
+import torch
+
+import torchgeo_ackd.losses.registry as registry
+from torchgeo_ackd.losses import (
+    CTKDLoss,
+    DistillationLoss,
+    DKDLoss,
+    KDLoss,
+    LogitsMSELoss,
+    LSKDLoss,
+    NoKDLoss,
+    RKDLoss,
+    available_kd_losses,
+    build_kd_loss,
+    register_kd_loss,
+)
+
+EXPECTED = {
+    'ctkd': CTKDLoss,
+    'dkd': DKDLoss,
+    'kd': KDLoss,
+    'logits': LogitsMSELoss,
+    'lskd': LSKDLoss,
+    'none': NoKDLoss,
+    'rkd': RKDLoss,
+}
+
+
+def test_available_kd_losses() -> None:
+    assert available_kd_losses() == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize(('name', 'cls'), sorted(EXPECTED.items()))
+def test_build_each(name: str, cls: type[DistillationLoss]) -> None:
+    loss = build_kd_loss(name)
+    assert type(loss) is cls
+    assert isinstance(loss, DistillationLoss)
+
+
+def test_build_is_case_insensitive_and_passes_kwargs() -> None:
+    loss = build_kd_loss(' DKD ', alpha=2.0, temperature=3.0, warmup_epochs=5)
+    assert isinstance(loss, DKDLoss)
+    assert (loss.alpha, loss.beta, loss.temperature, loss.warmup_epochs) == (
+        2.0,
+        8.0,
+        3.0,
+        5,
+    )
+
+
+def test_unknown_name_lists_registered_names() -> None:
+    with pytest.raises(ValueError, match='unknown KD loss') as info:
+        build_kd_loss('fitnet')
+    for name in EXPECTED:
+        assert name in str(info.value)
+
+
+def test_bad_kwargs_name_the_loss() -> None:
+    with pytest.raises(TypeError, match="'kd'"):
+        build_kd_loss('kd', alpha=1.0)
+
+
+def test_empty_name() -> None:
+    with pytest.raises(ValueError, match='non-empty'):
+        build_kd_loss('  ')
+
+
+def test_register_new_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, '_REGISTRY', dict(registry._REGISTRY))
+
+    @register_kd_loss('Constant')
+    class ConstantLoss(DistillationLoss):
+        def compute(
+            self,
+            student_logits: torch.Tensor,
+            teacher_logits: torch.Tensor,
+            target: torch.Tensor,
+            student_embedding: torch.Tensor | None,
+            teacher_embedding: torch.Tensor | None,
+        ) -> torch.Tensor:
+            return student_logits.new_tensor(2.0)
+
+    assert 'constant' in available_kd_losses()
+    loss = build_kd_loss('constant', weight=3.0)
+    assert loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1)).item() == 6.0
+
+
+def test_duplicate_and_invalid_registrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, '_REGISTRY', dict(registry._REGISTRY))
+    with pytest.raises(ValueError, match='already registered'):
+        register_kd_loss('KD')(type('Other', (DistillationLoss,), {}))
+    with pytest.raises(TypeError, match='DistillationLoss'):
+        register_kd_loss('module')(torch.nn.MSELoss)  # type: ignore[type-var]
+    assert registry._REGISTRY['kd'] is KDLoss

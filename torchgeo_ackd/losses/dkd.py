@@ -1,0 +1,79 @@
+"""Decoupled knowledge distillation."""
+
+from torch import Tensor
+
+from .base import DistillationLoss
+from .functional import dkd_loss, linear_warmup
+from .registry import register_kd_loss
+
+
+@register_kd_loss('dkd')
+class DKDLoss(DistillationLoss):
+    """Decoupled KD (Zhao et al., CVPR 2022) with mdistiller's linear warm-up.
+
+    The loss is ``warmup * (alpha * TCKD + beta * NCKD)`` where
+    ``warmup = min(e / warmup_epochs, 1)`` and e is the 1-based epoch, as in
+    mdistiller (whose training loop counts epochs from 1). Lightning counts from
+    0, so after ``set_epoch(epoch)`` the factor is
+    ``min((epoch + 1) / warmup_epochs, 1)``: 1/20 in the first epoch, 1 from
+    epoch index 19 on (the ACKD reference counted from 0, giving 0 in its first
+    epoch). Defaults are the authors': alpha 1, beta 8, T 4, 20 warm-up epochs.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        beta: float = 8.0,
+        temperature: float = 4.0,
+        warmup_epochs: int = 20,
+        weight: float = 1.0,
+        multilabel_teacher: bool = False,
+    ) -> None:
+        """Initialise the loss.
+
+        Args:
+            alpha: weight of the target-class term (TCKD).
+            beta: weight of the non-target-class term (NCKD).
+            temperature: softmax temperature T > 0.
+            warmup_epochs: length of the linear warm-up; 0 disables it.
+            weight: factor the loss is multiplied by.
+            multilabel_teacher: convert multi-label teacher logits first, see
+                :class:`DistillationLoss`.
+
+        Raises:
+            ValueError: if ``temperature`` is not positive or ``warmup_epochs``
+                is negative.
+        """
+        super().__init__(weight=weight, multilabel_teacher=multilabel_teacher)
+        if not temperature > 0:
+            raise ValueError(f'temperature must be positive, got {temperature!r}')
+        if warmup_epochs < 0:
+            raise ValueError(f'warmup_epochs must be >= 0, got {warmup_epochs!r}')
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.temperature = float(temperature)
+        self.warmup_epochs = warmup_epochs
+
+    @property
+    def warmup_factor(self) -> float:
+        """Warm-up factor of the current epoch, min((epoch + 1) / warmup, 1)."""
+        return linear_warmup(self.epoch + 1, self.warmup_epochs)
+
+    def compute(
+        self,
+        student_logits: Tensor,
+        teacher_logits: Tensor,
+        target: Tensor,
+        student_embedding: Tensor | None,
+        teacher_embedding: Tensor | None,
+    ) -> Tensor:
+        """Compute the warmed-up DKD loss (see :func:`~.functional.dkd_loss`)."""
+        loss = dkd_loss(
+            student_logits,
+            teacher_logits,
+            target,
+            alpha=self.alpha,
+            beta=self.beta,
+            temperature=self.temperature,
+        )
+        return self.warmup_factor * loss

@@ -1,0 +1,80 @@
+"""Registry of distillation losses by name, so a config can say ``kd: dkd``."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .base import DistillationLoss
+
+_LossT = TypeVar('_LossT', bound=type[DistillationLoss])
+
+_REGISTRY: dict[str, type[DistillationLoss]] = {}
+
+
+def _normalise_name(name: str) -> str:
+    """Registry key of a name: stripped and lower-case."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f'a KD loss name must be a non-empty string, got {name!r}')
+    return name.strip().lower()
+
+
+def register_kd_loss(name: str) -> Callable[[_LossT], _LossT]:
+    """Class decorator that registers a :class:`DistillationLoss` under ``name``.
+
+    Names are case-insensitive.
+
+    Args:
+        name: the name configs use, e.g. ``'dkd'``.
+
+    Returns:
+        The decorator; it returns the class unchanged.
+
+    Raises:
+        ValueError: if the name is empty or already taken.
+    """
+    key = _normalise_name(name)
+
+    def decorator(cls: _LossT) -> _LossT:
+        if not (isinstance(cls, type) and issubclass(cls, DistillationLoss)):
+            raise TypeError(
+                f'only DistillationLoss subclasses can be registered, got {cls!r}'
+            )
+        if key in _REGISTRY:
+            raise ValueError(
+                f'KD loss name {key!r} is already registered to '
+                f'{_REGISTRY[key].__qualname__}'
+            )
+        _REGISTRY[key] = cls
+        return cls
+
+    return decorator
+
+
+def available_kd_losses() -> list[str]:
+    """Names of the registered distillation losses, sorted."""
+    return sorted(_REGISTRY)
+
+
+def build_kd_loss(name: str, **kwargs: Any) -> DistillationLoss:
+    """Instantiate a registered distillation loss.
+
+    Args:
+        name: registered name (case-insensitive), see :func:`available_kd_losses`.
+        **kwargs: keyword arguments of that loss's constructor.
+
+    Returns:
+        The loss module.
+
+    Raises:
+        ValueError: if no loss is registered under ``name``.
+        TypeError: if ``kwargs`` do not fit the loss's constructor.
+    """
+    key = _normalise_name(name)
+    if key not in _REGISTRY:
+        raise ValueError(
+            f'unknown KD loss {name!r}; registered: {", ".join(available_kd_losses())}'
+        )
+    cls = _REGISTRY[key]
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise TypeError(f'KD loss {key!r} ({cls.__name__}): {error}') from error
