@@ -3,6 +3,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# Small test models are fastest single-threaded; 2 xdist workers share 2 cores.
+torch.set_num_threads(1)
 
 TESTS = Path(__file__).parent
 REAL_MINI = TESTS.parent.parent / 'shared' / 'data' / 'ackd-real-mini'

@@ -153,6 +153,7 @@ def test_gallery_and_student_loaders(root: Path) -> None:
     assert 'image_ms' in gallery[0] and 'image' not in gallery[0]
     assert dm.preprocess(gallery[0])['image_ms'].shape == (7, 13, 8, 8)
     students = list(dm.student_dataloader())
+    assert dm.preprocess(students[0])['image_rgb'].shape == (7, 3, 12, 12)
     assert torch.equal(
         torch.cat([b['index'] for b in students]), torch.arange(len(dm.rgb_train))
     )

@@ -18,6 +18,7 @@ from ..datasets import (
 )
 from ..datasets.ackd import Sample
 from ..transforms import PseudoRGB, build_augmentation
+from .epoch_sampler import EpochSeededSampler
 
 
 class ACKDDataModule(NonGeoDataModule):
@@ -100,6 +101,10 @@ class ACKDDataModule(NonGeoDataModule):
             raise ValueError("pseudo_rgb=True needs modality='ms'")
         super().__init__(self.dataset_class, batch_size, num_workers)
         self.save_hyperparameters()
+        # Paths as strings keep checkpoints loadable with weights_only=True.
+        for key in ('root', 'split_file'):
+            if isinstance(self.hparams.get(key), Path):
+                self.hparams[key] = str(self.hparams[key])
         self.root = Path(root)
         self.modality = modality
         self.eval_batch_size = eval_batch_size or batch_size
@@ -267,6 +272,18 @@ class ACKDDataModule(NonGeoDataModule):
             self.pipelines[f'{prefix}_eval'] = build_augmentation(
                 mean, std, train=False
             )
+        if self.pseudo_rgb and 'rgb_eval' in self.pipelines:
+            assert self.ms_train is not None and self.stats['rgb_mean'] is not None
+            assert self.stats['rgb_std'] is not None
+            # Pseudo-RGB views have the MS image size, whatever the RGB size.
+            self.pipelines['pseudo_rgb_train'] = build_augmentation(
+                self.stats['rgb_mean'],
+                self.stats['rgb_std'],
+                size=self.ms_train.size,
+                train=self.ms_augment,
+                crop_scale=self.crop_scale,
+            )
+            self.pipelines['pseudo_rgb_eval'] = self.pipelines['rgb_eval']
         if self.pseudo_rgb:
             assert self.ms_train is not None
             self.pseudo_rgb_transform = PseudoRGB(
@@ -277,7 +294,12 @@ class ACKDDataModule(NonGeoDataModule):
     def image_modalities(self) -> dict[str, str]:
         """Which modality each image key of a batch holds in this mode."""
         first = {'ms': 'ms', 'rgb': 'rgb', 'paired': 'rgb'}[self.modality]
-        return {'image': first, 'image_ms': 'ms', 'image_pseudo_rgb': 'rgb'}
+        return {
+            'image': first,
+            'image_ms': 'ms',
+            'image_rgb': 'rgb',
+            'image_pseudo_rgb': 'pseudo_rgb',
+        }
 
     def preprocess(self, batch: Sample, train: bool = False) -> Sample:
         """Normalise (and, for training, augment) every image key of a batch.
@@ -322,13 +344,19 @@ class ACKDDataModule(NonGeoDataModule):
     def _loader(
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
+        sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None  # type: ignore[arg-type]
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            # A private generator for worker seeds: creating an iterator then
+            # leaves the global RNG (augmentation) untouched, so resumed runs
+            # draw the same augmentations as uninterrupted ones.
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
-            drop_last=False,
+            # A last training batch of 1 would break BatchNorm; keep it otherwise.
+            drop_last=shuffle and len(dataset) > batch_size,  # type: ignore[arg-type]
             persistent_workers=self.num_workers > 0,
         )
 
@@ -384,14 +412,19 @@ class ACKDDataModule(NonGeoDataModule):
         )
 
     def student_dataloader(self) -> DataLoader[Sample]:
-        """All RGB training samples, unshuffled, without augmentation.
+        """All RGB training samples, unshuffled, as ``image_rgb``.
+
+        The key names the modality in every mode, so :meth:`preprocess`
+        normalises these batches as RGB also in the ``ms`` mode (matcher).
 
         Returns:
-            The loader; batches carry ``image``, ``label`` and ``index``.
+            The loader; batches carry ``image_rgb``, ``label`` and ``index``.
         """
         if self.rgb_train is None:
             self.rgb_train = self.rgb_dataset('train')
-        return self._loader(self.rgb_train, False, self.eval_batch_size)
+        return self._loader(
+            RenamedDataset(self.rgb_train, 'image_rgb'), False, self.eval_batch_size
+        )
 
     # ----------------------------------------------------------------- pairing
     @property

@@ -32,6 +32,9 @@ class PairedDataset(Dataset[Sample]):
         self.teacher = teacher
         check_pairing(pairing, student.targets, teacher.targets, student.classes)
         self.pairing = pairing.clone().long().share_memory_()
+        #: Read the teacher image (set False when the task caches the teacher's
+        #: outputs per gallery sample; ``teacher_index`` is then all it needs).
+        self.load_teacher = True
 
     def set_pairing(self, pairing: Tensor) -> None:
         """Replace the pairing in place (seen by all loader workers).
@@ -60,8 +63,8 @@ class PairedDataset(Dataset[Sample]):
         """
         student = self.student[index]
         teacher_index = int(self.pairing[index])
-        teacher = self.teacher[teacher_index]
         sample: dict[str, Any] = dict(student)
-        sample['image_ms'] = teacher['image']
+        if self.load_teacher:
+            sample['image_ms'] = self.teacher[teacher_index]['image']
         sample['teacher_index'] = torch.tensor(teacher_index)
         return sample

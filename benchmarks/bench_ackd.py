@@ -1,0 +1,143 @@
+"""Cost of SemBridge per training step, CPU, ResNet-34 -> ResNet-34 at 64 x 64.
+
+usage: python benchmarks/bench_ackd.py [--batch-size 64] [--steps 5] [--threads 2]
+
+Prints seconds per optimisation step on the same batches for
+(1) the student alone (cross-entropy),
+(2) vanilla KD with the teacher run every step,
+(3) vanilla KD + SemBridge (Planner + CORAL) with the cached teacher,
+and the ratio (3) / (2) (target <= 1.05), plus one whole epoch with a DynM
+re-matching through Lightning on a generated benchmark.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Trainer
+
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.tasks import ACKDTask
+
+
+def time_steps(step: Callable[[], None], n: int) -> float:
+    """Median seconds of *n* calls after one warm-up call."""
+    step()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def make_step(
+    task: ACKDTask, batch: dict[str, torch.Tensor], mode: str
+) -> Callable[[], None]:
+    optimizer = torch.optim.Adam(
+        [p for p in task.parameters() if p.requires_grad], lr=1e-3
+    )
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        if mode == 'student':
+            logits = task.student(batch['image'])
+            loss = task.criterion(logits, batch['label'])
+        else:
+            loss = task.compute_losses(batch)[0]
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--steps', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--model', default='resnet34')
+    parser.add_argument('--skip-epoch', action='store_true')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    b, k, n_gallery = args.batch_size, 10, 512
+    batch = {
+        'image': torch.randn(b, 3, 64, 64),
+        'image_ms': torch.randn(b, 13, 64, 64),
+        'label': torch.randint(k, (b,)),
+        'teacher_index': torch.randint(n_gallery, (b,)),
+    }
+    common = {'student': args.model, 'teacher': args.model, 'ssm': False, 'dynm': False}
+
+    student_only = ACKDTask(**common, kd='none', sembridge=False)
+    student_only.train()
+    t1 = time_steps(make_step(student_only, batch, 'student'), args.steps)
+
+    kd = ACKDTask(**common, kd='kd', sembridge=False)
+    kd.train()
+    t2 = time_steps(make_step(kd, batch, 'kd'), args.steps)
+
+    sem = ACKDTask(**common, kd='kd', use_ot1=True, use_ot2=True)
+    sem.train()
+    # The cache the task builds at fit start: teacher outputs per gallery sample.
+    with torch.no_grad():
+        gallery = torch.randn(n_gallery, 13, 64, 64)
+        outs = [
+            sem._run_teacher(gallery[i : i + 128]) for i in range(0, n_gallery, 128)
+        ]
+    sem.teacher_cache = {
+        'logits': torch.cat([o[0] for o in outs]),
+        'patches': torch.cat([o[1] for o in outs]),
+        'embedding': torch.cat([o[2] for o in outs]),
+    }
+    t3 = time_steps(make_step(sem, batch, 'kd'), args.steps)
+
+    print(
+        f'{args.model} -> {args.model}, batch {b} x 64 x 64, {args.threads} threads, median of {args.steps} steps'
+    )
+    print(f'(1) student alone                     : {t1:7.3f} s/step')
+    print(f'(2) vanilla KD, teacher every step     : {t2:7.3f} s/step')
+    print(f'(3) vanilla KD + SemBridge, cached     : {t3:7.3f} s/step')
+    print(f'(3) / (2) = {t3 / t2:.3f}  (target <= 1.05);  (3) / (1) = {t3 / t1:.3f}')
+
+    if args.skip_epoch:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        dm = SyntheticACKDDataModule(
+            root=Path(tmp) / 'synthetic',
+            ms_per_class=40,
+            rgb_per_class=40,
+            ms_size=64,
+            rgb_size=64,
+            batch_size=b,
+        )
+        dm.prepare_data()
+        for dynm in (False, True):
+            task = ACKDTask(**(common | {'dynm': dynm}), kd='kd', dynm_epochs=[0])
+            trainer = Trainer(
+                accelerator='cpu',
+                max_epochs=1,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                limit_val_batches=0,
+                default_root_dir=tmp,
+            )
+            t = time.perf_counter()
+            trainer.fit(task, dm)
+            label = 'with a DynM re-matching' if dynm else 'without re-matching   '
+            n_students = len(dm.rgb_train) if dm.rgb_train is not None else 0
+            print(
+                f'one epoch ({n_students} students), {label}: {time.perf_counter() - t:6.1f} s (fit start and teacher cache included)'
+            )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,439 @@
+"""ACKDTask through the CLI and the Python API, on a tiny synthetic benchmark."""
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import timm
+import torch
+from lightning.pytorch import Trainer
+
+from torchgeo_ackd.cli import main
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.losses import available_kd_losses
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.tasks import ACKDTask
+
+CONF = Path(__file__).parents[2] / 'conf'
+TINY_DATA = {'ms_per_class': 5, 'rgb_per_class': 5, 'ms_size': 16, 'rgb_size': 24}
+TINY_TRAINER = [
+    '--trainer.accelerator=cpu',
+    '--trainer.enable_progress_bar=false',
+    '--trainer.enable_model_summary=false',
+    '--trainer.logger=false',
+]
+
+
+@pytest.fixture(scope='module')
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny benchmark plus a teacher and a matcher trained on it (1 epoch each)."""
+    base = tmp_path_factory.mktemp('ackd')
+    root = generate_synthetic_benchmark(base / 'synthetic', **TINY_DATA)
+    data = [f'--data.init_args.root={root}'] + [
+        f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()
+    ]
+    for stage in ('teacher', 'matcher'):
+        out = base / stage
+        main(
+            [
+                'fit',
+                f'--config={CONF / f"{stage}.yaml"}',
+                *data,
+                '--data.init_args.batch_size=8',
+                f'--trainer.default_root_dir={out}',
+                f'--trainer.callbacks.init_args.dirpath={out}',
+                '--trainer.max_epochs=1',
+                *TINY_TRAINER,
+            ]
+        )
+    return {
+        'root': root,
+        'teacher': base / 'teacher' / 'teacher.ckpt',
+        'matcher': base / 'matcher' / 'matcher.ckpt',
+        'base': base,
+    }
+
+
+def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return [
+        f'--config={CONF / "ackd.yaml"}',
+        f'--data.init_args.root={bench["root"]}',
+        *[f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()],
+        '--data.init_args.batch_size=4',
+        f'--model.init_args.teacher_weights={bench["teacher"]}',
+        f'--model.init_args.matcher_checkpoint={bench["matcher"]}',
+        '--model.init_args.dynm_epochs=[0]',
+        f'--trainer.default_root_dir={out}',
+        f'--trainer.callbacks.init_args.dirpath={out}',
+        *TINY_TRAINER,
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize('kd', sorted(available_kd_losses()))
+@pytest.mark.parametrize('sembridge', [True, False])
+def test_cli_every_kd_method(
+    bench: dict[str, Path], tmp_path: Path, kd: str, sembridge: bool
+) -> None:
+    main(
+        [
+            'fit',
+            *ackd_args(bench, tmp_path, f'--model.init_args.kd={kd}'),
+            f'--model.init_args.sembridge={str(sembridge).lower()}',
+            '--model.init_args.kd_kwargs={}',
+            '--trainer.fast_dev_run=1',
+        ]
+    )
+    # DynM at epoch 0 wrote its pairing only with SemBridge on.
+    assert (tmp_path / 'pairing_epoch0' / 'pairing.csv').is_file() == sembridge
+    assert (tmp_path / 'pairing_initial' / 'pairing.csv').is_file()
+
+
+@pytest.mark.parametrize('switch', ['ssm', 'dynm', 'use_ot1', 'use_ot2'])
+def test_cli_ablation_switches(
+    bench: dict[str, Path], tmp_path: Path, switch: str
+) -> None:
+    main(
+        [
+            'fit',
+            *ackd_args(bench, tmp_path, f'--model.init_args.{switch}=false'),
+            '--trainer.fast_dev_run=1',
+        ]
+    )
+    assert (tmp_path / 'pairing_epoch0').is_dir() == (switch != 'dynm')
+
+
+def test_switches_build_the_right_modules() -> None:
+    task = ACKDTask(student='resnet18', teacher='resnet18', use_ot1=False)
+    assert (
+        task.planner is not None and task.planner.use_ot2 and not task.planner.use_ot1
+    )
+    assert (
+        ACKDTask(student='resnet18', teacher='resnet18', sembridge=False).planner
+        is None
+    )
+    off = ACKDTask(student='resnet18', teacher='resnet18', use_ot1=False, use_ot2=False)
+    assert off.planner is None
+
+
+def test_validate_test_predict(bench: dict[str, Path], tmp_path: Path) -> None:
+    args = ackd_args(bench, tmp_path, '--trainer.max_epochs=1')
+    main(['fit', *args])
+    ckpt = tmp_path / 'best.ckpt'
+    assert ckpt.is_file()
+    for command in ('validate', 'test', 'predict'):
+        main([command, *args, f'--ckpt_path={ckpt}'])
+
+
+def _datamodule(bench: dict[str, Path], **kwargs: Any) -> SyntheticACKDDataModule:
+    return SyntheticACKDDataModule(
+        root=bench['root'], batch_size=4, **TINY_DATA, **kwargs
+    )
+
+
+def _trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
+    defaults: dict[str, Any] = {
+        'accelerator': 'cpu',
+        'logger': False,
+        'enable_progress_bar': False,
+        'enable_model_summary': False,
+        'default_root_dir': tmp_path,
+        'enable_checkpointing': False,
+    }
+    return Trainer(**(defaults | kwargs))
+
+
+def _task(bench: dict[str, Path], **kwargs: Any) -> ACKDTask:
+    torch.manual_seed(0)  # same initial weights for every task built here
+    defaults: dict[str, Any] = {
+        'student': 'resnet18',
+        'teacher': 'resnet18',
+        'teacher_weights': str(bench['teacher']),
+        'matcher_checkpoint': str(bench['matcher']),
+        'dynm_epochs': [1],
+    }
+    return ACKDTask(**(defaults | kwargs))
+
+
+def test_teacher_frozen_and_in_eval_mode(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _task(bench, cache_teacher=False)
+    before = {k: v.clone() for k, v in task.teacher.state_dict().items()}
+    seen_modes: list[bool] = []
+    # timm's forward_features bypasses the model's own hooks: watch its stem.
+    hook = task.teacher.conv1.register_forward_pre_hook(
+        lambda m, a: seen_modes.append(task.teacher.training or m.training)
+    )
+    _trainer(tmp_path, max_epochs=2, limit_val_batches=0).fit(task, _datamodule(bench))
+    hook.remove()
+    after = task.teacher.state_dict()
+    # Bit-identical, BatchNorm running statistics included.
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert seen_modes and not any(seen_modes)
+    assert not any(p.requires_grad for p in task.teacher.parameters())
+    optimised = {
+        id(p) for g in task.optimizers().optimizer.param_groups for p in g['params']
+    }
+    assert not optimised & {id(p) for p in task.teacher.parameters()}
+
+
+def test_teacher_loaded_from_torchgeo_checkpoint(bench: dict[str, Path]) -> None:
+    task = _task(bench)
+    state = torch.load(bench['teacher'], map_location='cpu', weights_only=True)[
+        'state_dict'
+    ]
+    assert torch.equal(task.teacher.conv1.weight, state['model.conv1.weight'])
+    assert torch.equal(task.teacher.fc.bias, state['model.fc.bias'])
+
+
+def test_teacher_loaded_from_state_dict(tmp_path: Path) -> None:
+    model = timm.create_model('resnet18', in_chans=13, num_classes=10)
+    torch.save(model.state_dict(), tmp_path / 'teacher.pt')
+    task = ACKDTask(
+        student='resnet18',
+        teacher='resnet18',
+        teacher_weights=str(tmp_path / 'teacher.pt'),
+    )
+    assert torch.equal(task.teacher.conv1.weight, model.conv1.weight)
+
+
+def test_teacher_from_torchgeo_enum_served_locally(tmp_path: Path) -> None:
+    from torchgeo.models import ResNet18_Weights
+
+    weights = ResNet18_Weights.SENTINEL2_ALL_MOCO
+    backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
+    hub = tmp_path / 'hub'
+    (hub / 'checkpoints').mkdir(parents=True)
+    torch.save(backbone.state_dict(), hub / 'checkpoints' / Path(weights.url).name)
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(hub))
+    try:
+        task = ACKDTask(
+            student='resnet18',
+            teacher='resnet18',
+            teacher_weights='ResNet18_Weights.SENTINEL2_ALL_MOCO',
+        )
+    finally:
+        torch.hub.set_dir(old)
+    assert torch.equal(task.teacher.conv1.weight, backbone.conv1.weight)
+    assert task.teacher_input.scale == 10000.0
+    assert task.teacher_input.bands is not None and task.teacher_input.bands[8] == 'B8A'
+
+
+def test_enum_teacher_gets_raw_reordered_scaled_input(bench: dict[str, Path]) -> None:
+    from torchgeo_ackd.models.teacher_weights import TeacherInput
+    from torchgeo_ackd.sensors import SENTINEL2_SSL4EO
+
+    task = _task(bench, teacher_weights=None, ssm=False)
+    task.teacher_input = TeacherInput(bands=SENTINEL2_SSL4EO.bands, scale=10000.0)
+    dm = _datamodule(bench)
+    dm.setup('fit')
+    task._build_teacher_adapter(dm)
+    raw = torch.stack([dm.ms_train[i]['image'] for i in range(3)])
+    adapted = task.teacher_adapter(dm.preprocess({'image_ms': raw})['image_ms'])
+    # EuroSAT order stores B8A last; SSL4EO wants it 9th, all values / 10000.
+    expected = raw[:, [0, 1, 2, 3, 4, 5, 6, 7, 12, 8, 9, 10, 11]] / 10000
+    assert torch.allclose(adapted, expected, atol=1e-5)
+
+
+def test_cached_teacher_equals_uncached(bench: dict[str, Path], tmp_path: Path) -> None:
+    losses = {}
+    for cache in (True, False):
+        torch.manual_seed(0)
+        task = _task(bench, cache_teacher=cache, dynm=False)
+        dm = _datamodule(bench)
+        trainer = _trainer(
+            tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0
+        )
+        trainer.fit(task, dm)  # runs on_fit_start: pairing, cache
+        assert (task.teacher_cache is not None) == cache
+        assert dm.train_dataset.load_teacher == (not cache)
+        dm.train_dataset.load_teacher = True
+        batch = dm.preprocess(next(iter(dm.train_dataloader())))
+        task.eval()
+        with torch.no_grad():
+            losses[cache] = (
+                task.compute_losses(batch)[0],
+                task._teacher_outputs(batch),
+            )
+    assert torch.allclose(losses[True][0], losses[False][0], atol=1e-5)
+    for a, b in zip(losses[True][1], losses[False][1], strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_resume_gives_the_same_pairing_and_weights(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+    class Interrupt(Callback):
+        def on_train_epoch_end(self, trainer: Trainer, pl_module: Any) -> None:
+            if trainer.current_epoch == 1:
+                trainer.should_stop = True
+
+    def run(
+        out: Path, ckpt: Path | None = None, interrupt: bool = False
+    ) -> tuple[ACKDTask, SyntheticACKDDataModule]:
+        task = _task(bench, dynm_epochs=[1, 2])
+        dm = _datamodule(bench)
+        callbacks: list[Callback] = [ModelCheckpoint(dirpath=out, save_last=True)]
+        if interrupt:
+            callbacks.append(Interrupt())
+        trainer = _trainer(
+            out,
+            max_epochs=3,
+            enable_checkpointing=True,
+            callbacks=callbacks,
+            limit_val_batches=0,
+        )
+        trainer.fit(task, dm, ckpt_path=ckpt)
+        return task, dm
+
+    full, full_dm = run(tmp_path / 'full')
+    part, _ = run(
+        tmp_path / 'part', interrupt=True
+    )  # stops after epoch index 1 (one re-match done)
+    assert part.rematched_epochs == [1]
+    resumed, resumed_dm = run(tmp_path / 'part', ckpt=tmp_path / 'part' / 'last.ckpt')
+    assert resumed.rematched_epochs == full.rematched_epochs == [1, 2]
+    assert torch.equal(resumed_dm.pairing, full_dm.pairing)
+    for (name, a), b in zip(
+        full.student.state_dict().items(),
+        resumed.student.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_dynm_rematch_is_lowest_kl(bench: dict[str, Path], tmp_path: Path) -> None:
+    task = _task(bench, dynm_epochs=[0])
+    dm = _datamodule(bench)
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
+        task, dm
+    )
+    pairing, _ = task.rematch()
+    # Independent check: brute force over the class with plain softmax/KL.
+    task.student.eval()
+    with torch.no_grad():
+        xs = torch.stack([dm.rgb_train[i]['image'] for i in range(len(dm.rgb_train))])
+        log_ps = torch.log_softmax(
+            task.student(dm.preprocess({'image': xs})['image']) / 3, 1
+        )
+    log_pt = torch.log_softmax(task.gallery_logits / 3, 1)
+    for i in range(len(pairing)):
+        same = (dm.ms_train.targets == dm.rgb_train.targets[i]).nonzero().flatten()
+        kl = (log_pt[same].exp() * (log_pt[same] - log_ps[i])).sum(1)
+        assert int(pairing[i]) == int(same[kl.argmin()])
+
+
+def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
+    from torchgeo_ackd.datamodules import ACKDDataModule
+    from torchgeo_ackd.datasets import SyntheticACKD
+
+    root = generate_synthetic_benchmark(tmp_path / 'ml', **TINY_DATA)
+    with open(root / 'MS' / 'labels.csv', 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['path', 'labels'])
+        for p in sorted((root / 'MS').glob('*/*.tif')):
+            writer.writerow(
+                [p.relative_to(root / 'MS').as_posix(), f'{p.parent.name};Forest']
+            )
+
+    class MultiLabel(SyntheticACKD):
+        ms_multilabel = True
+
+    class MultiLabelDataModule(ACKDDataModule):
+        dataset_class = MultiLabel
+
+    dm = MultiLabelDataModule(root, batch_size=4)
+    task = ACKDTask(
+        student='resnet18',
+        teacher='resnet18',
+        teacher_multilabel=True,
+        ssm=False,
+        dynm_epochs=[0],
+    )
+    assert task.kd_loss.multilabel_teacher
+    _trainer(tmp_path, fast_dev_run=1).fit(task, dm)
+    assert (
+        dm.ms_train.multilabels is not None and dm.ms_train.multilabels[:, 1].all()
+    )  # Forest everywhere
+    assert task.rematched_epochs == [0]
+
+
+def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match='take 13 input bands.*built for 12 bands'):
+        ACKDTask(
+            student='resnet18',
+            teacher='resnet18',
+            teacher_in_channels=12,
+            teacher_weights=str(bench['teacher']),
+        )
+    with pytest.raises(ValueError, match='have 10 classes.*task has 7 classes'):
+        ACKDTask(
+            student='resnet18',
+            teacher='resnet18',
+            num_classes=7,
+            teacher_weights=str(bench['teacher']),
+        )
+    with pytest.raises(FileNotFoundError, match='nope.ckpt'):
+        ACKDTask(
+            student='resnet18',
+            teacher='resnet18',
+            teacher_weights=str(tmp_path / 'nope.ckpt'),
+        )
+
+
+def test_pairing_file_with_missing_samples(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _task(bench, dynm=False)
+    dm = _datamodule(bench)
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
+        task, dm
+    )
+    csv_path = tmp_path / 'pairing_initial' / 'pairing.csv'
+    good = tmp_path / 'good.csv'
+    shutil.copy(csv_path, good)
+    # The written CSV reads back to the same pairing through the task.
+    again = _task(bench, dynm=False, pairing_file=str(good), matcher_checkpoint=None)
+    dm2 = _datamodule(bench)
+    _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
+        again, dm2
+    )
+    assert torch.equal(dm2.pairing, dm.pairing)
+    text = good.read_text().replace('_0000.tif', '_9999.tif')
+    bad = tmp_path / 'bad.csv'
+    bad.write_text(text)
+    task = _task(bench, dynm=False, pairing_file=str(bad), matcher_checkpoint=None)
+    with pytest.raises(ValueError, match='9999'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
+            task, _datamodule(bench)
+        )
+
+
+def test_matcher_checkpoint_of_another_dataset(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    other = generate_synthetic_benchmark(
+        tmp_path / 'other', **(TINY_DATA | {'ms_size': 8})
+    )
+    task = _task(bench, dynm=False)
+    dm = SyntheticACKDDataModule(
+        root=other, batch_size=4, **(TINY_DATA | {'ms_size': 8})
+    )
+    with pytest.raises(ValueError, match='other statistics'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(task, dm)
+
+
+def test_ssm_without_matcher_is_an_error(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _task(bench, matcher_checkpoint=None)
+    with pytest.raises(ValueError, match='ssm=True needs the matcher stage'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
+            task, _datamodule(bench)
+        )

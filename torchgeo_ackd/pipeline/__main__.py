@@ -1,0 +1,71 @@
+"""``python -m torchgeo_ackd.pipeline``: teacher -> matcher -> students -> results."""
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from .methods import DEFAULT_METHODS, METHODS
+from .run import run_pipeline
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run the pipeline.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(
+        prog='python -m torchgeo_ackd.pipeline',
+        description='Run the ACKD pipeline (each stage a real torchgeo fit/test run; '
+        'finished stages are reused, interrupted ones resumed).',
+    )
+    parser.add_argument(
+        '--root',
+        type=Path,
+        help='benchmark root (default: generate the synthetic benchmark in data/synthetic)',
+    )
+    parser.add_argument(
+        '--out',
+        type=Path,
+        default=Path('output'),
+        help='output folder (default: output)',
+    )
+    parser.add_argument(
+        '--datamodule', help='DataModule class path (default: from --root)'
+    )
+    parser.add_argument(
+        '--methods',
+        default=','.join(DEFAULT_METHODS),
+        help=f'comma-separated, from: {", ".join(METHODS)}',
+    )
+    parser.add_argument(
+        '--seeds', default='0', help='comma-separated student seeds (default: 0)'
+    )
+    parser.add_argument('--teacher-epochs', type=int, default=8)
+    parser.add_argument('--matcher-epochs', type=int, default=16)
+    parser.add_argument('--student-epochs', type=int, default=12)
+    parser.add_argument(
+        '--dynm-epochs', default='4,8', help='re-matching epochs (default: 4,8)'
+    )
+    parser.add_argument(
+        '--no-pretrained', action='store_true', help='train the teacher from scratch'
+    )
+    parser.add_argument('--fresh', action='store_true', help='start every stage over')
+    args = parser.parse_args(argv)
+    run_pipeline(
+        root=args.root,
+        out=args.out,
+        datamodule=args.datamodule,
+        methods=[m for m in args.methods.split(',') if m],
+        seeds=[int(s) for s in args.seeds.split(',') if s],
+        teacher_epochs=args.teacher_epochs,
+        matcher_epochs=args.matcher_epochs,
+        student_epochs=args.student_epochs,
+        dynm_epochs=[int(e) for e in args.dynm_epochs.split(',') if e],
+        use_pretrained=not args.no_pretrained,
+        fresh=args.fresh,
+    )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,188 @@
+"""Run one pipeline stage as a real ``torchgeo fit`` + ``torchgeo test``, reusably.
+
+Each stage gets its own folder with the exact config it ran (``config.yaml``),
+its checkpoints, its logs and, once finished, ``done.json`` (the config's hash,
+the wall time of ``fit`` and the test metrics). A stage whose ``done.json``
+matches its config is reused; one interrupted mid-way resumes from its
+``last.ckpt``; one whose config changed is refused unless ``fresh`` is set.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class StageResult:
+    """What a finished stage reports.
+
+    Attributes:
+        name: Stage name.
+        directory: Stage folder.
+        fit_seconds: Wall time of ``torchgeo fit`` (0 when only tested).
+        metrics: Test metrics (``test_OverallAccuracy``, ...).
+        reused: Whether the stage was reused from an earlier run.
+    """
+
+    name: str
+    directory: Path
+    fit_seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    reused: bool = False
+
+    @property
+    def best_checkpoint(self) -> Path:
+        """The checkpoint the stage was tested with."""
+        return self.directory / 'best.ckpt'
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable hash of a config dict."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _torchgeo(command: str, config: Path, *extra: str, log: Path) -> float:
+    """Run ``torchgeo COMMAND --config CONFIG`` in a subprocess; return its wall time."""
+    args = [sys.executable, '-m', 'torchgeo', command, f'--config={config}', *extra]
+    print(f'\n$ torchgeo {command} --config {config} {" ".join(extra)}', flush=True)
+    start = time.perf_counter()
+    with open(log, 'ab') as log_file:
+        log_file.write(f'$ {" ".join(args)}\n'.encode())
+        # Progress bars go to the terminal as they are drawn (raw chunks keep
+        # their carriage returns); everything is also kept in the log.
+        proc = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, 'PYTHONUNBUFFERED': '1'},
+        )
+        assert proc.stdout is not None
+        while chunk := os.read(proc.stdout.fileno(), 4096):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            log_file.write(chunk)
+        code = proc.wait()
+    if code != 0:
+        raise RuntimeError(f'torchgeo {command} failed (exit {code}); see {log}')
+    return time.perf_counter() - start
+
+
+def run_stage(
+    name: str, config: dict[str, Any], directory: Path, fresh: bool = False
+) -> StageResult:
+    """Fit and test one stage, or reuse/resume it.
+
+    The config's trainer must checkpoint into *directory* as ``best.ckpt`` and
+    ``last.ckpt``; this function sets ``default_root_dir``, the checkpoint
+    callback and a CSV logger for the test metrics.
+
+    Args:
+        name: Stage name, for messages.
+        config: Full LightningCLI config (``model``, ``data``, ``trainer``).
+        directory: The stage's folder.
+        fresh: Delete an earlier run of this stage first.
+
+    Returns:
+        The stage's result.
+
+    Raises:
+        RuntimeError: If a run fails, or an earlier run with another config
+            is in *directory* and *fresh* is not set.
+    """
+    config = _with_outputs(config, directory)
+    digest = config_hash(config)
+    done_file = directory / 'done.json'
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    if done_file.is_file():
+        done = json.loads(done_file.read_text())
+        if done['config_hash'] == digest:
+            print(f'[{name}] reusing the finished run in {directory}', flush=True)
+            return StageResult(
+                name, directory, done['fit_seconds'], done['metrics'], True
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    config_file = directory / 'config.yaml'
+    resume = directory / 'last.ckpt'
+    changed = (
+        config_file.is_file() and yaml.safe_load(config_file.read_text()) != config
+    )
+    if changed and (resume.is_file() or done_file.is_file()):
+        raise RuntimeError(
+            f'[{name}] {directory} holds a run with another config; pass --fresh to '
+            'start over (nothing is overwritten otherwise)'
+        )
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    log = directory / 'stage.log'
+    extra = [f'--ckpt_path={resume}'] if resume.is_file() else []
+    if extra:
+        print(f'[{name}] resuming the interrupted run from {resume}', flush=True)
+    # After a resume this counts the resumed part only.
+    seconds = _torchgeo('fit', config_file, *extra, log=log)
+    metrics_dir = directory / 'test'
+    if metrics_dir.exists():
+        shutil.rmtree(metrics_dir)
+    _torchgeo(
+        'test',
+        config_file,
+        f'--ckpt_path={directory / "best.ckpt"}',
+        '--trainer.logger=lightning.pytorch.loggers.CSVLogger',
+        f'--trainer.logger.save_dir={metrics_dir}',
+        log=log,
+    )
+    metrics = read_test_metrics(metrics_dir)
+    done_file.write_text(
+        json.dumps(
+            {'config_hash': digest, 'fit_seconds': seconds, 'metrics': metrics},
+            indent=1,
+        )
+    )
+    return StageResult(name, directory, seconds, metrics)
+
+
+def _with_outputs(config: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Point the config's outputs at *directory*."""
+    config = json.loads(json.dumps(config))  # deep copy
+    trainer = config.setdefault('trainer', {})
+    trainer['default_root_dir'] = str(directory)
+    trainer['logger'] = {
+        'class_path': 'lightning.pytorch.loggers.TensorBoardLogger',
+        'init_args': {'save_dir': str(directory), 'name': 'logs'},
+    }
+    trainer['callbacks'] = [
+        {
+            'class_path': 'lightning.pytorch.callbacks.ModelCheckpoint',
+            'init_args': {
+                'dirpath': str(directory),
+                'filename': 'best',
+                'monitor': 'val_loss',
+                'mode': 'min',
+                'save_last': True,
+            },
+        }
+    ]
+    return config
+
+
+def read_test_metrics(directory: Path) -> dict[str, float]:
+    """Read the test metrics that a CSV logger wrote under *directory*."""
+    files = sorted(directory.rglob('metrics.csv'))
+    if not files:
+        raise RuntimeError(f'no metrics.csv under {directory}')
+    metrics: dict[str, float] = {}
+    with open(files[-1], newline='') as f:
+        for row in csv.DictReader(f):
+            for key, value in row.items():
+                if key.startswith('test_') and value not in ('', None):
+                    metrics[key] = float(value)
+    return metrics
