@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: generate the synthetic benchmark and
-# train + test the MS teacher with TorchGeo's ClassificationTask (torchgeo fit).
-# Outputs go to output/ ; data to data/synthetic/.
+# The main job on the embedded default: the whole ACKD pipeline on the synthetic
+# benchmark (generated on the fly into data/synthetic), each stage a real
+# `torchgeo fit` + `torchgeo test` run:
+#   teacher (TorchGeo ClassificationTask on MS; TorchGeo's pretrained Sentinel-2
+#   weights when they can be loaded, else from scratch) -> matcher (SSM) ->
+#   students: distillation-free baseline, vanilla KD, vanilla KD + SemBridge
+#   -> results table (output/results/results.{md,csv}) and figures (*.png).
+# Finished stages are reused and interrupted ones resumed; pass --fresh to start
+# over. Any other option goes to the pipeline, e.g.
+#   bash scripts/main.sh --root ../shared/data/ackd-real-mini --out output/real-mini
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh python3 .venv 'torchgeo==0.8.1'
-export PATH="$PWD/.venv/bin:$PATH"
-if [ ! -f output/teacher/teacher.ckpt ]; then
-  torchgeo fit --config conf/teacher.yaml
-fi
-torchgeo test --config conf/teacher.yaml --ckpt_path output/teacher/teacher.ckpt
+exec .venv/bin/python -m torchgeo_ackd.pipeline "$@"

@@ -41,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         '--seeds', default='0', help='comma-separated student seeds (default: 0)'
     )
+    parser.add_argument(
+        '--single-seed-methods',
+        default='',
+        help='more methods, run with the first seed only (e.g. ablations)',
+    )
     parser.add_argument('--teacher-epochs', type=int, default=8)
     parser.add_argument('--matcher-epochs', type=int, default=16)
     parser.add_argument('--student-epochs', type=int, default=12)
@@ -58,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         datamodule=args.datamodule,
         methods=[m for m in args.methods.split(',') if m],
         seeds=[int(s) for s in args.seeds.split(',') if s],
+        single_seed_methods=[m for m in args.single_seed_methods.split(',') if m],
         teacher_epochs=args.teacher_epochs,
         matcher_epochs=args.matcher_epochs,
         student_epochs=args.student_epochs,

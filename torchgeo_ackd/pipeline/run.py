@@ -68,6 +68,8 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
             f'--datamodule {datamodule!r} is not an ACKDDataModule subclass'
         )
     init_args: dict[str, Any] = {'root': str(root)}
+    if datamodule == SYNTHETIC and (root / 'synthetic.json').is_file():
+        init_args['generate'] = False  # use it as written, whatever its size
     student_classes = None
     rgb = root / cls.dataset_class.rgb_dir
     if rgb.is_dir():
@@ -113,6 +115,7 @@ def run_pipeline(
     datamodule: str | None = None,
     methods: Sequence[str] = ('baseline', 'kd', 'kd_sembridge'),
     seeds: Sequence[int] = (0,),
+    single_seed_methods: Sequence[str] = (),
     teacher_epochs: int = 8,
     matcher_epochs: int = 16,
     student_epochs: int = 12,
@@ -128,6 +131,7 @@ def run_pipeline(
         datamodule: DataModule class path (default: chosen from *root*).
         methods: Student methods (keys of :data:`METHODS`).
         seeds: Seeds of the student runs.
+        single_seed_methods: More methods, run with the first seed only.
         teacher_epochs: Teacher epochs.
         matcher_epochs: Matcher epochs.
         student_epochs: Student epochs.
@@ -139,7 +143,9 @@ def run_pipeline(
     Returns:
         The student stages' results.
     """
-    unknown = [m for m in methods if m not in METHODS]
+    runs = [(m, s) for m in methods for s in seeds]
+    runs += [(m, seeds[0]) for m in single_seed_methods if m not in methods]
+    unknown = [m for m, _ in runs if m not in METHODS]
     if unknown:
         raise ValueError(
             f'unknown methods {unknown}; expected names from {list(METHODS)}'
@@ -185,23 +191,22 @@ def run_pipeline(
     run_stage('matcher', matcher, out / 'matcher', fresh)
 
     results = []
-    for method in methods:
-        for seed in seeds:
-            student = _config('ackd')
-            args = student['model']['init_args']
-            args |= {
-                'num_classes': num_classes,
-                'teacher_in_channels': in_channels,
-                'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
-                'matcher_checkpoint': None,
-                'pairing_file': str(out / 'matcher' / 'pairing.pt'),
-                'dynm_epochs': list(dynm_epochs),
-            }
-            args |= METHODS[method]
-            student['data'] = _data(bench, modality='paired')
-            student['trainer']['max_epochs'] = student_epochs
-            student['seed_everything'] = seed
-            name = f'{method}_seed{seed}'
-            results.append(run_stage(name, student, out / 'students' / name, fresh))
+    for method, seed in runs:
+        student = _config('ackd')
+        args = student['model']['init_args']
+        args |= {
+            'num_classes': num_classes,
+            'teacher_in_channels': in_channels,
+            'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
+            'matcher_checkpoint': None,
+            'pairing_file': str(out / 'matcher' / 'pairing.pt'),
+            'dynm_epochs': list(dynm_epochs),
+        }
+        args |= METHODS[method]
+        student['data'] = _data(bench, modality='paired')
+        student['trainer']['max_epochs'] = student_epochs
+        student['seed_everything'] = seed
+        name = f'{method}_seed{seed}'
+        results.append(run_stage(name, student, out / 'students' / name, fresh))
     write_results(results, out / 'results', bench.dataset, out)
     return results

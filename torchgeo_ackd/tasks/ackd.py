@@ -299,6 +299,7 @@ class ACKDTask(BaseTask):
                 pairing_file=self.hparams['pairing_file'],
                 matcher_checkpoint=self.hparams['matcher_checkpoint'],
                 chunk_size=self.hparams['matching_chunk_size'],
+                device=self.device,
             )
             dm.set_pairing(pairing)
         if self.trainer.is_global_zero and self._restored_pairing is None:
@@ -515,7 +516,9 @@ class ACKDTask(BaseTask):
         """
         logits = self.student(batch['image'])
         y = batch['label']
-        self.log('val_loss', self.criterion(logits, y), batch_size=y.shape[0])
+        self.log(
+            'val_loss', self.criterion(logits, y), batch_size=y.shape[0], sync_dist=True
+        )
         self.val_metrics(logits, y)
         self.val_class_accuracy(logits, y)
         self.val_confusion(logits, y)
@@ -546,7 +549,12 @@ class ACKDTask(BaseTask):
         """
         logits = self.student(batch['image'])
         y = batch['label']
-        self.log('test_loss', self.criterion(logits, y), batch_size=y.shape[0])
+        self.log(
+            'test_loss',
+            self.criterion(logits, y),
+            batch_size=y.shape[0],
+            sync_dist=True,
+        )
         self.test_metrics(logits, y)
         self.test_class_accuracy(logits, y)
         self.log_dict(self.test_metrics, batch_size=y.shape[0])

@@ -14,6 +14,7 @@ def initial_pairing_from(
     pairing_file: str | None,
     matcher_checkpoint: str | None,
     chunk_size: int = 4096,
+    device: torch.device | str = 'cpu',
 ) -> Tensor:
     """The SSM pairing: read from the matcher stage's file, or computed from its checkpoint.
 
@@ -22,6 +23,8 @@ def initial_pairing_from(
         pairing_file: ``pairing.pt`` or ``pairing.csv`` written by the matcher stage.
         matcher_checkpoint: Matcher checkpoint (used when no *pairing_file*).
         chunk_size: Students per chunk of the cosine search.
+        device: Device to embed on (the student's: under DDP with NCCL the
+            gathered embeddings must live on the GPU).
 
     Returns:
         Teacher gallery index per student (N_s,).

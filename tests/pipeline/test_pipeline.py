@@ -1,0 +1,94 @@
+"""The whole pipeline end to end on a tiny synthetic benchmark."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from torchgeo_ackd.pipeline import resolve_benchmark, run_pipeline
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+
+TINY = {'ms_per_class': 5, 'rgb_per_class': 5, 'ms_size': 16, 'rgb_size': 24}
+FAST = {
+    'methods': ['baseline', 'kd_sembridge'],
+    'seeds': [0],
+    'teacher_epochs': 1,
+    'matcher_epochs': 1,
+    'student_epochs': 2,
+    'dynm_epochs': [1],
+    'use_pretrained': False,
+}
+
+
+def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
+    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
+    out = tmp_path / 'out'
+    results = run_pipeline(root=root, out=out, **FAST)
+    assert [r.name for r in results] == ['baseline_seed0', 'kd_sembridge_seed0']
+    assert not any(r.reused for r in results)
+    for name in (
+        'results.md',
+        'results.csv',
+        'accuracy.png',
+        'per_class_accuracy.png',
+        'matched_pairs.png',
+    ):
+        assert (out / 'results' / name).stat().st_size > 0, name
+    # The table holds the test metrics each stage recorded.
+    with open(out / 'results' / 'results.csv', newline='') as f:
+        rows = {row['method']: row for row in csv.DictReader(f)}
+    for r in results:
+        done = json.loads((r.directory / 'done.json').read_text())
+        assert float(rows[r.name.removesuffix('_seed0')]['oa_mean']) == pytest.approx(
+            100 * done['metrics']['test_OverallAccuracy']
+        )
+    assert (
+        'Vanilla KD + SemBridge vs Baseline'
+        in (out / 'results' / 'results.md').read_text()
+    )
+    sem = out / 'students' / 'kd_sembridge_seed0'
+    assert (sem / 'pairing_initial' / 'pairing.csv').is_file() and (
+        sem / 'pairing_epoch1' / 'pairing.pt'
+    ).is_file()
+    assert (out / 'matcher' / 'pairing.pt').is_file() and (
+        out / 'teacher' / 'best.ckpt'
+    ).is_file()
+
+    # Re-running reuses every finished stage.
+    again = run_pipeline(root=root, out=out, **FAST)
+    assert all(r.reused for r in again)
+
+    # An interrupted stage (checkpoint, no done.json) resumes from last.ckpt.
+    (sem / 'done.json').unlink()
+    resumed = run_pipeline(root=root, out=out, **FAST)
+    assert not resumed[1].reused and resumed[0].reused
+    assert '--ckpt_path=' + str(sem / 'last.ckpt') in (sem / 'stage.log').read_text()
+
+    # Another config over a finished run is refused, never overwritten.
+    with pytest.raises(RuntimeError, match='another config'):
+        run_pipeline(root=root, out=out, **(FAST | {'student_epochs': 3}))
+
+
+def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
+    synthetic = resolve_benchmark(None, None)
+    assert synthetic.datamodule.endswith('SyntheticACKDDataModule')
+    assert len(synthetic.bands) == 13
+    with pytest.raises(ValueError, match='methods'):
+        run_pipeline(root=tmp_path, out=tmp_path / 'o', methods=['nope'])
+    with pytest.raises(ValueError, match='not an ACKDDataModule'):
+        resolve_benchmark(tmp_path, 'torchgeo.datamodules.EuroSATDataModule')
+
+
+def test_resolve_real_mini(real_mini: Path) -> None:
+    real = resolve_benchmark(real_mini, None)
+    assert real.datamodule.endswith('S2SEUDataModule')
+    assert real.student_classes == [
+        'River',
+        'Residential',
+        'Highway',
+        'HerbaceousVegetation',
+        'Forest',
+        'AnnualCrop',
+    ]
+    assert len(real.bands) == 10

@@ -1,0 +1,135 @@
+"""The generated configuration reference is current and complete."""
+
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from torchgeo_ackd.datamodules import (
+    ACKDDataModule,
+    M2SGLDataModule,
+    S2SCNDataModule,
+    S2SEUDataModule,
+    SyntheticACKDDataModule,
+)
+from torchgeo_ackd.tasks import ACKDTask, MatcherTask
+
+DOCS = Path(__file__).parents[1] / 'docs'
+REFERENCE = DOCS / 'config-reference.md'
+
+_spec = importlib.util.spec_from_file_location(
+    'gen_config_reference', DOCS / 'gen_config_reference.py'
+)
+assert _spec is not None and _spec.loader is not None
+gen = importlib.util.module_from_spec(_spec)
+sys.modules['gen_config_reference'] = gen
+_spec.loader.exec_module(gen)
+
+
+def _section(text: str, name: str) -> str:
+    """The text of the '## name' section of the page."""
+    match = re.search(rf'^## {name}\n(.*?)(?=^## |\Z)', text, flags=re.M | re.S)
+    assert match is not None, f'no section for {name}'
+    return match.group(1)
+
+
+def test_committed_reference_is_current(tmp_path: Path) -> None:
+    out = tmp_path / 'config-reference.md'
+    assert gen.main(['--output', str(out)]) == 0
+    assert out.read_text() == REFERENCE.read_text(), (
+        'docs/config-reference.md is stale: run python docs/gen_config_reference.py'
+    )
+
+
+def test_check_flag_detects_a_stale_page(tmp_path: Path) -> None:
+    stale = tmp_path / 'stale.md'
+    stale.write_text(REFERENCE.read_text().replace('| `lr` |', '| `learning_rate` |'))
+    assert gen.main(['--check', '--output', str(stale)]) == 1
+    assert gen.main(['--check', '--output', str(REFERENCE)]) == 0
+
+
+@pytest.mark.parametrize(
+    'cls', [ACKDTask, MatcherTask, ACKDDataModule, SyntheticACKDDataModule]
+)
+def test_every_argument_has_a_row(cls: type) -> None:
+    section = _section(REFERENCE.read_text(), cls.__name__)
+    rows = re.findall(r'^\| `(\w+)` \|', section, flags=re.M)
+    params = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+        if p.name != 'self' and p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    assert rows == params
+
+
+def test_defaults_in_rows() -> None:
+    section = _section(REFERENCE.read_text(), 'ACKDTask')
+    assert "| `teacher` | `str` | `'resnet34'` |" in section
+    assert '| `w_ot` | `float` | `0.003` |' in section
+    assert '| `pairing_file` | <code>str &#124; None</code> | `None` |' in section
+
+
+def test_benchmark_datamodules_are_listed() -> None:
+    section = _section(REFERENCE.read_text(), 'ACKDDataModule')
+    for cls in (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule):
+        assert f'`torchgeo_ackd.datamodules.{cls.__name__}`' in section
+
+
+def test_parse_args_section() -> None:
+    doc = inspect.cleandoc(
+        """Summary.
+
+        Args:
+            alpha: First line
+                continued here.
+            beta (int): Typed.
+            *args: Extra positionals.
+            **kwargs: Extra keywords.
+
+        Returns:
+            Nothing.
+        """
+    )
+    assert gen.parse_args_section(doc) == {
+        'alpha': 'First line continued here.',
+        'beta': 'Typed.',
+        'args': 'Extra positionals.',
+        'kwargs': 'Extra keywords.',
+    }
+    assert gen.parse_args_section('No sections.') == {}
+
+
+def test_markdown_text_escapes_pipes() -> None:
+    assert gen.markdown_text('a | b') == r'a \| b'
+    assert gen.markdown_text('``x | y``') == '<code>x &#124; y</code>'
+    assert gen.markdown_text(':class:`~pkg.mod.Name` here') == '`Name` here'
+
+
+def test_undocumented_argument_is_an_error() -> None:
+    class Undocumented:
+        def __init__(self, documented: int = 1, forgotten: str = 'x') -> None:
+            """Build.
+
+            Args:
+                documented: Documented.
+            """
+
+    with pytest.raises(ValueError, match="'forgotten'"):
+        gen.argument_rows(Undocumented)
+
+
+def test_description_of_a_missing_argument_is_an_error() -> None:
+    class Renamed:
+        def __init__(self, new_name: int = 1) -> None:
+            """Build.
+
+            Args:
+                new_name: Documented.
+                old_name: Left over.
+            """
+
+    with pytest.raises(ValueError, match="'old_name'"):
+        gen.argument_rows(Renamed)
