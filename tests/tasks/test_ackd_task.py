@@ -437,3 +437,19 @@ def test_ssm_without_matcher_is_an_error(
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
             task, _datamodule(bench)
         )
+
+
+def test_tensorboard_figures(bench: dict[str, Path], tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    task = _task(bench, dynm_epochs=[1])
+    logger = TensorBoardLogger(tmp_path, name='tb')
+    _trainer(tmp_path, max_epochs=2, logger=logger).fit(task, _datamodule(bench))
+    events = EventAccumulator(logger.log_dir, size_guidance={'images': 0})
+    events.Reload()
+    tags = set(events.Tags()['images'])
+    assert {'val_confusion_matrix', 'pairs/initial', 'pairs/epoch_1'} <= tags
+    assert len(events.Images('val_confusion_matrix')) == 2  # one per validation epoch
+    scalars = set(events.Tags()['scalars'])
+    assert {'val_OverallAccuracy', 'val_F1Score', 'dynm_changed_fraction', 'val_accuracy_Forest'} <= scalars
