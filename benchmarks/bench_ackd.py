@@ -11,7 +11,6 @@ re-matching through Lightning on a generated benchmark.
 """
 
 import argparse
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,15 +23,21 @@ from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.tasks import ACKDTask
 
 
-def time_steps(step: Callable[[], None], n: int) -> float:
-    """Median seconds of *n* calls after one warm-up call."""
-    step()
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def time_interleaved(steps: list[Callable[[], None]], rounds: int) -> list[float]:
+    """Fastest seconds per call of each step, calls interleaved round by round.
+
+    Interleaving and taking the minimum keep the comparison fair on a shared
+    machine: load spikes hit every variant alike and the minimum ignores them.
+    """
+    for step in steps:
+        step()  # warm-up
+    best = [float('inf')] * len(steps)
+    for _ in range(rounds):
+        for i, step in enumerate(steps):
+            t = time.perf_counter()
+            step()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best
 
 
 def make_step(
@@ -77,11 +82,8 @@ def main() -> None:
 
     student_only = ACKDTask(**common, kd='none', sembridge=False)
     student_only.train()
-    t1 = time_steps(make_step(student_only, batch, 'student'), args.steps)
-
     kd = ACKDTask(**common, kd='kd', sembridge=False)
     kd.train()
-    t2 = time_steps(make_step(kd, batch, 'kd'), args.steps)
 
     sem = ACKDTask(**common, kd='kd', use_ot1=True, use_ot2=True)
     sem.train()
@@ -96,10 +98,18 @@ def main() -> None:
         'patches': torch.cat([o[1] for o in outs]),
         'embedding': torch.cat([o[2] for o in outs]),
     }
-    t3 = time_steps(make_step(sem, batch, 'kd'), args.steps)
+    t1, t2, t3 = time_interleaved(
+        [
+            make_step(student_only, batch, 'student'),
+            make_step(kd, batch, 'kd'),
+            make_step(sem, batch, 'kd'),
+        ],
+        args.steps,
+    )
 
     print(
-        f'{args.model} -> {args.model}, batch {b} x 64 x 64, {args.threads} threads, median of {args.steps} steps'
+        f'{args.model} -> {args.model}, batch {b} x 64 x 64, {args.threads} threads, '
+        f'fastest of {args.steps} interleaved steps'
     )
     print(f'(1) student alone                     : {t1:7.3f} s/step')
     print(f'(2) vanilla KD, teacher every step     : {t2:7.3f} s/step')
