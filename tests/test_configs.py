@@ -39,3 +39,39 @@ def test_reference_dynm_schedules(config: str, epochs: list[int]) -> None:
         args['dynm_num_matchings'],
     )
     assert got == epochs
+
+
+def _documented_overrides() -> list[str]:
+    import re
+
+    text = (Path(__file__).parents[1] / 'docs' / 'pipeline.md').read_text()
+    section = text.split('### Command-line overrides for each method')[1].split(
+        '\n\n', 2
+    )[2]
+    return re.findall(r'^\| [^|]+ \| `([^`]+)`', section, flags=re.M)
+
+
+@pytest.mark.parametrize('overrides', _documented_overrides())
+def test_documented_overrides(
+    overrides: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    from torchgeo_ackd.losses import build_kd_loss
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                'fit',
+                f'--config={CONF / "ackd.yaml"}',
+                *shlex.split(overrides),
+                '--print_config',
+            ]
+        )
+    assert exit_info.value.code in (0, None)
+    args = yaml.safe_load(capsys.readouterr().out)['model']['init_args']
+    build_kd_loss(args['kd'], **(args['kd_kwargs'] or {}))  # the kwargs fit the loss
+
+
+def test_overrides_table_found() -> None:
+    assert len(_documented_overrides()) >= 12

@@ -452,4 +452,69 @@ def test_tensorboard_figures(bench: dict[str, Path], tmp_path: Path) -> None:
     assert {'val_confusion_matrix', 'pairs/initial', 'pairs/epoch_1'} <= tags
     assert len(events.Images('val_confusion_matrix')) == 2  # one per validation epoch
     scalars = set(events.Tags()['scalars'])
-    assert {'val_OverallAccuracy', 'val_F1Score', 'dynm_changed_fraction', 'val_accuracy_Forest'} <= scalars
+    assert {
+        'val_OverallAccuracy',
+        'val_F1Score',
+        'dynm_changed_fraction',
+        'val_accuracy_Forest',
+    } <= scalars
+
+
+def test_cli_teacher_from_state_dict_and_enum(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    from torchgeo.models import ResNet18_Weights
+
+    from torchgeo_ackd.sensors import SENTINEL2_SSL4EO
+
+    # (c) a plain state dict file
+    model = timm.create_model('resnet18', in_chans=13, num_classes=10)
+    torch.save(model.state_dict(), tmp_path / 'teacher.pth')
+    main(
+        [
+            'fit',
+            *ackd_args(
+                bench,
+                tmp_path / 'sd',
+                f'--model.init_args.teacher_weights={tmp_path / "teacher.pth"}',
+            ),
+            '--trainer.fast_dev_run=1',
+        ]
+    )
+    # (a) a TorchGeo weight enum, served from a local torch hub cache
+    hub = tmp_path / 'hub'
+    (hub / 'checkpoints').mkdir(parents=True)
+    backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
+    torch.save(
+        backbone.state_dict(),
+        hub / 'checkpoints' / Path(ResNet18_Weights.SENTINEL2_ALL_MOCO.url).name,
+    )
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(hub))
+    try:
+        main(
+            [
+                'fit',
+                *ackd_args(
+                    bench,
+                    tmp_path / 'enum',
+                    '--model.init_args.teacher_weights=ResNet18_Weights.SENTINEL2_ALL_MOCO',
+                    '--model.init_args.ssm=false',
+                    f'--data.init_args.bands=[{",".join(SENTINEL2_SSL4EO.bands)}]',
+                ),
+                '--trainer.fast_dev_run=1',
+            ]
+        )
+    finally:
+        torch.hub.set_dir(old)
+
+
+def test_student_weights(tmp_path: Path) -> None:
+    student = timm.create_model('resnet18', in_chans=3, num_classes=10)
+    torch.save(student.state_dict(), tmp_path / 'student.pth')
+    task = ACKDTask(
+        student='resnet18',
+        teacher='resnet18',
+        student_weights=str(tmp_path / 'student.pth'),
+    )
+    assert torch.equal(task.student.fc.weight, student.fc.weight)
