@@ -162,6 +162,11 @@ def run_pipeline(
             # Every stage reads the bands in the order the weights expect.
             bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
         print(f'[teacher] pretrained {PRETRAINED}: {"yes" if ok else "no"} ({reason})')
+    elif use_pretrained:
+        print(
+            f'[teacher] pretrained {PRETRAINED}: not used (it takes the 13 Sentinel-2 '
+            f'bands; this benchmark has {list(bench.bands)})'
+        )
     print(
         f'[teacher] starting from '
         f'{"TorchGeo pretrained weights " + PRETRAINED if weights else "scratch (random init)"}'
