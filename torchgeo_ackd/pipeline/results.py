@@ -91,7 +91,11 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
 
 
 def write_results(
-    results: list[StageResult], directory: Path, dataset: type[ACKDDataset], out: Path
+    results: list[StageResult],
+    directory: Path,
+    dataset: type[ACKDDataset],
+    out: Path,
+    student_classes: list[str] | None = None,
 ) -> None:
     """Write results.md, results.csv and the figures, and print the table.
 
@@ -100,9 +104,11 @@ def write_results(
         directory: Output folder of the results.
         dataset: Dataset class (class names, sensor).
         out: Pipeline output folder (to find the pairings).
+        student_classes: Classes of the student's test set (default: all);
+            teacher-only classes have no test images, so no accuracy.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    rows = summarise(results, dataset.classes)
+    rows = summarise(results, tuple(student_classes or dataset.classes))
     table = markdown_table(rows)
     (directory / 'results.md').write_text(table)
     fields = list(dict.fromkeys(k for r in rows for k in r))
@@ -111,7 +117,11 @@ def write_results(
         writer.writeheader()
         writer.writerows(rows)
     _accuracy_figure(rows, directory / 'accuracy.png')
-    _per_class_figure(rows, dataset.classes, directory / 'per_class_accuracy.png')
+    _per_class_figure(
+        rows,
+        tuple(student_classes or dataset.classes),
+        directory / 'per_class_accuracy.png',
+    )
     sembridge = sorted((out / 'students').glob('kd_sembridge_seed*'))
     if sembridge:
         _pairs_figure(sembridge[0], dataset, directory / 'matched_pairs.png')

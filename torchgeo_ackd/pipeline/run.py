@@ -213,5 +213,5 @@ def run_pipeline(
         student['seed_everything'] = seed
         name = f'{method}_seed{seed}'
         results.append(run_stage(name, student, out / 'students' / name, fresh))
-    write_results(results, out / 'results', bench.dataset, out)
+    write_results(results, out / 'results', bench.dataset, out, bench.student_classes)
     return results
