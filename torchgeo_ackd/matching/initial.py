@@ -15,7 +15,6 @@ file order by file name.
 """
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..datasets import ACKDDataset, check_pairing
+from .atomic import atomic_open
 from .embed import compute_embeddings, eval_mode
 from .pairing_csv import read_pairing_csv, write_pairing_csv
 from .search import match_cosine
@@ -138,17 +138,8 @@ def initial_pairing(
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary sibling, then rename into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'wb') as f:
+        torch.save(obj, f)
 
 
 def save_pairing(

@@ -7,11 +7,12 @@ dataset (e.g. a different file listing order or split).
 
 import csv
 import os
-import tempfile
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from .atomic import atomic_open
 
 #: Column names of a pairing CSV, in order.
 PAIRING_COLUMNS = (
@@ -99,36 +100,20 @@ def write_pairing_csv(
                 '(the number of class_names)'
             )
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp'
-    )
-    try:
-        with os.fdopen(fd, 'w', newline='', encoding='utf-8') as f:
-            writer = csv.writer(f)
-            writer.writerow(PAIRING_COLUMNS)
-            for i, (t, s) in enumerate(
-                zip(pairing.tolist(), scores.tolist(), strict=True)
-            ):
-                writer.writerow(
-                    (
-                        i,
-                        student_files[i],
-                        t,
-                        teacher_files[t],
-                        class_names[int(student_labels[i])],
-                        f'{s:.8g}',
-                    )
+    with atomic_open(path, 'w', newline='', encoding='utf-8') as f:
+        writer = csv.writer(f)
+        writer.writerow(PAIRING_COLUMNS)
+        for i, (t, s) in enumerate(zip(pairing.tolist(), scores.tolist(), strict=True)):
+            writer.writerow(
+                (
+                    i,
+                    student_files[i],
+                    t,
+                    teacher_files[t],
+                    class_names[int(student_labels[i])],
+                    f'{s:.8g}',
                 )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+            )
 
 
 def read_pairing_csv(

@@ -1,0 +1,42 @@
+"""Write a file atomically: readers see the old file or the new one, never half."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = 'wb', **kwargs: Any
+) -> Iterator[IO[Any]]:
+    """Open a temporary sibling of *path* for writing; rename it into place on success.
+
+    The parent folder is created if needed. On an exception the temporary file
+    is removed and any previous *path* is left untouched.
+
+    Args:
+        path: Final file path.
+        mode: Write mode (``'wb'`` or ``'w'``).
+        **kwargs: Passed to :func:`os.fdopen` (e.g. ``newline=''``).
+
+    Yields:
+        The open temporary file.
+    """
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp'
+    )
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
