@@ -65,7 +65,9 @@ def test_short_class_names_with_torchgeo_ackd(tmp_path: Path) -> None:
         '--trainer.fast_dev_run=1',
         f'--trainer.default_root_dir={tmp_path}',
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -92,3 +92,14 @@ def test_resolve_real_mini(real_mini: Path) -> None:
         'AnnualCrop',
     ]
     assert len(real.bands) == 10
+
+
+def test_checkpoint_of_unknown_origin_is_refused(tmp_path: Path) -> None:
+    from torchgeo_ackd.pipeline.stages import run_stage
+
+    stage = tmp_path / 'teacher'
+    stage.mkdir()
+    (stage / 'last.ckpt').write_bytes(b'not ours')
+    with pytest.raises(RuntimeError, match='unknown'):
+        run_stage('teacher', {'model': {}, 'data': {}, 'trainer': {}}, stage)
+    assert (stage / 'last.ckpt').read_bytes() == b'not ours'  # untouched

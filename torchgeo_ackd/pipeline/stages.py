@@ -114,13 +114,12 @@ def run_stage(
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / 'config.yaml'
     resume = directory / 'last.ckpt'
-    changed = (
-        config_file.is_file() and yaml.safe_load(config_file.read_text()) != config
-    )
-    if changed and (resume.is_file() or done_file.is_file()):
+    # Resume only a run whose config is known to be this one.
+    same = config_file.is_file() and yaml.safe_load(config_file.read_text()) == config
+    if not same and (resume.is_file() or done_file.is_file()):
         raise RuntimeError(
-            f'[{name}] {directory} holds a run with another config; pass --fresh to '
-            'start over (nothing is overwritten otherwise)'
+            f'[{name}] {directory} holds a run with another (or an unknown) config; '
+            'pass --fresh to start over (nothing is overwritten otherwise)'
         )
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     log = directory / 'stage.log'
