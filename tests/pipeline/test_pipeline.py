@@ -103,3 +103,28 @@ def test_checkpoint_of_unknown_origin_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match='unknown'):
         run_stage('teacher', {'model': {}, 'data': {}, 'trainer': {}}, stage)
     assert (stage / 'last.ckpt').read_bytes() == b'not ours'  # untouched
+
+
+def test_pretrained_teacher_from_local_hub_cache(tmp_path: Path) -> None:
+    import timm
+    import torch
+    from torchgeo.models import ResNet18_Weights
+
+    from torchgeo_ackd.pipeline.run import pretrained_teacher_available
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / 'hub'))
+    try:
+        # Nothing cached and no network here (or a download): either way a clear answer.
+        ok, reason = pretrained_teacher_available(timeout=5)
+        assert isinstance(ok, bool) and reason
+        (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True, exist_ok=True)
+        backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
+        name = Path(ResNet18_Weights.SENTINEL2_ALL_MOCO.url).name
+        torch.save(backbone.state_dict(), tmp_path / 'hub' / 'checkpoints' / name)
+        assert pretrained_teacher_available(timeout=5) == (
+            True,
+            'loaded with TorchGeo (torch hub cache or download)',
+        )
+    finally:
+        torch.hub.set_dir(old)
