@@ -24,25 +24,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..sensors import SENTINEL2_EUROSAT, Sensor
+from ..sensors import SENTINEL2_EUROSAT, SENTINEL2_SSL4EO, Sensor
 
-#: Sentinel-2 bands in wavelength order (B8A after B08); spectra below are
-#: written in this order for readability and looked up by name.
-_S2_ORDER = (
-    'B01',
-    'B02',
-    'B03',
-    'B04',
-    'B05',
-    'B06',
-    'B07',
-    'B08',
-    'B8A',
-    'B09',
-    'B10',
-    'B11',
-    'B12',
-)
+#: Sentinel-2 bands in wavelength order (B8A after B08, the SSL4EO order);
+#: spectra below are written in this order for readability and looked up by name.
+_S2_ORDER = SENTINEL2_SSL4EO.bands
 
 
 def _spectrum(*values: float) -> dict[str, float]:
