@@ -314,19 +314,35 @@ def crop(
     )
 
 
-def residential(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
-    """Street grid with small houses (mostly tiled) and gardens."""
+def _street_grid(
+    rng: np.random.Generator,
+    size: int,
+    pixel_m: float,
+    offset_m: float,
+    block_m: tuple[float, float],
+    street_m: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """A randomly rotated and shifted grid of streets (shared by urban classes).
+
+    Returns:
+        Rotated coordinates u, v (pixels), the block size (pixels) and the
+        street mask (H, W) in [0, 1].
+    """
     u, v = rotated_coords(size, rng.uniform(0.0, np.pi))
-    u = u + rng.uniform(0.0, 100.0) / pixel_m
-    v = v + rng.uniform(0.0, 100.0) / pixel_m
-    block, street_w = (
-        rng.uniform(45.0, 70.0) / pixel_m,
-        rng.uniform(7.0, 11.0) / pixel_m,
-    )
+    u = u + rng.uniform(0.0, offset_m) / pixel_m
+    v = v + rng.uniform(0.0, offset_m) / pixel_m
+    block = rng.uniform(*block_m) / pixel_m
+    street_w = rng.uniform(*street_m) / pixel_m
     street = np.maximum(
         line_mask(grid_distance(u, block), street_w),
         line_mask(grid_distance(v, block), street_w),
     )
+    return u, v, block, street
+
+
+def residential(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
+    """Street grid with small houses (mostly tiled) and gardens."""
+    u, v, _, street = _street_grid(rng, size, pixel_m, 100.0, (45.0, 70.0), (7.0, 11.0))
     lot = rng.uniform(13.0, 18.0) / pixel_m
     cell = (np.floor(u / lot), np.floor(v / lot))
     house = np.minimum(
@@ -350,16 +366,8 @@ def residential(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarr
 
 def industrial(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
     """Large blocks of big flat roofs, paved yards and a little green."""
-    u, v = rotated_coords(size, rng.uniform(0.0, np.pi))
-    u = u + rng.uniform(0.0, 200.0) / pixel_m
-    v = v + rng.uniform(0.0, 200.0) / pixel_m
-    block, street_w = (
-        rng.uniform(90.0, 150.0) / pixel_m,
-        rng.uniform(12.0, 18.0) / pixel_m,
-    )
-    street = np.maximum(
-        line_mask(grid_distance(u, block), street_w),
-        line_mask(grid_distance(v, block), street_w),
+    u, v, block, street = _street_grid(
+        rng, size, pixel_m, 200.0, (90.0, 150.0), (12.0, 18.0)
     )
     cell = (np.floor(u / block), np.floor(v / block))
     hall = np.minimum(
