@@ -69,12 +69,20 @@ def _search_child(kind: str, args: argparse.Namespace, queue: 'mp.Queue[dict]') 
     else:
         student = 3 * torch.randn(args.students, args.classes, generator=gen)
         gallery = 3 * torch.randn(args.gallery, args.classes, generator=gen)
+    device = torch.device(args.search_device)
+    student, gallery = student.to(device), gallery.to(device)
+    s_cls, g_cls = s_cls.to(device), g_cls.to(device)
     rss_inputs = _rss_mib()
+    search = match_cosine if kind == 'cosine' else match_kl
+    extra = () if kind == 'cosine' else (3.0,)
+    if device.type == 'cuda':  # warm-up: CUDA context, cuBLAS handles
+        search(student[:10], s_cls[:10], gallery, g_cls, *extra)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    if kind == 'cosine':
-        pairing, _ = match_cosine(student, s_cls, gallery, g_cls, args.chunk_size)
-    else:
-        pairing, _ = match_kl(student, s_cls, gallery, g_cls, 3.0, args.chunk_size)
+    pairing, _ = search(student, s_cls, gallery, g_cls, *extra, args.chunk_size)
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     assert torch.equal(g_cls[pairing], s_cls)
     queue.put(
@@ -82,6 +90,9 @@ def _search_child(kind: str, args: argparse.Namespace, queue: 'mp.Queue[dict]') 
             'seconds': seconds,
             'peak_mib': _peak_rss_mib(),
             'rss_inputs_mib': rss_inputs,
+            'gpu_peak_mib': torch.cuda.max_memory_allocated() / 2**20
+            if device.type == 'cuda'
+            else 0.0,
         }
     )
 
@@ -90,7 +101,7 @@ def bench_search(args: argparse.Namespace) -> None:
     print(
         f'(a) search: {args.students} students x {args.gallery} gallery, '
         f'{args.classes} balanced classes, chunk {args.chunk_size}, '
-        f'{args.threads} threads'
+        f'{args.threads} threads, on {args.search_device}'
     )
     ctx = mp.get_context('spawn')
     for kind, label in (
@@ -106,6 +117,11 @@ def bench_search(args: argparse.Namespace) -> None:
             f'    {label:>14}: {result["seconds"]:7.2f} s, peak RSS '
             f'{result["peak_mib"] / 1024:5.2f} GiB (process total; '
             f'{result["rss_inputs_mib"] / 1024:.2f} GiB before the search)'
+            + (
+                f', peak GPU memory {result["gpu_peak_mib"] / 1024:.2f} GiB'
+                if result['gpu_peak_mib']
+                else ''
+            )
         )
 
 
@@ -225,6 +241,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu', help='device of part (b)')
+    parser.add_argument('--search-device', default='cpu', help='device of part (a)')
     parser.add_argument('--skip-search', action='store_true')
     parser.add_argument('--skip-rematch', action='store_true')
     args = parser.parse_args()

@@ -22,15 +22,17 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..datasets import ACKDDataset, check_pairing
 from .atomic import atomic_open
 from .embed import compute_embeddings, eval_mode
 from .pairing_csv import read_pairing_csv, write_pairing_csv
 from .search import match_cosine
 from .sharding import shard_loader
 
-if TYPE_CHECKING:  # Runtime imports would be circular (tasks import matching).
+# Only type hints: runtime imports would be circular (tasks import matching),
+# and the search and embedding engine must import with torch alone.
+if TYPE_CHECKING:
     from ..datamodules import ACKDDataModule
+    from ..datasets import ACKDDataset
     from ..tasks import MatcherTask
 
 #: File names written by :func:`save_pairing`.
@@ -40,7 +42,9 @@ PAIRING_CSV = 'pairing.csv'
 PAIRING_FORMAT_VERSION = 1
 
 
-def _train_datasets(datamodule: 'ACKDDataModule') -> tuple[ACKDDataset, ACKDDataset]:
+def _train_datasets(
+    datamodule: 'ACKDDataModule',
+) -> tuple['ACKDDataset', 'ACKDDataset']:
     """The MS (gallery) and RGB (student) training sets of a datamodule.
 
     Uses the datamodule's own instances when it has built them (``setup``),
@@ -54,7 +58,7 @@ def _train_datasets(datamodule: 'ACKDDataModule') -> tuple[ACKDDataset, ACKDData
     )
 
 
-def _relative_files(dataset: ACKDDataset) -> list[str]:
+def _relative_files(dataset: 'ACKDDataset') -> list[str]:
     """The dataset's files as POSIX paths relative to the benchmark root."""
     return [Path(f).relative_to(dataset.root).as_posix() for f in dataset.files]
 
@@ -174,6 +178,8 @@ def save_pairing(
     ms_train, rgb_train = _train_datasets(datamodule)
     pairing = pairing.detach().cpu()
     scores = scores.detach().cpu()
+    from ..datasets import check_pairing  # lazily: the search needs torch only
+
     check_pairing(pairing, rgb_train.targets, ms_train.targets, rgb_train.classes)
     if scores.shape != pairing.shape:
         raise ValueError(
@@ -323,6 +329,8 @@ def load_pairing(path: str | os.PathLike[str], datamodule: 'ACKDDataModule') -> 
         )
     ms_train, rgb_train = _train_datasets(datamodule)
     pairing = reader(file, _relative_files(rgb_train), _relative_files(ms_train))
+    from ..datasets import check_pairing  # lazily: the search needs torch only
+
     try:
         check_pairing(pairing, rgb_train.targets, ms_train.targets, rgb_train.classes)
     except ValueError as err:
