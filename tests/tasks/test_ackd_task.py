@@ -239,14 +239,21 @@ def test_enum_teacher_gets_raw_reordered_scaled_input(bench: dict[str, Path]) ->
     assert torch.allclose(adapted, expected, atol=1e-5)
 
 
-def test_cached_teacher_equals_uncached(bench: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize('precision', ['32-true', 'bf16-mixed'])
+def test_cached_teacher_equals_uncached(
+    bench: dict[str, Path], tmp_path: Path, precision: str
+) -> None:
     losses = {}
     for cache in (True, False):
         torch.manual_seed(0)
         task = _task(bench, cache_teacher=cache, dynm=False)
         dm = _datamodule(bench)
         trainer = _trainer(
-            tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0
+            tmp_path,
+            max_epochs=1,
+            limit_train_batches=0,
+            limit_val_batches=0,
+            precision=precision,
         )
         trainer.fit(task, dm)  # runs on_fit_start: pairing, cache
         assert (task.teacher_cache is not None) == cache
@@ -254,14 +261,16 @@ def test_cached_teacher_equals_uncached(bench: dict[str, Path], tmp_path: Path) 
         dm.train_dataset.load_teacher = True
         batch = dm.preprocess(next(iter(dm.train_dataloader())))
         task.eval()
-        with torch.no_grad():
+        # The training step's context: autocast under bf16-mixed.
+        with torch.no_grad(), trainer.precision_plugin.forward_context():
             losses[cache] = (
                 task.compute_losses(batch)[0],
                 task._teacher_outputs(batch),
             )
-    assert torch.allclose(losses[True][0], losses[False][0], atol=1e-5)
+    atol = 1e-5 if precision == '32-true' else 1e-6
+    assert torch.allclose(losses[True][0], losses[False][0], atol=atol)
     for a, b in zip(losses[True][1], losses[False][1], strict=True):
-        assert torch.allclose(a, b, atol=1e-5)
+        assert torch.allclose(a.float(), b.float(), atol=atol)
 
 
 def test_resume_gives_the_same_pairing_and_weights(

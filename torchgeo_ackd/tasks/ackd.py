@@ -1,6 +1,7 @@
 """ACKDTask: an RGB student distilled from an unpaired MS teacher with SemBridge."""
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ class ACKDTask(BaseTask):
         self.schedule: list[int] = []
         self._restored_pairing: Tensor | None = None
         self.teacher_cache: dict[str, Tensor] | None = None
+        self.teacher_cache_dtypes = (torch.float32,) * 3
         self.gallery_logits: Tensor | None = None
 
     # ------------------------------------------------------------------ set-up
@@ -356,6 +358,18 @@ class ACKDTask(BaseTask):
             hp['dynm_num_matchings'],
         )
 
+    def _forward_context(self) -> AbstractContextManager[Any]:
+        """The trainer's precision context (autocast under mixed precision).
+
+        The forward passes outside the training step (teacher cache, DynM
+        re-matching) run in the precision of those inside it, so a cached
+        teacher output equals what the step would compute, and bf16 speeds
+        them up like it speeds up training.
+        """
+        if self._trainer is None:
+            return nullcontext()
+        return self.trainer.precision_plugin.forward_context()
+
     # ----------------------------------------------------------------- teacher
     def _run_teacher(self, image_ms: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         with torch.no_grad():
@@ -369,17 +383,21 @@ class ACKDTask(BaseTask):
 
         def run(image: Tensor) -> Tensor:
             logits, patches, embedding = self._run_teacher(image)
+            # compute_embeddings returns float32; remember what the teacher gave
+            # (bf16 under bf16-mixed) to hand the step the same tensors.
+            self.teacher_cache_dtypes = (logits.dtype, patches.dtype, embedding.dtype)
             b = logits.shape[0]
             return torch.cat([logits, patches.flatten(1), embedding], dim=1).view(b, -1)
 
-        flat = compute_embeddings(
-            run,
-            shard_loader(dm.gallery_dataloader()),
-            num_samples=n,
-            key='image_ms',
-            device=self.device,
-            transform=dm.preprocess,
-        )
+        with self._forward_context():
+            flat = compute_embeddings(
+                run,
+                shard_loader(dm.gallery_dataloader()),
+                num_samples=n,
+                key='image_ms',
+                device=self.device,
+                transform=dm.preprocess,
+            )
         k, d = self.hparams['num_classes'], _num_features(self.teacher)
         outputs['logits'] = flat[:, :k]
         outputs['patches'] = flat[:, k:-d].reshape(n, -1, d)
@@ -391,8 +409,12 @@ class ACKDTask(BaseTask):
     ) -> tuple[Tensor, Tensor, Tensor]:
         if self.teacher_cache is not None:
             i = batch['teacher_index'].to(self.teacher_cache['logits'].device)
-            c = self.teacher_cache
-            return c['logits'][i], c['patches'][i], c['embedding'][i]
+            c, (dl, dp, de) = self.teacher_cache, self.teacher_cache_dtypes
+            return (
+                c['logits'][i].to(dl),
+                c['patches'][i].to(dp),
+                c['embedding'][i].to(de),
+            )
         return self._run_teacher(batch['image_ms'])
 
     # --------------------------------------------------------------- training
@@ -475,7 +497,7 @@ class ACKDTask(BaseTask):
         assert dm.rgb_train is not None and dm.ms_train is not None
         if self.gallery_logits is None:
             self.gallery_logits = self._teacher_gallery_outputs(dm)['logits']
-        with eval_mode(self.student):
+        with eval_mode(self.student), self._forward_context():
             student_logits = compute_embeddings(
                 self.student,
                 shard_loader(dm.student_dataloader()),
