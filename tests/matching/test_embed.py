@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from torchgeo_ackd.matching import compute_embeddings, eval_mode
+from torchgeo_ackd.matching import broadcast_buffers, compute_embeddings, eval_mode
 
 NUM_SAMPLES = 13
 IN_DIM = 6
@@ -138,6 +138,13 @@ def test_eval_mode_restores_on_exception() -> None:
     assert all(m.training for m in model.modules())
 
 
+def test_broadcast_buffers_without_distributed_is_a_no_op() -> None:
+    bn = nn.BatchNorm1d(3)
+    bn.running_mean.fill_(2.0)
+    broadcast_buffers(bn)
+    assert torch.equal(bn.running_mean, torch.full((3,), 2.0))
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))
@@ -176,6 +183,12 @@ def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
             results['missing'] = 'no error'
         except ValueError as error:
             results['missing'] = str(error)
+        # Rank-specific BatchNorm statistics, as after a DDP training step.
+        bn = nn.BatchNorm1d(3)
+        bn.running_mean.fill_(float(rank + 1))
+        bn.num_batches_tracked.fill_(10 * (rank + 1))
+        broadcast_buffers(bn)
+        results['bn'] = (bn.running_mean.clone(), int(bn.num_batches_tracked))
         torch.save(results, Path(out_dir) / f'rank{rank}.pt')
     finally:
         dist.destroy_process_group()
@@ -193,5 +206,8 @@ def test_ddp_gloo_equals_single_process(tmp_path: Path) -> None:
         assert torch.equal(ranks[0][name], ranks[1][name]), name
         torch.testing.assert_close(ranks[0][name], single)
     for result in ranks:
+        # rank 0's buffers everywhere
+        assert torch.equal(result['bn'][0], torch.ones(3))
+        assert result['bn'][1] == 10
         assert 'samples were never produced' in result['missing']
         assert '[5]' in result['missing']

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import timm
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import Callback
 
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
@@ -336,6 +337,64 @@ def test_dynm_rematch_is_lowest_kl(bench: dict[str, Path], tmp_path: Path) -> No
         same = (dm.ms_train.targets == dm.rgb_train.targets[i]).nonzero().flatten()
         kl = (log_pt[same].exp() * (log_pt[same] - log_ps[i])).sum(1)
         assert int(pairing[i]) == int(same[kl.argmin()])
+
+
+class _RecordRank(Callback):
+    """On every rank: the student entering epoch 1 and the pairing after its re-match."""
+
+    def __init__(self, out: str) -> None:
+        self.out = Path(out)
+
+    def on_train_epoch_start(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        # Callbacks run before the task's own hook, i.e. before the re-matching.
+        if trainer.current_epoch == 1:
+            state = pl_module.student.state_dict()
+            torch.save(state, self.out / f'student_rank{trainer.global_rank}.pt')
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            record = {
+                'pairing': trainer.datamodule.pairing.clone(),
+                'gallery_logits': pl_module.gallery_logits.cpu(),
+                'rematched': list(pl_module.rematched_epochs),
+            }
+            torch.save(record, self.out / f'rank{trainer.global_rank}.pt')
+
+
+def test_ddp_spawn_rematches_identically_on_every_rank(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _task(bench, dynm_epochs=[1], pairing_dir=str(tmp_path / 'out'))
+    trainer = _trainer(
+        tmp_path,
+        max_epochs=2,
+        devices=2,
+        strategy='ddp_spawn',
+        limit_val_batches=0,
+        callbacks=[_RecordRank(str(tmp_path))],
+    )
+    trainer.fit(task, _datamodule(bench))
+    ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
+    assert ranks[0]['rematched'] == ranks[1]['rematched'] == [1]
+    assert torch.equal(ranks[0]['pairing'], ranks[1]['pairing'])
+    assert torch.equal(ranks[0]['gallery_logits'], ranks[1]['gallery_logits'])
+
+    # One process with rank 0's student (BatchNorm statistics included) must
+    # find the same pairing and the KL values rank 0 wrote, for the students
+    # of both shards.
+    single = _task(bench, dynm_epochs=[0])
+    single.student.load_state_dict(torch.load(tmp_path / 'student_rank0.pt'))
+    dm = _datamodule(bench)
+    _trainer(
+        tmp_path / 'single', max_epochs=1, limit_train_batches=0, limit_val_batches=0
+    ).fit(single, dm)
+    pairing, kl = single.rematch()
+    assert torch.equal(pairing, ranks[0]['pairing'])
+    with open(tmp_path / 'out' / 'pairing_epoch1' / 'pairing.csv') as f:
+        written = torch.tensor([float(row['score']) for row in csv.DictReader(f)])
+    torch.testing.assert_close(kl, written, rtol=1e-6, atol=1e-6)
 
 
 def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:

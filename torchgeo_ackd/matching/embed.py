@@ -41,6 +41,27 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
             m.training = training
 
 
+def broadcast_buffers(*modules: nn.Module, src: int = 0) -> None:
+    """Give every rank rank ``src``'s buffers (e.g. BatchNorm running statistics).
+
+    DDP keeps the parameters of all ranks identical, but each rank's training
+    forward updates its own BatchNorm statistics; DDP re-broadcasts them from
+    rank 0 only at the start of the next training forward. Whole-dataset
+    passes outside it (the matchings) call this first, so that every rank
+    embeds its shard with the same model, the one rank 0 checkpoints.
+    A no-op unless :mod:`torch.distributed` is initialised.
+
+    Args:
+        *modules: Modules whose buffers are overwritten in place.
+        src: Rank whose buffers are kept.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for module in modules:
+        for buffer in module.buffers():
+            dist.broadcast(buffer.data, src=src)
+
+
 def _as_index(
     index: object, batch_size: int, num_samples: int, device: torch.device
 ) -> Tensor:

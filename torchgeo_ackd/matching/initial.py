@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_open
-from .embed import compute_embeddings, eval_mode
+from .embed import broadcast_buffers, compute_embeddings, eval_mode
 from .pairing_csv import read_pairing_csv, write_pairing_csv
 from .search import match_cosine
 from .sharding import shard_loader
@@ -78,8 +78,9 @@ def initial_pairing(
     the RGB evaluation pipeline through ``datamodule.preprocess`` and embedded with M_G and its head. Both run under :func:`eval_mode`, so
     the matcher's train/eval state is restored afterwards.
 
-    Under :mod:`torch.distributed` every rank embeds its shard of both sets,
-    the embeddings are gathered and every rank returns the same pairing.
+    Under :mod:`torch.distributed` every rank takes rank 0's buffers (BatchNorm
+    statistics), embeds its shard of both sets, the embeddings are gathered and
+    every rank returns the same pairing.
 
     Args:
         matcher: Trained matcher.
@@ -113,6 +114,7 @@ def initial_pairing(
     def normalise(batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return datamodule.preprocess(batch, train=False)
 
+    broadcast_buffers(matcher)
     with eval_mode(matcher):
         ms_embedding = compute_embeddings(
             matcher.embed_ms,

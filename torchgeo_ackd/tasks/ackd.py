@@ -24,7 +24,7 @@ from ..datamodules import ACKDDataModule
 from ..datasets import PairedDataset
 from ..losses import build_kd_loss
 from ..losses.functional import multilabel_teacher_logits
-from ..matching.embed import compute_embeddings, eval_mode
+from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
 from ..matching.schedule import dynm_schedule, validate_epochs
 from ..matching.search import match_kl
 from ..matching.sharding import shard_loader
@@ -497,6 +497,7 @@ class ACKDTask(BaseTask):
         assert dm.rgb_train is not None and dm.ms_train is not None
         if self.gallery_logits is None:
             self.gallery_logits = self._teacher_gallery_outputs(dm)['logits']
+        broadcast_buffers(self.student)  # same BatchNorm statistics on every rank
         with eval_mode(self.student), self._forward_context():
             student_logits = compute_embeddings(
                 self.student,
