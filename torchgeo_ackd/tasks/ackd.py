@@ -527,6 +527,27 @@ class ACKDTask(BaseTask):
         return pairing, kl
 
     # ------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: Any, stage: str) -> Tensor:
+        """Log the loss and update the metrics of ``stage`` on an RGB batch.
+
+        Args:
+            batch: RGB batch with ``image`` (B, 3, H, W) and ``label`` (B,).
+            stage: ``'val'`` or ``'test'``.
+
+        Returns:
+            The student logits (B, K).
+        """
+        logits = self.student(batch['image'])
+        y = batch['label']
+        b = y.shape[0]
+        loss = self.criterion(logits, y)
+        self.log(f'{stage}_loss', loss, batch_size=b, sync_dist=True)
+        metrics = getattr(self, f'{stage}_metrics')
+        metrics(logits, y)
+        getattr(self, f'{stage}_class_accuracy')(logits, y)
+        self.log_dict(metrics, batch_size=b)
+        return logits  # type: ignore[no-any-return]
+
     def validation_step(
         self, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
@@ -537,15 +558,8 @@ class ACKDTask(BaseTask):
             batch_idx: Batch index.
             dataloader_idx: Loader index.
         """
-        logits = self.student(batch['image'])
-        y = batch['label']
-        self.log(
-            'val_loss', self.criterion(logits, y), batch_size=y.shape[0], sync_dist=True
-        )
-        self.val_metrics(logits, y)
-        self.val_class_accuracy(logits, y)
-        self.val_confusion(logits, y)
-        self.log_dict(self.val_metrics, batch_size=y.shape[0])
+        logits = self._evaluate(batch, 'val')
+        self.val_confusion(logits, batch['label'])
 
     def on_validation_epoch_end(self) -> None:
         """Log per-class accuracy and, with TensorBoard, the confusion matrix."""
@@ -570,17 +584,7 @@ class ACKDTask(BaseTask):
             batch_idx: Batch index.
             dataloader_idx: Loader index.
         """
-        logits = self.student(batch['image'])
-        y = batch['label']
-        self.log(
-            'test_loss',
-            self.criterion(logits, y),
-            batch_size=y.shape[0],
-            sync_dist=True,
-        )
-        self.test_metrics(logits, y)
-        self.test_class_accuracy(logits, y)
-        self.log_dict(self.test_metrics, batch_size=y.shape[0])
+        self._evaluate(batch, 'test')
 
     def on_test_epoch_end(self) -> None:
         """Log the per-class test accuracy."""
