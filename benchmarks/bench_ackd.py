@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch import Trainer
+from torch.utils.data import DataLoader
 
+from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.tasks import ACKDTask
 
@@ -78,26 +80,28 @@ def main() -> None:
         'label': torch.randint(k, (b,)),
         'teacher_index': torch.randint(n_gallery, (b,)),
     }
-    common = {'student': args.model, 'teacher': args.model, 'ssm': False, 'dynm': False}
+    common = {'student': args.model, 'teacher': args.model}
+    no_ska = {'use_ot1': False, 'use_ot2': False}
 
-    student_only = ACKDTask(**common, kd='none', sembridge=False)
+    student_only = ACKDTask(**common, **no_ska, kd='none')
     student_only.train()
-    kd = ACKDTask(**common, kd='kd', sembridge=False)
+    kd = ACKDTask(**common, **no_ska, kd='kd', cache_teacher=False)
     kd.train()
 
     sem = ACKDTask(**common, kd='kd', use_ot1=True, use_ot2=True)
     sem.train()
     # The cache the task builds at fit start: teacher outputs per gallery sample.
-    with torch.no_grad():
-        gallery = torch.randn(n_gallery, 13, 64, 64)
-        outs = [
-            sem._run_teacher(gallery[i : i + 128]) for i in range(0, n_gallery, 128)
-        ]
-    sem.teacher_cache = {
-        'logits': torch.cat([o[0] for o in outs]),
-        'patches': torch.cat([o[1] for o in outs]),
-        'embedding': torch.cat([o[2] for o in outs]),
-    }
+    gallery = torch.randn(n_gallery, 13, 64, 64)
+    rows = [
+        {'image_ms': gallery[i], 'index': torch.tensor(i)} for i in range(n_gallery)
+    ]
+    sem.teacher.cache_gallery(
+        DataLoader(rows, batch_size=128),  # type: ignore[arg-type]
+        n_gallery,
+        None,
+        torch.device('cpu'),
+    )
+    sem.teacher_cached = True
     t1, t2, t3 = time_interleaved(
         [
             make_step(student_only, batch, 'student'),
@@ -129,8 +133,9 @@ def main() -> None:
         )
         dm.prepare_data()
         for dynm in (False, True):
-            task = ACKDTask(**(common | {'dynm': dynm}), kd='kd', dynm_epochs=[0])
+            task = ACKDTask(**common, kd='kd')
             trainer = Trainer(
+                callbacks=[DynamicMatching(epochs=[0] if dynm else [])],
                 accelerator='cpu',
                 max_epochs=1,
                 logger=False,
@@ -143,7 +148,7 @@ def main() -> None:
             t = time.perf_counter()
             trainer.fit(task, dm)
             label = 'with a DynM re-matching' if dynm else 'without re-matching   '
-            n_students = len(dm.rgb_train) if dm.rgb_train is not None else 0
+            n_students = len(dm.rgb_train)
             print(
                 f'one epoch ({n_students} students), {label}: {time.perf_counter() - t:6.1f} s (fit start and teacher cache included)'
             )

@@ -265,6 +265,7 @@ def generate() -> str:
         ValueError: If a documented class changed shape (e.g. a benchmark
             DataModule got arguments of its own).
     """
+    from torchgeo_ackd.callbacks import DynamicMatching
     from torchgeo_ackd.datamodules import (
         ACKDDataModule,
         M2SGLDataModule,
@@ -283,6 +284,11 @@ def generate() -> str:
         _HEADER,
         class_section(
             ACKDTask, 'Stage 3 (the student). Configs: `conf/ackd.yaml` and friends.'
+        ),
+        class_section(
+            DynamicMatching,
+            'Stage 3: Dynamic Matching, a callback in `trainer.callbacks` '
+            '(`epochs: []` records the initial pairing and never re-matches).',
         ),
         class_section(
             MatcherTask, 'Stage 2 (the matcher). Config: `conf/matcher.yaml`.'

@@ -27,3 +27,54 @@ def real_mini() -> Path:
     if not (REAL_MINI / 'MS').is_dir():
         pytest.skip(f'real benchmark not found at {REAL_MINI}')
     return REAL_MINI
+
+
+#: A tiny synthetic benchmark: every stage trains in seconds on it.
+TINY_DATA = {'ms_per_class': 5, 'rgb_per_class': 5, 'ms_size': 16, 'rgb_size': 24}
+TINY_TRAINER = [
+    '--trainer.accelerator=cpu',
+    '--trainer.enable_progress_bar=false',
+    '--trainer.enable_model_summary=false',
+    '--trainer.logger=false',
+]
+
+
+@pytest.fixture(scope='session')
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny benchmark plus a teacher and a matcher trained on it (1 epoch each).
+
+    Returns:
+        ``root``, the ``teacher`` checkpoint, the ``matcher`` checkpoint, the
+        matcher's ``pairing`` file and the ``base`` folder.
+    """
+    from torchgeo_ackd.cli import main
+    from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+
+    base = tmp_path_factory.mktemp('ackd')
+    root = generate_synthetic_benchmark(base / 'synthetic', **TINY_DATA)
+    data = [f'--data.init_args.root={root}'] + [
+        f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()
+    ]
+    conf = TESTS.parent / 'conf'
+    for stage in ('teacher', 'matcher'):
+        out = base / stage
+        main(
+            [
+                'fit',
+                f'--config={conf / f"{stage}.yaml"}',
+                *data,
+                '--data.init_args.batch_size=8',
+                f'--trainer.default_root_dir={out}',
+                f'--trainer.callbacks.init_args.dirpath={out}',
+                '--trainer.callbacks.init_args.save_last=false',  # disk: 0.4 GB
+                '--trainer.max_epochs=1',
+                *TINY_TRAINER,
+            ]
+        )
+    return {
+        'root': root,
+        'teacher': base / 'teacher' / 'teacher.ckpt',
+        'matcher': base / 'matcher' / 'matcher.ckpt',
+        'pairing': base / 'matcher' / 'pairing.pt',
+        'base': base,
+    }

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.matching import dynm_schedule
 
@@ -30,15 +31,19 @@ def test_config_parses(config: str, capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_reference_dynm_schedules(config: str, epochs: list[int]) -> None:
     conf = yaml.safe_load((CONF / config).read_text())
-    args = conf['model']['init_args']
+    (dynm,) = [
+        c['init_args']
+        for c in conf['trainer']['callbacks']
+        if c['class_path'] == 'torchgeo_ackd.callbacks.DynamicMatching'
+    ]
+    max_epochs = conf['trainer']['max_epochs']
+    assert DynamicMatching(**dynm).schedule_for(max_epochs) == epochs
     got = dynm_schedule(
-        args['dynm_e0'],
-        args['dynm_delta_e'],
-        args['dynm_e_mu'],
-        conf['trainer']['max_epochs'],
-        args['dynm_num_matchings'],
+        dynm['e0'], dynm['delta_e'], dynm['e_mu'], max_epochs, dynm['num_matchings']
     )
     assert got == epochs
+    # SSM: the student reads the matcher stage's pairing.
+    assert conf['data']['init_args']['pairing_file'].endswith('matcher/pairing.pt')
 
 
 def _documented_overrides() -> list[str]:
@@ -69,8 +74,18 @@ def test_documented_overrides(
             ]
         )
     assert exit_info.value.code in (0, None)
-    args = yaml.safe_load(capsys.readouterr().out)['model']['init_args']
+    printed = yaml.safe_load(capsys.readouterr().out)
+    args = printed['model']['init_args']
     build_kd_loss(args['kd'], **(args['kd_kwargs'] or {}))  # the kwargs fit the loss
+    # Each override reaches its place: the pairing, the callback, the model.
+    for override in shlex.split(overrides):
+        key, _, value = override.removeprefix('--').partition('=')
+        if key == 'trainer.callbacks.init_args.epochs':
+            callbacks = printed['trainer']['callbacks']
+            assert callbacks[-1]['init_args']['epochs'] == yaml.safe_load(value)
+        elif key.startswith('data.init_args.'):
+            got = printed['data']['init_args'][key.rpartition('.')[2]]
+            assert got == yaml.safe_load(value)
 
 
 def test_overrides_table_found() -> None:

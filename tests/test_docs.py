@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import (
     ACKDDataModule,
     M2SGLDataModule,
@@ -52,7 +53,8 @@ def test_check_flag_detects_a_stale_page(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    'cls', [ACKDTask, MatcherTask, ACKDDataModule, SyntheticACKDDataModule]
+    'cls',
+    [ACKDTask, DynamicMatching, MatcherTask, ACKDDataModule, SyntheticACKDDataModule],
 )
 def test_every_argument_has_a_row(cls: type) -> None:
     section = _section(REFERENCE.read_text(), cls.__name__)
@@ -69,7 +71,11 @@ def test_defaults_in_rows() -> None:
     section = _section(REFERENCE.read_text(), 'ACKDTask')
     assert "| `teacher` | `str` | `'resnet34'` |" in section
     assert '| `w_ot` | `float` | `0.003` |' in section
-    assert '| `pairing_file` | <code>str &#124; None</code> | `None` |' in section
+    assert '| `use_ot1` | `bool` | `True` |' in section
+    data = _section(REFERENCE.read_text(), 'ACKDDataModule')
+    assert (
+        '| `pairing_file` | <code>str &#124; Path &#124; None</code> | `None` |' in data
+    )
 
 
 def test_benchmark_datamodules_are_listed() -> None:

@@ -16,7 +16,7 @@ from lightning.pytorch.cli import ArgsType
 ENTRY_POINT_GROUP = 'torchgeo_ackd.plugins'
 
 # Subpackages of a plugin that hold classes the CLI should know by short name.
-_SUBPACKAGES = ('datamodules', 'tasks', 'trainers')
+_SUBPACKAGES = ('datamodules', 'tasks', 'trainers', 'callbacks')
 
 
 def load_plugins() -> list[str]:

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -6,7 +7,7 @@ import torch
 from ackd_fake_data import make_benchmark
 
 from torchgeo_ackd.datamodules import ACKDDataModule, band_statistics
-from torchgeo_ackd.datasets import ACKDDataset, PairedDataset
+from torchgeo_ackd.datasets import ACKDDataset, PairedDataset, Pairing
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, Sensor
 
 CLASSES = ('A', 'B', 'C')
@@ -19,6 +20,10 @@ class Fake(ACKDDataset):
 
 class FakeDataModule(ACKDDataModule):
     dataset_class = Fake
+
+
+def _pairing(dm: ACKDDataModule, index: torch.Tensor) -> Pairing:
+    return Pairing.for_datasets(index, dm.rgb_train, dm.ms_train)
 
 
 @pytest.fixture
@@ -71,7 +76,7 @@ def test_paired_mode(root: Path) -> None:
         8,
     )
     assert torch.equal(dm.ms_train.targets[batch['teacher_index']], batch['label'])
-    assert torch.equal(dm.pairing[batch['index']], batch['teacher_index'])
+    assert torch.equal(dm.pairing.teacher_index[batch['index']], batch['teacher_index'])
     out = dm.preprocess(batch, train=True)
     assert out['image'].shape == (5, 3, 12, 12) and out['image_ms'].shape == (
         5,
@@ -87,8 +92,9 @@ def test_default_pairing_is_seeded_random_same_class(root: Path) -> None:
     def pairing(seed: int) -> torch.Tensor:
         dm = FakeDataModule(root, seed=seed)
         dm.setup('fit')
-        assert torch.equal(dm.ms_train.targets[dm.pairing], dm.rgb_train.targets)
-        return dm.pairing.clone()
+        index = dm.pairing.teacher_index
+        assert torch.equal(dm.ms_train.targets[index], dm.rgb_train.targets)
+        return index.clone()
 
     assert torch.equal(pairing(0), pairing(0))
     assert not torch.equal(pairing(0), pairing(1))
@@ -100,17 +106,18 @@ def test_workers_see_new_pairing(root: Path, num_workers: int) -> None:
     dm.setup('fit')
     loader = dm.train_dataloader()
     first = next(iter(loader))
-    assert torch.equal(first['teacher_index'], dm.pairing[first['index']])
+    old = dm.pairing.teacher_index
+    assert torch.equal(first['teacher_index'], old[first['index']])
     # Reverse each class's teacher order: still same-class, different pairs.
-    new = dm.pairing.clone()
+    new = old.clone()
     for c in range(3):
         members = (dm.ms_train.targets == c).nonzero().flatten()
         students = dm.rgb_train.targets == c
         new[students] = members.flip(0)[
             torch.arange(int(students.sum())) % len(members)
         ]
-    assert not torch.equal(new, dm.pairing)
-    dm.set_pairing(new)
+    assert not torch.equal(new, old)
+    dm.set_pairing(_pairing(dm, new))
     second = next(iter(loader))  # same (persistent) workers, no rebuilt dataset
     assert torch.equal(second['teacher_index'], new[second['index']])
 
@@ -118,30 +125,41 @@ def test_workers_see_new_pairing(root: Path, num_workers: int) -> None:
 def test_state_dict_round_trip(root: Path) -> None:
     dm = FakeDataModule(root)
     dm.setup('fit')
-    new = dm.pairing.flip(0)
-    new = torch.where(dm.ms_train.targets[new] == dm.rgb_train.targets, new, dm.pairing)
-    dm.set_pairing(new)
+    old = dm.pairing.teacher_index
+    new = old.flip(0)
+    new = torch.where(dm.ms_train.targets[new] == dm.rgb_train.targets, new, old)
+    dm.set_pairing(_pairing(dm, new))
+    dm.statistics('ms')  # computed on first use; then stored
     state = dm.state_dict()
+    assert set(state) == {'ms_mean', 'ms_std', 'pairing'}
     other = FakeDataModule(root)
     other.load_state_dict(state)  # before setup: applied at setup
     other.setup('fit')
-    assert torch.equal(other.pairing, new)
-    assert torch.equal(other.stats['ms_mean'], dm.stats['ms_mean'])
+    assert torch.equal(other.pairing.teacher_index, new)
+    assert torch.equal(other.train_dataset.pairing, new)
+    assert torch.equal(other.statistics('ms')[0], dm.statistics('ms')[0])
     third = FakeDataModule(root)
     third.setup('fit')
     third.load_state_dict(state)  # after setup: applied in place
-    assert torch.equal(third.pairing, new)
+    assert torch.equal(third.pairing.teacher_index, new)
+    assert torch.equal(third.train_dataset.pairing, new)
 
 
 def test_bad_pairing_rejected(root: Path) -> None:
     dm = FakeDataModule(root)
     dm.setup('fit')
+    index = dm.pairing.teacher_index
     with pytest.raises(ValueError, match='not within-class'):
-        dm.set_pairing(torch.zeros_like(dm.pairing))
+        dm.set_pairing(_pairing(dm, torch.zeros_like(index)))
     with pytest.raises(ValueError, match='shape'):
-        dm.set_pairing(dm.pairing[:-1])
+        dm.set_pairing(_pairing(dm, index[:-1]))
     with pytest.raises(ValueError, match='outside'):
-        dm.set_pairing(dm.pairing + 1000)
+        dm.set_pairing(_pairing(dm, index + 1000))
+    # Also one built without checks is refused by the datamodule.
+    unchecked = replace(dm.pairing, teacher_index=torch.zeros_like(index))
+    with pytest.raises(ValueError, match='not within-class'):
+        dm.set_pairing(unchecked)
+    assert torch.equal(dm.train_dataset.pairing, index)
 
 
 def test_gallery_and_student_loaders(root: Path) -> None:

@@ -58,7 +58,9 @@ def test_real_mini_paired_batches(real_mini: Path) -> None:
         for c in ('Industrial', 'Pasture', 'PermanentCrop', 'SeaLake')
     ]
     assert set(teacher_only) <= set(dm.ms_train.targets.tolist())
-    assert not set(dm.ms_train.targets[dm.pairing].tolist()) & set(teacher_only)
+    assert not set(dm.ms_train.targets[dm.pairing.teacher_index].tolist()) & set(
+        teacher_only
+    )
     batch = dm.preprocess(next(iter(dm.train_dataloader())), train=True)
     assert batch['image'].shape == (8, 3, 64, 64)
     assert batch['image_ms'].shape == (8, 10, 64, 64)

@@ -84,8 +84,10 @@ def test_register_new_loss(monkeypatch: pytest.MonkeyPatch) -> None:
             return student_logits.new_tensor(2.0)
 
     assert 'constant' in available_kd_losses()
-    loss = build_kd_loss('constant', weight=3.0)
-    assert loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1)).item() == 6.0
+    loss = build_kd_loss('constant')
+    assert loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1)).item() == 2.0
+    with pytest.raises(TypeError, match="'constant'"):
+        build_kd_loss('constant', weight=3.0)
 
 
 def test_duplicate_and_invalid_registrations(monkeypatch: pytest.MonkeyPatch) -> None:

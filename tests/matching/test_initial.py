@@ -1,6 +1,7 @@
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -8,10 +9,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-from torchgeo_ackd.datasets import ACKDDataset
-from torchgeo_ackd.matching import initial_pairing, load_pairing, save_pairing
+from torchgeo_ackd.datasets import ACKDDataset, Pairing
+from torchgeo_ackd.matching import initial_pairing
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import MatcherTask
 
@@ -39,9 +41,11 @@ def _datamodule(root: Path, **kwargs: object) -> SyntheticACKDDataModule:
     return dm
 
 
-def _matcher() -> MatcherTask:
+def _matcher(**kwargs: Any) -> MatcherTask:
     torch.manual_seed(0)
-    return MatcherTask(ms_model='resnet10t', rgb_model='resnet10t', embed_dim=16)
+    return MatcherTask(
+        ms_model='resnet10t', rgb_model='resnet10t', embed_dim=16, **kwargs
+    )
 
 
 def _embed_independently(
@@ -70,26 +74,25 @@ def _brute_force(
     return best, sim[np.arange(len(s)), best]
 
 
+def _pair(dm: SyntheticACKDDataModule, matcher: MatcherTask | None = None) -> Pairing:
+    return (matcher or _matcher()).initial_pairing(dm)
+
+
 def test_equals_brute_force_numpy(root: Path) -> None:
     dm = _datamodule(root)
-    matcher = _matcher()
+    matcher = _matcher(pairing_chunk_size=3)
     matcher.train()
     matcher.ms_encoder.bn1.eval()  # a mixed train/eval state to restore
-    pairing, scores = initial_pairing(matcher, dm, chunk_size=3)
+    result = _pair(dm, matcher)
+    pairing, scores = result.teacher_index, result.scores
 
     assert matcher.training and matcher.rgb_head.training
     assert not matcher.ms_encoder.bn1.training
     assert matcher.ms_encoder.layer1.training
 
-    assert dm.ms_train is not None and dm.rgb_train is not None
-    stats = dm.stats
-    assert stats['ms_mean'] is not None and stats['ms_std'] is not None
-    assert stats['rgb_mean'] is not None and stats['rgb_std'] is not None
-    gallery = _embed_independently(
-        matcher, dm.ms_train, stats['ms_mean'], stats['ms_std'], ms=True
-    )
+    gallery = _embed_independently(matcher, dm.ms_train, *dm.statistics('ms'), ms=True)
     student = _embed_independently(
-        matcher, dm.rgb_train, stats['rgb_mean'], stats['rgb_std'], ms=False
+        matcher, dm.rgb_train, *dm.statistics('rgb'), ms=False
     )
     s_cls, g_cls = dm.rgb_train.targets.numpy(), dm.ms_train.targets.numpy()
     best, best_sim = _brute_force(student, s_cls, gallery, g_cls)
@@ -100,26 +103,54 @@ def test_equals_brute_force_numpy(root: Path) -> None:
     # Within class, and not a trivial pairing (several teachers used).
     np.testing.assert_array_equal(g_cls[pairing.numpy()], s_cls)
     assert len(set(pairing.tolist())) > len(set(s_cls.tolist()))
+    assert result.distinct_teachers() == len(set(pairing.tolist()))
 
 
-def test_needs_rgb_statistics(root: Path) -> None:
+def test_engine_needs_no_task_or_datamodule() -> None:
+    """The engine takes embedding functions and loaders (here: identity on 2-D points)."""
+    gallery = [
+        torch.tensor([1.0, 0.0]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([1.0, 1.0]),
+    ]
+    students = [torch.tensor([0.9, 0.1]), torch.tensor([0.1, 0.9])]
+
+    def loader(points: list[Tensor], key: str) -> DataLoader:  # type: ignore[type-arg]
+        rows = [{key: p, 'index': torch.tensor(i)} for i, p in enumerate(points)]
+        return DataLoader(rows, batch_size=2)  # type: ignore[arg-type]
+
+    pairing, scores = initial_pairing(
+        lambda x: x,
+        lambda x: x,
+        loader(gallery, 'image_ms'),
+        loader(students, 'image_rgb'),
+        gallery_targets=torch.tensor([0, 0, 1]),
+        student_targets=torch.tensor([0, 1]),
+    )
+    # Student 1 may only take gallery 2 (its class); student 0 the closest of 0, 1.
+    assert pairing.tolist() == [0, 2]
+    torch.testing.assert_close(
+        scores, torch.tensor([0.9 / (0.82**0.5), 1.0 / (0.82**0.5 * 2**0.5)])
+    )
+
+
+def test_teacher_stage_datamodule_works_too(root: Path) -> None:
+    """Statistics are computed on first use, in any modality."""
     dm = SyntheticACKDDataModule(root=root, generate=False, modality='ms')
-    dm.setup('fit')
-    with pytest.raises(ValueError, match='rgb_eval'):
-        initial_pairing(_matcher(), dm)
+    expected = _pair(_datamodule(root))
+    assert torch.equal(_pair(dm).teacher_index, expected.teacher_index)
 
 
 def test_save_and_load_round_trip(root: Path, tmp_path: Path) -> None:
     dm = _datamodule(root)
-    pairing, scores = initial_pairing(_matcher(), dm)
-    pt_path, csv_path = save_pairing(tmp_path / 'out', pairing, scores, dm)
+    pairing = _pair(dm)
+    pt_path, csv_path = pairing.save(tmp_path / 'out')
     assert pt_path == tmp_path / 'out' / 'pairing.pt' and pt_path.is_file()
     assert csv_path == tmp_path / 'out' / 'pairing.csv' and csv_path.is_file()
 
     state = torch.load(pt_path, weights_only=True)
-    assert torch.equal(state['pairing'], pairing)
-    torch.testing.assert_close(state['scores'], scores)
-    assert dm.rgb_train is not None and dm.ms_train is not None
+    assert torch.equal(state['pairing'], pairing.teacher_index)
+    torch.testing.assert_close(state['scores'], pairing.scores)
     assert state['student_files'][0].startswith('RGB/')
     assert state['teacher_files'][0].startswith('MS/')
     assert len(state['teacher_files']) == len(dm.ms_train)
@@ -127,55 +158,65 @@ def test_save_and_load_round_trip(root: Path, tmp_path: Path) -> None:
     # A fresh datamodule over the same data reads both files back.
     fresh = _datamodule(root)
     for path in (pt_path, csv_path, tmp_path / 'out'):
-        assert torch.equal(load_pairing(path, fresh), pairing), path
-    # Without setup: the datamodule lists the files itself.
-    lazy = SyntheticACKDDataModule(root=root, generate=False, modality='paired')
-    assert torch.equal(load_pairing(csv_path, lazy), pairing)
+        loaded = Pairing.load(path, fresh.rgb_train, fresh.ms_train)
+        assert torch.equal(loaded.teacher_index, pairing.teacher_index), path
+    torch.testing.assert_close(
+        Pairing.load(pt_path, fresh.rgb_train, fresh.ms_train).scores, pairing.scores
+    )
+    # A paired datamodule reads it as its pairing_file.
+    paired = SyntheticACKDDataModule(
+        root=root, generate=False, modality='paired', pairing_file=csv_path
+    )
+    paired.setup('fit')
+    assert torch.equal(paired.pairing.teacher_index, pairing.teacher_index)
+    assert torch.equal(paired.train_dataset.pairing, pairing.teacher_index)
 
 
 def test_pt_is_matched_by_file_name(root: Path, tmp_path: Path) -> None:
     dm = _datamodule(root)
-    assert dm.rgb_train is not None and dm.ms_train is not None
-    pairing, scores = initial_pairing(_matcher(), dm)
-    pt_path, _ = save_pairing(tmp_path, pairing, scores, dm)
+    pairing = _pair(dm)
+    pt_path, _ = pairing.save(tmp_path)
     state = torch.load(pt_path, weights_only=True)
     # Store both lists in reverse order, remapping the indices accordingly.
     n_t = len(state['teacher_files'])
     state['student_files'] = state['student_files'][::-1]
     state['teacher_files'] = state['teacher_files'][::-1]
     state['pairing'] = (n_t - 1 - state['pairing']).flip(0)
+    state['scores'] = state['scores'].flip(0)
     torch.save(state, pt_path)
-    assert torch.equal(load_pairing(pt_path, dm), pairing)
+    loaded = Pairing.load(pt_path, dm.rgb_train, dm.ms_train)
+    assert torch.equal(loaded.teacher_index, pairing.teacher_index)
+    torch.testing.assert_close(loaded.scores, pairing.scores)
 
 
 def test_load_errors(root: Path, tmp_path: Path) -> None:
     dm = _datamodule(root)
-    assert dm.rgb_train is not None and dm.ms_train is not None
-    pairing, scores = initial_pairing(_matcher(), dm)
-    pt_path, csv_path = save_pairing(tmp_path, pairing, scores, dm)
+    pt_path, csv_path = _pair(dm).save(tmp_path)
+
+    def load(path: Path, d: SyntheticACKDDataModule = dm) -> Pairing:
+        return Pairing.load(path, d.rgb_train, d.ms_train)
 
     missing = tmp_path / 'nope.pt'
     with pytest.raises(FileNotFoundError, match='nope.pt'):
-        load_pairing(missing, dm)
+        load(missing)
     empty = tmp_path / 'empty_dir'
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match='no pairing file'):
-        load_pairing(empty, dm)
+        load(empty)
 
     # Another split of the same benchmark: other RGB training samples.
     other = _datamodule(root, seed=1)
     with pytest.raises(ValueError, match=r'pairing\.pt.*other data'):
-        load_pairing(pt_path, other)
+        load(pt_path, other)
     with pytest.raises(ValueError, match=r'pairing\.csv.*not in'):
-        load_pairing(csv_path, other)
+        load(csv_path, other)
 
     # Another, smaller benchmark: the paired teachers do not exist there.
     small_root = generate_synthetic_benchmark(
         tmp_path / 'small', **{**SIZES, 'ms_per_class': 2}
     )
-    small = _datamodule(small_root)
     with pytest.raises(ValueError, match=r'pairing\.pt'):
-        load_pairing(pt_path, small)
+        load(pt_path, _datamodule(small_root))
 
     # A pairing across classes is refused, naming the file.
     state = torch.load(pt_path, weights_only=True)
@@ -185,28 +226,29 @@ def test_load_errors(root: Path, tmp_path: Path) -> None:
     bad = tmp_path / 'cross.pt'
     torch.save(state, bad)
     with pytest.raises(ValueError, match=r'cross\.pt.*within-class'):
-        load_pairing(bad, dm)
+        load(bad)
 
     # Not a pairing file at all, or an unknown format.
     torch.save(torch.zeros(3), tmp_path / 'tensor.pt')
     with pytest.raises(ValueError, match=r'tensor\.pt.*not a pairing file'):
-        load_pairing(tmp_path / 'tensor.pt', dm)
+        load(tmp_path / 'tensor.pt')
     (tmp_path / 'pairing.json').write_text('{}')
     with pytest.raises(ValueError, match='unknown format'):
-        load_pairing(tmp_path / 'pairing.json', dm)
+        load(tmp_path / 'pairing.json')
 
 
-def test_save_rejects_bad_pairing(root: Path, tmp_path: Path) -> None:
+def test_bad_pairings_are_refused(root: Path, tmp_path: Path) -> None:
     dm = _datamodule(root)
-    assert dm.rgb_train is not None
     n = len(dm.rgb_train)
     with pytest.raises(ValueError, match='shape'):
-        save_pairing(
-            tmp_path, torch.zeros(n + 1, dtype=torch.long), torch.zeros(n + 1), dm
+        Pairing.for_datasets(
+            torch.zeros(n + 1, dtype=torch.long), dm.rgb_train, dm.ms_train
         )
-    pairing, scores = initial_pairing(_matcher(), dm)
+    pairing = _pair(dm)
     with pytest.raises(ValueError, match='scores'):
-        save_pairing(tmp_path, pairing, scores[:-1], dm)
+        Pairing.for_datasets(
+            pairing.teacher_index, dm.rgb_train, dm.ms_train, pairing.scores[:-1]
+        )
     assert not (tmp_path / 'pairing.pt').exists()
 
 
@@ -222,8 +264,10 @@ def _ddp_worker(rank: int, world_size: int, port: int, root: str, out: str) -> N
     torch.set_num_threads(1)
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
     try:
-        pairing, scores = initial_pairing(_matcher(), _datamodule(Path(root)))
-        torch.save((pairing, scores), Path(out) / f'rank{rank}.pt')
+        pairing = _pair(_datamodule(Path(root)))
+        torch.save(
+            (pairing.teacher_index, pairing.scores), Path(out) / f'rank{rank}.pt'
+        )
     finally:
         dist.destroy_process_group()
 
@@ -235,7 +279,8 @@ def test_ddp_gloo_equals_single_process(root: Path, tmp_path: Path) -> None:
         nprocs=2,
         join=True,
     )
-    single = initial_pairing(_matcher(), _datamodule(root))
+    pairing = _pair(_datamodule(root))
+    single = (pairing.teacher_index, pairing.scores)
     ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
     assert torch.equal(ranks[0][0], ranks[1][0])
     assert torch.equal(ranks[0][1], ranks[1][1])

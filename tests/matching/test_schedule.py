@@ -6,7 +6,7 @@ from torchgeo_ackd.matching import dynm_schedule, validate_epochs
 @pytest.mark.parametrize(
     ('e0', 'delta_e', 'e_mu', 'num_matchings', 'expected'),
     [
-        # DESIGN 3 reference lists (max_epochs=200).
+        # The reference lists of the three paper subsets (max_epochs=200).
         (5, 25, 5, 4, [30, 60, 95, 135]),
         (35, 10, 5, 5, [45, 60, 80, 105, 135]),
         (-10, 25, 5, 5, [15, 45, 80, 120, 165]),

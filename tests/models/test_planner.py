@@ -1,4 +1,4 @@
-"""Tests of the SKA Planner against a float64 NumPy transcription of DESIGN 4."""
+"""Tests of the SKA Planner against a float64 NumPy transcription of its equations."""
 
 import math
 from typing import Any

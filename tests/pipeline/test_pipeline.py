@@ -128,3 +128,44 @@ def test_pretrained_teacher_from_local_hub_cache(tmp_path: Path) -> None:
         )
     finally:
         torch.hub.set_dir(old)
+
+
+def test_k_fold_pipeline(tmp_path: Path) -> None:
+    from torchgeo_ackd.datasets import Pairing, SyntheticACKD
+
+    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
+    out = tmp_path / 'out'
+    results = run_pipeline(root=root, out=out, folds=3, **FAST)
+    assert [r.name for r in results] == [
+        f'{method}_fold{fold}_seed0'
+        for method in ('baseline', 'kd_sembridge')
+        for fold in range(3)
+    ]
+    for fold in range(3):
+        split = out / 'folds' / f'fold{fold}' / 'split.csv'
+        # Each fold's SSM pairing covers exactly that fold's RGB training images.
+        students = SyntheticACKD(root, modality='rgb', split='train', split_file=split)
+        gallery = SyntheticACKD(root, modality='ms', split='train', split_file=split)
+        pairing = Pairing.load(split.parent / 'pairing.pt', students, gallery)
+        assert len(pairing) == len(students)
+        config = out / 'students' / f'kd_sembridge_fold{fold}_seed0' / 'config.yaml'
+        assert str(split) in config.read_text()
+    with open(out / 'results' / 'results.csv', newline='') as f:
+        rows = {row['method']: row for row in csv.DictReader(f)}
+    assert rows['baseline']['runs'] == rows['kd_sembridge']['runs'] == '3'
+    # The paired gain is the mean of the three run-by-run differences.
+    oa = {r.name: 100 * r.metrics['test_OverallAccuracy'] for r in results}
+    expected = (
+        sum(
+            oa[f'kd_sembridge_fold{f}_seed0'] - oa[f'baseline_fold{f}_seed0']
+            for f in range(3)
+        )
+        / 3
+    )
+    assert float(rows['kd_sembridge']['oa_gain_vs_baseline']) == pytest.approx(expected)
+    assert rows['kd_sembridge']['oa_gain_vs_baseline_runs'] == '3'
+    assert 'paired' in (out / 'results' / 'results.md').read_text()
+    # A rerun reuses every stage and the fold pairings.
+    stamp = (out / 'folds' / 'fold0' / 'pairing.pt').stat().st_mtime_ns
+    assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **FAST))
+    assert (out / 'folds' / 'fold0' / 'pairing.pt').stat().st_mtime_ns == stamp

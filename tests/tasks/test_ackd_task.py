@@ -8,71 +8,54 @@ from typing import Any
 import pytest
 import timm
 import torch
-from lightning.pytorch import LightningModule, Trainer
-from lightning.pytorch.callbacks import Callback
+import yaml
+from conftest import TINY_DATA, TINY_TRAINER
+from lightning.pytorch import Trainer
 
+from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datasets import Pairing
 from torchgeo_ackd.losses import available_kd_losses
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
 CONF = Path(__file__).parents[2] / 'conf'
-TINY_DATA = {'ms_per_class': 5, 'rgb_per_class': 5, 'ms_size': 16, 'rgb_size': 24}
-TINY_TRAINER = [
-    '--trainer.accelerator=cpu',
-    '--trainer.enable_progress_bar=false',
-    '--trainer.enable_model_summary=false',
-    '--trainer.logger=false',
-]
-
-
-@pytest.fixture(scope='module')
-def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny benchmark plus a teacher and a matcher trained on it (1 epoch each)."""
-    base = tmp_path_factory.mktemp('ackd')
-    root = generate_synthetic_benchmark(base / 'synthetic', **TINY_DATA)
-    data = [f'--data.init_args.root={root}'] + [
-        f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()
-    ]
-    for stage in ('teacher', 'matcher'):
-        out = base / stage
-        main(
-            [
-                'fit',
-                f'--config={CONF / f"{stage}.yaml"}',
-                *data,
-                '--data.init_args.batch_size=8',
-                f'--trainer.default_root_dir={out}',
-                f'--trainer.callbacks.init_args.dirpath={out}',
-                '--trainer.callbacks.init_args.save_last=false',  # disk: 0.4 GB
-                '--trainer.max_epochs=1',
-                *TINY_TRAINER,
-            ]
-        )
-    return {
-        'root': root,
-        'teacher': base / 'teacher' / 'teacher.ckpt',
-        'matcher': base / 'matcher' / 'matcher.ckpt',
-        'base': base,
-    }
 
 
 def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    """``torchgeo fit`` arguments of conf/ackd.yaml on the tiny benchmark.
+
+    The config is copied with its checkpoints pointed at *out* (and no
+    ``last.ckpt``: 190 MB per run); DynamicMatching stays the last callback
+    and re-matches at epoch 0.
+    """
+    config = yaml.safe_load((CONF / 'ackd.yaml').read_text())
+    checkpoint, dynm = config['trainer']['callbacks']
+    checkpoint['init_args'] |= {'dirpath': str(out), 'save_last': False}
+    dynm['init_args']['epochs'] = [0]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'ackd.yaml').write_text(yaml.safe_dump(config))
     return [
-        f'--config={CONF / "ackd.yaml"}',
+        f'--config={out / "ackd.yaml"}',
         f'--data.init_args.root={bench["root"]}',
         *[f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()],
         '--data.init_args.batch_size=4',
+        f'--data.init_args.pairing_file={bench["pairing"]}',
         f'--model.init_args.teacher_weights={bench["teacher"]}',
-        f'--model.init_args.matcher_checkpoint={bench["matcher"]}',
-        '--model.init_args.dynm_epochs=[0]',
         f'--trainer.default_root_dir={out}',
-        f'--trainer.callbacks.init_args.dirpath={out}',
-        '--trainer.callbacks.init_args.save_last=false',  # 190 MB per run
         *TINY_TRAINER,
         *extra,
     ]
+
+
+#: Overrides that turn SemBridge off (random pairs, no DynM, no SKA).
+NO_SEMBRIDGE = (
+    '--data.init_args.pairing_file=null',
+    '--trainer.callbacks.init_args.epochs=[]',
+    '--model.init_args.use_ot1=false',
+    '--model.init_args.use_ot2=false',
+)
 
 
 @pytest.mark.parametrize('kd', sorted(available_kd_losses()))
@@ -84,7 +67,7 @@ def test_cli_every_kd_method(
         [
             'fit',
             *ackd_args(bench, tmp_path, f'--model.init_args.kd={kd}'),
-            f'--model.init_args.sembridge={str(sembridge).lower()}',
+            *(() if sembridge else NO_SEMBRIDGE),
             '--model.init_args.kd_kwargs={}',
             '--trainer.fast_dev_run=1',
         ]
@@ -94,18 +77,23 @@ def test_cli_every_kd_method(
     assert (tmp_path / 'pairing_initial' / 'pairing.csv').is_file()
 
 
-@pytest.mark.parametrize('switch', ['ssm', 'dynm', 'use_ot1', 'use_ot2'])
+@pytest.mark.parametrize(
+    'override',
+    [
+        '--data.init_args.pairing_file=null',
+        '--trainer.callbacks.init_args.epochs=[]',
+        '--model.init_args.use_ot1=false',
+        '--model.init_args.use_ot2=false',
+    ],
+)
 def test_cli_ablation_switches(
-    bench: dict[str, Path], tmp_path: Path, switch: str
+    bench: dict[str, Path], tmp_path: Path, override: str
 ) -> None:
-    main(
-        [
-            'fit',
-            *ackd_args(bench, tmp_path, f'--model.init_args.{switch}=false'),
-            '--trainer.fast_dev_run=1',
-        ]
-    )
-    assert (tmp_path / 'pairing_epoch0').is_dir() == (switch != 'dynm')
+    main(['fit', *ackd_args(bench, tmp_path, override), '--trainer.fast_dev_run=1'])
+    assert (tmp_path / 'pairing_epoch0').is_dir() == ('epochs' not in override)
+    initial = Pairing.read(tmp_path / 'pairing_initial' / 'pairing.pt')
+    # SSM pairs carry their cosine score; random pairs have none.
+    assert initial.scores.isnan().all() == ('pairing_file' in override)
 
 
 def test_switches_build_the_right_modules() -> None:
@@ -113,12 +101,26 @@ def test_switches_build_the_right_modules() -> None:
     assert (
         task.planner is not None and task.planner.use_ot2 and not task.planner.use_ot1
     )
-    assert (
-        ACKDTask(student='resnet18', teacher='resnet18', sembridge=False).planner
-        is None
-    )
     off = ACKDTask(student='resnet18', teacher='resnet18', use_ot1=False, use_ot2=False)
-    assert off.planner is None
+    assert off.planner is None and off.uses_teacher
+    alone = ACKDTask(
+        student='resnet18', teacher='resnet18', kd='none', use_ot1=False, use_ot2=False
+    )
+    assert not alone.uses_teacher
+
+
+@pytest.mark.parametrize('moved', ['sembridge', 'ssm', 'dynm_epochs', 'pairing_file'])
+def test_moved_options_fail_before_training(
+    bench: dict[str, Path],
+    tmp_path: Path,
+    moved: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A config of an older version fails at parsing, naming the option."""
+    with pytest.raises(SystemExit):
+        main(['fit', *ackd_args(bench, tmp_path, f'--model.init_args.{moved}=null')])
+    assert moved in capsys.readouterr().err
+    assert not (tmp_path / 'pairing_initial').exists()
 
 
 def test_validate_test_predict(bench: dict[str, Path], tmp_path: Path) -> None:
@@ -126,13 +128,20 @@ def test_validate_test_predict(bench: dict[str, Path], tmp_path: Path) -> None:
     main(['fit', *args])
     ckpt = tmp_path / 'best.ckpt'
     assert ckpt.is_file()
+    # The pairing is stored once, by the datamodule.
+    state = torch.load(ckpt, weights_only=True)
+    assert 'ackd' not in state
+    assert 'pairing' in state['SyntheticACKDDataModule']
     for command in ('validate', 'test', 'predict'):
         main([command, *args, f'--ckpt_path={ckpt}'])
 
 
-def _datamodule(bench: dict[str, Path], **kwargs: Any) -> SyntheticACKDDataModule:
+def _datamodule(
+    bench: dict[str, Path], ssm: bool = True, **kwargs: Any
+) -> SyntheticACKDDataModule:
+    pairing = str(bench['pairing']) if ssm else None
     return SyntheticACKDDataModule(
-        root=bench['root'], batch_size=4, **TINY_DATA, **kwargs
+        root=bench['root'], batch_size=4, pairing_file=pairing, **TINY_DATA, **kwargs
     )
 
 
@@ -154,8 +163,6 @@ def _task(bench: dict[str, Path], **kwargs: Any) -> ACKDTask:
         'student': 'resnet18',
         'teacher': 'resnet18',
         'teacher_weights': str(bench['teacher']),
-        'matcher_checkpoint': str(bench['matcher']),
-        'dynm_epochs': [1],
     }
     return ACKDTask(**(defaults | kwargs))
 
@@ -167,7 +174,8 @@ def test_teacher_frozen_and_in_eval_mode(
     before = {k: v.clone() for k, v in task.teacher.state_dict().items()}
     seen_modes: list[bool] = []
     # timm's forward_features bypasses the model's own hooks: watch its stem.
-    hook = task.teacher.conv1.register_forward_pre_hook(
+    stem = task.teacher.model.conv1
+    hook = stem.register_forward_pre_hook(
         lambda m, a: seen_modes.append(task.teacher.training or m.training)
     )
     _trainer(tmp_path, max_epochs=2, limit_val_batches=0).fit(task, _datamodule(bench))
@@ -183,65 +191,6 @@ def test_teacher_frozen_and_in_eval_mode(
     assert not optimised & {id(p) for p in task.teacher.parameters()}
 
 
-def test_teacher_loaded_from_torchgeo_checkpoint(bench: dict[str, Path]) -> None:
-    task = _task(bench)
-    state = torch.load(bench['teacher'], map_location='cpu', weights_only=True)[
-        'state_dict'
-    ]
-    assert torch.equal(task.teacher.conv1.weight, state['model.conv1.weight'])
-    assert torch.equal(task.teacher.fc.bias, state['model.fc.bias'])
-
-
-def test_teacher_loaded_from_state_dict(tmp_path: Path) -> None:
-    model = timm.create_model('resnet18', in_chans=13, num_classes=10)
-    torch.save(model.state_dict(), tmp_path / 'teacher.pt')
-    task = ACKDTask(
-        student='resnet18',
-        teacher='resnet18',
-        teacher_weights=str(tmp_path / 'teacher.pt'),
-    )
-    assert torch.equal(task.teacher.conv1.weight, model.conv1.weight)
-
-
-def test_teacher_from_torchgeo_enum_served_locally(tmp_path: Path) -> None:
-    from torchgeo.models import ResNet18_Weights
-
-    weights = ResNet18_Weights.SENTINEL2_ALL_MOCO
-    backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
-    hub = tmp_path / 'hub'
-    (hub / 'checkpoints').mkdir(parents=True)
-    torch.save(backbone.state_dict(), hub / 'checkpoints' / Path(weights.url).name)
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(hub))
-    try:
-        task = ACKDTask(
-            student='resnet18',
-            teacher='resnet18',
-            teacher_weights='ResNet18_Weights.SENTINEL2_ALL_MOCO',
-        )
-    finally:
-        torch.hub.set_dir(old)
-    assert torch.equal(task.teacher.conv1.weight, backbone.conv1.weight)
-    assert task.teacher_input.scale == 10000.0
-    assert task.teacher_input.bands is not None and task.teacher_input.bands[8] == 'B8A'
-
-
-def test_enum_teacher_gets_raw_reordered_scaled_input(bench: dict[str, Path]) -> None:
-    from torchgeo_ackd.models.teacher_weights import TeacherInput
-    from torchgeo_ackd.sensors import SENTINEL2_SSL4EO
-
-    task = _task(bench, teacher_weights=None, ssm=False)
-    task.teacher_input = TeacherInput(bands=SENTINEL2_SSL4EO.bands, scale=10000.0)
-    dm = _datamodule(bench)
-    dm.setup('fit')
-    task._build_teacher_adapter(dm)
-    raw = torch.stack([dm.ms_train[i]['image'] for i in range(3)])
-    adapted = task.teacher_adapter(dm.preprocess({'image_ms': raw})['image_ms'])
-    # EuroSAT order stores B8A last; SSL4EO wants it 9th, all values / 10000.
-    expected = raw[:, [0, 1, 2, 3, 4, 5, 6, 7, 12, 8, 9, 10, 11]] / 10000
-    assert torch.allclose(adapted, expected, atol=1e-5)
-
-
 @pytest.mark.parametrize('precision', ['32-true', 'bf16-mixed'])
 def test_cached_teacher_equals_uncached(
     bench: dict[str, Path], tmp_path: Path, precision: str
@@ -249,7 +198,7 @@ def test_cached_teacher_equals_uncached(
     losses = {}
     for cache in (True, False):
         torch.manual_seed(0)
-        task = _task(bench, cache_teacher=cache, dynm=False)
+        task = _task(bench, cache_teacher=cache)
         dm = _datamodule(bench)
         trainer = _trainer(
             tmp_path,
@@ -258,10 +207,10 @@ def test_cached_teacher_equals_uncached(
             limit_val_batches=0,
             precision=precision,
         )
-        trainer.fit(task, dm)  # runs on_fit_start: pairing, cache
-        assert (task.teacher_cache is not None) == cache
-        assert dm.train_dataset.load_teacher == (not cache)
-        dm.train_dataset.load_teacher = True
+        trainer.fit(task, dm)  # runs on_fit_start: the cache
+        assert (task.teacher.gallery is not None) == cache
+        assert dm.teacher_images == (not cache)
+        dm.teacher_images = True
         batch = dm.preprocess(next(iter(dm.train_dataloader())))
         task.eval()
         # The training step's context: autocast under bf16-mixed.
@@ -273,130 +222,20 @@ def test_cached_teacher_equals_uncached(
     atol = 1e-5 if precision == '32-true' else 1e-6
     assert torch.allclose(losses[True][0], losses[False][0], atol=atol)
     for a, b in zip(losses[True][1], losses[False][1], strict=True):
+        assert a.dtype == b.dtype
         assert torch.allclose(a.float(), b.float(), atol=atol)
 
 
-def test_resume_gives_the_same_pairing_and_weights(
+def test_baseline_reads_no_teacher_image(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
-    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-
-    class Interrupt(Callback):
-        def on_train_epoch_end(self, trainer: Trainer, pl_module: Any) -> None:
-            if trainer.current_epoch == 1:
-                trainer.should_stop = True
-
-    def run(
-        out: Path, ckpt: Path | None = None, interrupt: bool = False
-    ) -> tuple[ACKDTask, SyntheticACKDDataModule]:
-        task = _task(bench, dynm_epochs=[1, 2])
-        dm = _datamodule(bench)
-        callbacks: list[Callback] = [ModelCheckpoint(dirpath=out, save_last=True)]
-        if interrupt:
-            callbacks.append(Interrupt())
-        trainer = _trainer(
-            out,
-            max_epochs=3,
-            enable_checkpointing=True,
-            callbacks=callbacks,
-            limit_val_batches=0,
-        )
-        trainer.fit(task, dm, ckpt_path=ckpt)
-        return task, dm
-
-    full, full_dm = run(tmp_path / 'full')
-    part, _ = run(
-        tmp_path / 'part', interrupt=True
-    )  # stops after epoch index 1 (one re-match done)
-    assert part.rematched_epochs == [1]
-    resumed, resumed_dm = run(tmp_path / 'part', ckpt=tmp_path / 'part' / 'last.ckpt')
-    assert resumed.rematched_epochs == full.rematched_epochs == [1, 2]
-    assert torch.equal(resumed_dm.pairing, full_dm.pairing)
-    for (name, a), b in zip(
-        full.student.state_dict().items(),
-        resumed.student.state_dict().values(),
-        strict=True,
-    ):
-        assert torch.equal(a, b), name
-
-
-def test_dynm_rematch_is_lowest_kl(bench: dict[str, Path], tmp_path: Path) -> None:
-    task = _task(bench, dynm_epochs=[0])
-    dm = _datamodule(bench)
+    task = _task(bench, kd='none', use_ot1=False, use_ot2=False)
+    dm = _datamodule(bench, ssm=False)
     _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
         task, dm
     )
-    pairing, _ = task.rematch()
-    # Independent check: brute force over the class with plain softmax/KL.
-    task.student.eval()
-    with torch.no_grad():
-        xs = torch.stack([dm.rgb_train[i]['image'] for i in range(len(dm.rgb_train))])
-        log_ps = torch.log_softmax(
-            task.student(dm.preprocess({'image': xs})['image']) / 3, 1
-        )
-    log_pt = torch.log_softmax(task.gallery_logits / 3, 1)
-    for i in range(len(pairing)):
-        same = (dm.ms_train.targets == dm.rgb_train.targets[i]).nonzero().flatten()
-        kl = (log_pt[same].exp() * (log_pt[same] - log_ps[i])).sum(1)
-        assert int(pairing[i]) == int(same[kl.argmin()])
-
-
-class _RecordRank(Callback):
-    """On every rank: the student entering epoch 1 and the pairing after its re-match."""
-
-    def __init__(self, out: str) -> None:
-        self.out = Path(out)
-
-    def on_train_epoch_start(
-        self, trainer: Trainer, pl_module: LightningModule
-    ) -> None:
-        # Callbacks run before the task's own hook, i.e. before the re-matching.
-        if trainer.current_epoch == 1:
-            state = pl_module.student.state_dict()
-            torch.save(state, self.out / f'student_rank{trainer.global_rank}.pt')
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.current_epoch == 1:
-            record = {
-                'pairing': trainer.datamodule.pairing.clone(),
-                'gallery_logits': pl_module.gallery_logits.cpu(),
-                'rematched': list(pl_module.rematched_epochs),
-            }
-            torch.save(record, self.out / f'rank{trainer.global_rank}.pt')
-
-
-def test_ddp_spawn_rematches_identically_on_every_rank(
-    bench: dict[str, Path], tmp_path: Path
-) -> None:
-    task = _task(bench, dynm_epochs=[1], pairing_dir=str(tmp_path / 'out'))
-    trainer = _trainer(
-        tmp_path,
-        max_epochs=2,
-        devices=2,
-        strategy='ddp_spawn',
-        limit_val_batches=0,
-        callbacks=[_RecordRank(str(tmp_path))],
-    )
-    trainer.fit(task, _datamodule(bench))
-    ranks = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
-    assert ranks[0]['rematched'] == ranks[1]['rematched'] == [1]
-    assert torch.equal(ranks[0]['pairing'], ranks[1]['pairing'])
-    assert torch.equal(ranks[0]['gallery_logits'], ranks[1]['gallery_logits'])
-
-    # One process with rank 0's student (BatchNorm statistics included) must
-    # find the same pairing and the KL values rank 0 wrote, for the students
-    # of both shards.
-    single = _task(bench, dynm_epochs=[0])
-    single.student.load_state_dict(torch.load(tmp_path / 'student_rank0.pt'))
-    dm = _datamodule(bench)
-    _trainer(
-        tmp_path / 'single', max_epochs=1, limit_train_batches=0, limit_val_batches=0
-    ).fit(single, dm)
-    pairing, kl = single.rematch()
-    assert torch.equal(pairing, ranks[0]['pairing'])
-    with open(tmp_path / 'out' / 'pairing_epoch1' / 'pairing.csv') as f:
-        written = torch.tensor([float(row['score']) for row in csv.DictReader(f)])
-    torch.testing.assert_close(kl, written, rtol=1e-6, atol=1e-6)
+    assert task.teacher.gallery is None and not dm.teacher_images
+    assert 'image_ms' not in next(iter(dm.train_dataloader()))
 
 
 def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
@@ -419,19 +258,14 @@ def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
         dataset_class = MultiLabel
 
     dm = MultiLabelDataModule(root, batch_size=4)
-    task = ACKDTask(
-        student='resnet18',
-        teacher='resnet18',
-        teacher_multilabel=True,
-        ssm=False,
-        dynm_epochs=[0],
-    )
-    assert task.kd_loss.multilabel_teacher
-    _trainer(tmp_path, fast_dev_run=1).fit(task, dm)
+    task = ACKDTask(student='resnet18', teacher='resnet18', teacher_multilabel=True)
+    assert task.teacher.multilabel
+    dynm = DynamicMatching(epochs=[0])
+    _trainer(tmp_path, fast_dev_run=1, callbacks=[dynm]).fit(task, dm)
     assert (
         dm.ms_train.multilabels is not None and dm.ms_train.multilabels[:, 1].all()
     )  # Forest everywhere
-    assert task.rematched_epochs == [0]
+    assert dynm.rematched_epochs == [0]
 
 
 def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None:
@@ -457,65 +291,74 @@ def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None
         )
 
 
+def test_data_that_does_not_fit_the_teacher(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _task(bench, teacher_weights=None, teacher_in_channels=12)
+    with pytest.raises(ValueError, match='13 bands.*takes 12'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
+            task, _datamodule(bench)
+        )
+    task = _task(bench, teacher_weights=None, num_classes=7)
+    with pytest.raises(ValueError, match='10 classes, but num_classes=7'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
+            task, _datamodule(bench)
+        )
+
+
 def test_pairing_file_with_missing_samples(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
-    task = _task(bench, dynm=False)
     dm = _datamodule(bench)
-    _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
-        task, dm
-    )
+    _trainer(
+        tmp_path,
+        max_epochs=1,
+        limit_train_batches=0,
+        limit_val_batches=0,
+        callbacks=[DynamicMatching(epochs=[])],
+    ).fit(_task(bench), dm)
     csv_path = tmp_path / 'pairing_initial' / 'pairing.csv'
     good = tmp_path / 'good.csv'
     shutil.copy(csv_path, good)
-    # The written CSV reads back to the same pairing through the task.
-    again = _task(bench, dynm=False, pairing_file=str(good), matcher_checkpoint=None)
-    dm2 = _datamodule(bench)
-    _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
-        again, dm2
-    )
-    assert torch.equal(dm2.pairing, dm.pairing)
+    # The written CSV reads back to the same pairing through the datamodule.
+    again = _datamodule(bench, ssm=False)
+    again.pairing_file = str(good)
+    again.setup('fit')
+    assert torch.equal(again.pairing.teacher_index, dm.pairing.teacher_index)
     text = good.read_text().replace('_0000.tif', '_9999.tif')
     bad = tmp_path / 'bad.csv'
     bad.write_text(text)
-    task = _task(bench, dynm=False, pairing_file=str(bad), matcher_checkpoint=None)
+    broken = _datamodule(bench, ssm=False)
+    broken.pairing_file = str(bad)
     with pytest.raises(ValueError, match='9999'):
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
-            task, _datamodule(bench)
+            _task(bench), broken
         )
 
 
-def test_matcher_checkpoint_of_another_dataset(
-    bench: dict[str, Path], tmp_path: Path
-) -> None:
+def test_pairing_of_another_benchmark(bench: dict[str, Path], tmp_path: Path) -> None:
     other = generate_synthetic_benchmark(
-        tmp_path / 'other', **(TINY_DATA | {'ms_size': 8})
+        tmp_path / 'other', **(TINY_DATA | {'ms_per_class': 3})
     )
-    task = _task(bench, dynm=False)
     dm = SyntheticACKDDataModule(
-        root=other, batch_size=4, **(TINY_DATA | {'ms_size': 8})
+        root=other,
+        batch_size=4,
+        pairing_file=bench['pairing'],
+        **(TINY_DATA | {'ms_per_class': 3}),
     )
-    with pytest.raises(ValueError, match='other statistics'):
-        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(task, dm)
-
-
-def test_ssm_without_matcher_is_an_error(
-    bench: dict[str, Path], tmp_path: Path
-) -> None:
-    task = _task(bench, matcher_checkpoint=None)
-    with pytest.raises(ValueError, match='ssm=True needs the matcher stage'):
-        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
-            task, _datamodule(bench)
-        )
+    with pytest.raises(ValueError, match=r'pairing\.pt.*other data'):
+        _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(_task(bench), dm)
 
 
 def test_tensorboard_figures(bench: dict[str, Path], tmp_path: Path) -> None:
     from lightning.pytorch.loggers import TensorBoardLogger
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    task = _task(bench, dynm_epochs=[1])
     logger = TensorBoardLogger(tmp_path, name='tb')
-    _trainer(tmp_path, max_epochs=2, logger=logger).fit(task, _datamodule(bench))
+    trainer = _trainer(
+        tmp_path, max_epochs=2, logger=logger, callbacks=[DynamicMatching(epochs=[1])]
+    )
+    trainer.fit(_task(bench), _datamodule(bench))
     events = EventAccumulator(logger.log_dir, size_guidance={'images': 0})
     events.Reload()
     tags = set(events.Tags()['images'])
@@ -526,6 +369,7 @@ def test_tensorboard_figures(bench: dict[str, Path], tmp_path: Path) -> None:
         'val_OverallAccuracy',
         'val_F1Score',
         'dynm_changed_fraction',
+        'dynm_distinct_teachers',
         'val_accuracy_Forest',
     } <= scalars
 
@@ -569,7 +413,7 @@ def test_cli_teacher_from_state_dict_and_enum(
                     bench,
                     tmp_path / 'enum',
                     '--model.init_args.teacher_weights=ResNet18_Weights.SENTINEL2_ALL_MOCO',
-                    '--model.init_args.ssm=false',
+                    '--data.init_args.pairing_file=null',
                     f'--data.init_args.bands=[{",".join(SENTINEL2_SSL4EO.bands)}]',
                 ),
                 '--trainer.fast_dev_run=1',

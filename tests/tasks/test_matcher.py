@@ -11,10 +11,10 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-from torchgeo_ackd.matching import initial_pairing, load_pairing
+from torchgeo_ackd.datasets import Pairing
+from torchgeo_ackd.matching import retrieval_top1
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import MatcherTask
-from torchgeo_ackd.tasks.matcher import retrieval_top1
 
 CONF = Path(__file__).parents[2] / 'conf'
 TINY = [
@@ -77,10 +77,9 @@ def test_fit_validate_and_pairing_through_cli(tmp_path: Path) -> None:
         root=root, generate=False, modality='ms', pseudo_rgb=True
     )
     dm.setup('fit')
-    assert dm.rgb_train is not None and dm.ms_train is not None
-    from_pt = load_pairing(out / 'pairing.pt', dm)
-    from_csv = load_pairing(out / 'pairing.csv', dm)
-    assert torch.equal(from_pt, from_csv)
+    from_pt = Pairing.load(out / 'pairing.pt', dm.rgb_train, dm.ms_train).teacher_index
+    from_csv = Pairing.load(out / 'pairing.csv', dm.rgb_train, dm.ms_train)
+    assert torch.equal(from_pt, from_csv.teacher_index)
     assert from_pt.shape == (len(dm.rgb_train),)
     assert torch.equal(dm.ms_train.targets[from_pt], dm.rgb_train.targets)
     saved = torch.load(out / 'pairing.pt', weights_only=True)
@@ -267,9 +266,8 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
     # must reproduce the pairing rank 0 wrote and the gathered metrics.
     dm = datamodule()
     dm.setup('fit')
-    written = load_pairing(tmp_path / 'out' / 'pairing.pt', dm)
-    pairing, _ = initial_pairing(task, dm)
-    assert torch.equal(written, pairing)
+    written = Pairing.load(tmp_path / 'out' / 'pairing.pt', dm.rgb_train, dm.ms_train)
+    assert torch.equal(written.teacher_index, task.initial_pairing(dm).teacher_index)
     single = trainer(devices=1)
     single.validate(task, dm)
     assert float(single.callback_metrics['val_retrieval_top1']) == ddp_top1

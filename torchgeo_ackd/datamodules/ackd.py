@@ -10,32 +10,37 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..datasets import (
-    ACKDDataset,
-    PairedDataset,
-    RenamedDataset,
-    random_same_class_pairing,
-)
+from ..datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
 from ..datasets.ackd import Sample
 from ..transforms import PseudoRGB, build_augmentation
 from .epoch_sampler import EpochSeededSampler
+from .statistics import band_statistics, tensor_or_none
 
 
 class ACKDDataModule(NonGeoDataModule):
-    """LightningDataModule for one ACKD benchmark, in one of three modes.
+    """LightningDataModule for one ACKD benchmark, for any stage.
 
-    * ``modality='ms'``: MS images only (``image``, ``label``): the teacher stage
-      (TorchGeo's ``ClassificationTask``) and the matcher stage. With
-      ``pseudo_rgb=True`` every batch also gets ``image_pseudo_rgb``, the
-      pseudo-RGB view of its MS image, normalised like the real RGB images.
-    * ``modality='rgb'``: RGB images only (a distillation-free student).
-    * ``modality='paired'``: the ACKD student stage. Training batches hold the
-      RGB student sample and its paired MS teacher sample (``image``, ``label``,
+    ``modality`` says what the training batches hold:
+
+    * ``'ms'``: MS images (``image``, ``label``): the teacher stage (TorchGeo's
+      ``ClassificationTask``) and the matcher stage. With ``pseudo_rgb=True``
+      every batch also gets ``image_pseudo_rgb``, the pseudo-RGB view of its
+      MS image, normalised like the real RGB images.
+    * ``'rgb'``: RGB images only (a distillation-free student).
+    * ``'paired'``: the student stage. Training batches hold the RGB student
+      sample and its paired MS teacher sample (``image``, ``label``,
       ``index``, ``image_ms``, ``teacher_index``); val/test batches are RGB.
 
+    Everything else exists in every mode: the MS gallery :attr:`ms_train`
+    and the student set :attr:`rgb_train` (read on first use), their
+    per-band :meth:`statistics` (computed from a seeded sample of the
+    training split unless given), :meth:`preprocess` and the whole-set
+    loaders used for matching. In the ``paired`` mode the datamodule owns the
+    current :class:`~torchgeo_ackd.datasets.Pairing` (:attr:`pairing`), the
+    one stored in checkpoints.
+
     Normalisation and augmentation run on the batch after transfer to the
-    device, with one kornia pipeline per modality. Per-band statistics are
-    computed from (a seeded sample of) the training split unless given.
+    device, with one kornia pipeline per modality.
 
     Subclasses set :attr:`dataset_class`; nothing else is needed.
     """
@@ -55,6 +60,7 @@ class ACKDDataModule(NonGeoDataModule):
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
         seed: int = 0,
+        pairing_file: str | Path | None = None,
         ms_augment: bool | None = None,
         rgb_augment: bool = True,
         crop_scale: tuple[float, float] = (0.8, 1.0),
@@ -81,7 +87,10 @@ class ACKDDataModule(NonGeoDataModule):
             split_file: Optional CSV ``path,split`` fixing every file's split.
             val_fraction: Fraction of each class for validation.
             test_fraction: Fraction of each class for testing.
-            seed: Seed of the split, the statistics sample and the default pairing.
+            seed: Seed of the split, the statistics sample and the random pairing.
+            pairing_file: ``paired`` mode: the initial pairing, ``pairing.pt``
+                or ``pairing.csv`` written by the matcher stage (SSM); default:
+                a seeded random same-class pairing.
             ms_augment: Augment MS training images (default: True in the ``ms``
                 mode, False in the ``paired`` mode, as in the reference).
             rgb_augment: Augment RGB training images.
@@ -99,16 +108,19 @@ class ACKDDataModule(NonGeoDataModule):
             raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
         if pseudo_rgb and modality != 'ms':
             raise ValueError("pseudo_rgb=True needs modality='ms'")
+        if pairing_file is not None and modality != 'paired':
+            raise ValueError("pairing_file needs modality='paired'")
         super().__init__(self.dataset_class, batch_size, num_workers)
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
-        for key in ('root', 'split_file'):
+        for key in ('root', 'split_file', 'pairing_file'):
             if isinstance(self.hparams.get(key), Path):
                 self.hparams[key] = str(self.hparams[key])
         self.root = Path(root)
         self.modality = modality
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
+        self.pairing_file = pairing_file
         self.dataset_kwargs: dict[str, Any] = {
             'root': root,
             'split_file': split_file,
@@ -126,14 +138,16 @@ class ACKDDataModule(NonGeoDataModule):
         self.pseudo_rgb = pseudo_rgb
         self.stats_samples = stats_samples
         self.stats: dict[str, Tensor | None] = {
-            'ms_mean': _tensor_or_none(ms_mean),
-            'ms_std': _tensor_or_none(ms_std),
-            'rgb_mean': _tensor_or_none(rgb_mean),
-            'rgb_std': _tensor_or_none(rgb_std),
+            'ms_mean': tensor_or_none(ms_mean),
+            'ms_std': tensor_or_none(ms_std),
+            'rgb_mean': tensor_or_none(rgb_mean),
+            'rgb_std': tensor_or_none(rgb_std),
         }
-        self.ms_train: ACKDDataset | None = None
-        self.rgb_train: ACKDDataset | None = None
-        self._pending_pairing: Tensor | None = None
+        self._ms_train: ACKDDataset | None = None
+        self._rgb_train: ACKDDataset | None = None
+        self._pipelines: dict[str, K.AugmentationSequential] = {}
+        self._pairing: Pairing | None = None
+        self._pseudo_rgb: PseudoRGB | None = None
 
     # ------------------------------------------------------------------ datasets
     def ms_dataset(self, split: str) -> ACKDDataset:
@@ -165,30 +179,26 @@ class ACKDDataModule(NonGeoDataModule):
             **self.dataset_kwargs,
         )
 
+    @property
+    def ms_train(self) -> ACKDDataset:
+        """The MS training split: the teacher gallery (read on first use)."""
+        if self._ms_train is None:
+            self._ms_train = self.ms_dataset('train')
+        return self._ms_train
+
+    @property
+    def rgb_train(self) -> ACKDDataset:
+        """The RGB training split: the students (read on first use)."""
+        if self._rgb_train is None:
+            self._rgb_train = self.rgb_dataset('train')
+        return self._rgb_train
+
     def setup(self, stage: str) -> None:
-        """Build the datasets, statistics, pipelines and (paired mode) pairing.
+        """Build the datasets of a stage (and, paired mode, the pairing).
 
         Args:
             stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
         """
-        uses_ms = self.modality in ('ms', 'paired')
-        uses_rgb = self.modality in ('rgb', 'paired') or self.pseudo_rgb
-        if self.modality == 'paired':
-            self._check_teacher_folders()
-        if uses_ms and self.ms_train is None:
-            self.ms_train = self.ms_dataset('train')
-        if uses_rgb and self.rgb_train is None:
-            self.rgb_train = self.rgb_dataset('train')
-        self._compute_missing_stats()
-        self._build_pipelines()
-
-        eval_split = {
-            'fit': 'val',
-            'validate': 'val',
-            'test': 'test',
-            'predict': 'test',
-        }
-        make = self.ms_dataset if self.modality == 'ms' else self.rgb_dataset
         if stage == 'fit':
             if self.modality == 'paired':
                 self.train_dataset = self._paired_train()
@@ -196,11 +206,29 @@ class ACKDDataModule(NonGeoDataModule):
                 self.train_dataset = (
                     self.ms_train if self.modality == 'ms' else self.rgb_train
                 )
-        split = eval_split[stage]
+        split = {'fit': 'val', 'validate': 'val'}.get(stage, 'test')
+        make = self.ms_dataset if self.modality == 'ms' else self.rgb_dataset
         dataset = make(split)
         setattr(self, f'{split}_dataset', dataset)
         if stage == 'predict':
             self.predict_dataset = dataset
+
+    def _paired_train(self) -> PairedDataset:
+        """The student training set joined with the teacher gallery."""
+        self._check_teacher_folders()
+        student, teacher = self.rgb_train, self.ms_train
+        teacher_classes = set(teacher.targets.tolist())
+        for c in sorted(set(student.targets.tolist()) - teacher_classes):
+            raise ValueError(
+                f'RGB class {student.classes[c]!r} has no teacher samples: '
+                f'no MS training images in {teacher.folder / student.classes[c]}'
+            )
+        if self._pairing is None:
+            if self.pairing_file is not None:
+                self._pairing = Pairing.load(self.pairing_file, student, teacher)
+            else:
+                self._pairing = Pairing.random(student, teacher, self.seed)
+        return PairedDataset(student, teacher, self._pairing.teacher_index)
 
     def _check_teacher_folders(self) -> None:
         """Every student class needs an MS class folder: say which one is missing."""
@@ -215,80 +243,94 @@ class ACKDDataModule(NonGeoDataModule):
                     f'{str(ms_folder / name)!r} is missing'
                 )
 
-    def _paired_train(self) -> PairedDataset:
-        """The student training set joined with the teacher gallery."""
-        assert self.rgb_train is not None and self.ms_train is not None
-        teacher_classes = set(self.ms_train.targets.tolist())
-        for c in sorted(set(self.rgb_train.targets.tolist()) - teacher_classes):
-            raise ValueError(
-                f'RGB class {self.rgb_train.classes[c]!r} has no teacher samples: '
-                f'no MS training images in {self.ms_train.folder / self.rgb_train.classes[c]}'
+    # ----------------------------------------------------------------- pairing
+    @property
+    def pairing(self) -> Pairing:
+        """The pairing in use (``paired`` mode; set up for ``'fit'`` first)."""
+        if self._pairing is None:
+            raise RuntimeError(
+                "no pairing yet: call setup('fit') in the 'paired' mode first"
             )
-        if self._pending_pairing is not None:
-            pairing = self._pending_pairing
-        else:
-            pairing = random_same_class_pairing(
-                self.rgb_train.targets,
-                self.ms_train.targets,
-                seed=self.seed,
-                class_names=self.rgb_train.classes,
-            )
-        return PairedDataset(self.rgb_train, self.ms_train, pairing)
+        return self._pairing
+
+    def set_pairing(self, pairing: Pairing) -> None:
+        """Replace the pairing (in place, so loader workers see it).
+
+        Args:
+            pairing: The new pairing; mapped onto the training sets by file
+                name if it was made in another order.
+        """
+        pairing = pairing.remap(self.rgb_train, self.ms_train)
+        self._pairing = pairing
+        train = getattr(self, 'train_dataset', None)
+        if isinstance(train, PairedDataset):
+            train.set_pairing(pairing.teacher_index)
+
+    @property
+    def teacher_images(self) -> bool:
+        """Whether paired batches carry ``image_ms`` (else ``teacher_index`` only).
+
+        A task that caches the teacher's outputs per gallery sample turns
+        this off, so no MS file is read during training.
+        """
+        train = getattr(self, 'train_dataset', None)
+        return not isinstance(train, PairedDataset) or train.load_teacher
+
+    @teacher_images.setter
+    def teacher_images(self, load: bool) -> None:
+        train = getattr(self, 'train_dataset', None)
+        if isinstance(train, PairedDataset):
+            train.load_teacher = load
 
     # -------------------------------------------------------------- statistics
-    def _compute_missing_stats(self) -> None:
-        """Compute per-band mean/std of the training images not given."""
-        for prefix, dataset in (('ms', self.ms_train), ('rgb', self.rgb_train)):
-            if dataset is None:
-                continue
-            if (
-                self.stats[f'{prefix}_mean'] is not None
-                and self.stats[f'{prefix}_std'] is not None
-            ):
-                continue
-            mean, std = band_statistics(dataset, self.stats_samples, self.seed)
-            self.stats[f'{prefix}_mean'], self.stats[f'{prefix}_std'] = mean, std
+    def statistics(self, modality: str) -> tuple[Tensor, Tensor]:
+        """Per-band mean and std of a modality's training images (computed once).
 
-    def _build_pipelines(self) -> None:
-        """One normalisation + augmentation pipeline per modality and phase."""
-        self.pipelines: dict[str, K.AugmentationSequential] = {}
-        for prefix, augment, dataset in (
-            ('ms', self.ms_augment, self.ms_train),
-            ('rgb', self.rgb_augment, self.rgb_train),
-        ):
-            mean, std = self.stats[f'{prefix}_mean'], self.stats[f'{prefix}_std']
-            if mean is None or std is None or dataset is None:
-                continue
-            is_ms = prefix == 'ms'
-            self.pipelines[f'{prefix}_train'] = build_augmentation(
-                mean,
-                std,
-                size=dataset.size,
-                train=augment,
-                crop_scale=self.crop_scale,
-                spectral_jitter=self.spectral_jitter if is_ms else 0.0,
-                band_dropout=self.band_dropout if is_ms else 0.0,
-            )
-            self.pipelines[f'{prefix}_eval'] = build_augmentation(
-                mean, std, train=False
-            )
-        if self.pseudo_rgb and 'rgb_eval' in self.pipelines:
-            assert self.ms_train is not None and self.stats['rgb_mean'] is not None
-            assert self.stats['rgb_std'] is not None
-            # Pseudo-RGB views have the MS image size, whatever the RGB size.
-            self.pipelines['pseudo_rgb_train'] = build_augmentation(
-                self.stats['rgb_mean'],
-                self.stats['rgb_std'],
-                size=self.ms_train.size,
-                train=self.ms_augment,
-                crop_scale=self.crop_scale,
-            )
-            self.pipelines['pseudo_rgb_eval'] = self.pipelines['rgb_eval']
-        if self.pseudo_rgb:
-            assert self.ms_train is not None
-            self.pseudo_rgb_transform = PseudoRGB(
-                self.ms_train.sensor, self.ms_train.bands
-            )
+        Args:
+            modality: ``'ms'`` or ``'rgb'``.
+
+        Returns:
+            Mean and standard deviation, each (C,), in stored units.
+        """
+        mean, std = self.stats[f'{modality}_mean'], self.stats[f'{modality}_std']
+        if mean is None or std is None:
+            dataset = self.ms_train if modality == 'ms' else self.rgb_train
+            mean, std = band_statistics(dataset, self.stats_samples, self.seed)
+            self.stats[f'{modality}_mean'], self.stats[f'{modality}_std'] = mean, std
+        return mean, std
+
+    def pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
+        """The normalisation (+ augmentation) pipeline of a modality.
+
+        Args:
+            modality: ``'ms'``, ``'rgb'`` or ``'pseudo_rgb'``.
+            train: The training pipeline (augmented where enabled).
+
+        Returns:
+            The kornia pipeline (built on first use).
+        """
+        key = f'{modality}_{"train" if train else "eval"}'
+        if key not in self._pipelines:
+            self._pipelines[key] = self._build_pipeline(modality, train)
+        return self._pipelines[key]
+
+    def _build_pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
+        is_ms = modality == 'ms'
+        mean, std = self.statistics('ms' if is_ms else 'rgb')
+        if not train:
+            return build_augmentation(mean, std, train=False)
+        # Pseudo-RGB views have the MS image size, whatever the RGB size.
+        size = self.rgb_train.size if modality == 'rgb' else self.ms_train.size
+        augment = self.rgb_augment if modality == 'rgb' else self.ms_augment
+        return build_augmentation(
+            mean,
+            std,
+            size=size,
+            train=augment,
+            crop_scale=self.crop_scale,
+            spectral_jitter=self.spectral_jitter if is_ms else 0.0,
+            band_dropout=self.band_dropout if is_ms else 0.0,
+        )
 
     # ------------------------------------------------------------ augmentation
     def image_modalities(self) -> dict[str, str]:
@@ -317,13 +359,13 @@ class ACKDDataModule(NonGeoDataModule):
         """
         batch = dict(batch)
         if self.pseudo_rgb and 'image' in batch:
-            batch['image_pseudo_rgb'] = self.pseudo_rgb_transform.to(
-                batch['image'].device
-            )(batch['image'])
-        phase = 'train' if train else 'eval'
+            if self._pseudo_rgb is None:
+                self._pseudo_rgb = PseudoRGB(self.ms_train.sensor, self.ms_train.bands)
+            to_rgb = self._pseudo_rgb.to(batch['image'].device)
+            batch['image_pseudo_rgb'] = to_rgb(batch['image'])
         for key, modality in self.image_modalities().items():
             if key in batch:
-                pipeline = self.pipelines[f'{modality}_{phase}'].to(batch[key].device)
+                pipeline = self.pipeline(modality, train).to(batch[key].device)
                 batch[key] = pipeline(batch[key].float())
         return batch
 
@@ -360,44 +402,19 @@ class ACKDDataModule(NonGeoDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader[Sample]:
-        """Shuffled training loader (paired samples in the ``paired`` mode).
+    def _dataloader_factory(self, split: str) -> DataLoader[Sample]:
+        """The loader of a split (TorchGeo's hook behind ``train_dataloader`` & co.).
+
+        Args:
+            split: ``'train'``, ``'val'``, ``'test'`` or ``'predict'``.
 
         Returns:
-            The loader.
+            The loader: shuffled by the seeded epoch sampler for training.
         """
-        dataset = self._valid_attribute('train_dataset')
-        return self._loader(dataset, shuffle=True, batch_size=self.batch_size)
-
-    def val_dataloader(self) -> DataLoader[Sample]:
-        """Validation loader.
-
-        Returns:
-            The loader.
-        """
-        return self._loader(
-            self._valid_attribute('val_dataset'), False, self.eval_batch_size
-        )
-
-    def test_dataloader(self) -> DataLoader[Sample]:
-        """Test loader.
-
-        Returns:
-            The loader.
-        """
-        return self._loader(
-            self._valid_attribute('test_dataset'), False, self.eval_batch_size
-        )
-
-    def predict_dataloader(self) -> DataLoader[Sample]:
-        """Prediction loader (the test split).
-
-        Returns:
-            The loader.
-        """
-        return self._loader(
-            self._valid_attribute('predict_dataset'), False, self.eval_batch_size
-        )
+        dataset = self._valid_attribute(f'{split}_dataset')
+        train = split == 'train'
+        size = self.batch_size if train else self.eval_batch_size
+        return self._loader(dataset, shuffle=train, batch_size=size)
 
     def gallery_dataloader(self) -> DataLoader[Sample]:
         """All MS training samples (the teacher gallery), unshuffled, as ``image_ms``.
@@ -405,8 +422,6 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The loader; batches carry ``image_ms``, ``label`` and ``index``.
         """
-        if self.ms_train is None:
-            self.ms_train = self.ms_dataset('train')
         return self._loader(
             RenamedDataset(self.ms_train, 'image_ms'), False, self.eval_batch_size
         )
@@ -420,51 +435,24 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The loader; batches carry ``image_rgb``, ``label`` and ``index``.
         """
-        if self.rgb_train is None:
-            self.rgb_train = self.rgb_dataset('train')
         return self._loader(
             RenamedDataset(self.rgb_train, 'image_rgb'), False, self.eval_batch_size
         )
 
-    # ----------------------------------------------------------------- pairing
-    @property
-    def pairing(self) -> Tensor:
-        """The pairing in use: teacher gallery index per student sample (N_s,)."""
-        if isinstance(self.train_dataset, PairedDataset):
-            return self.train_dataset.pairing
-        if self._pending_pairing is not None:
-            return self._pending_pairing
-        raise RuntimeError(
-            "no pairing yet: call setup('fit') in the 'paired' mode first"
-        )
-
-    def set_pairing(self, pairing: Tensor) -> None:
-        """Replace the pairing (in place; loader workers see it).
-
-        Args:
-            pairing: Teacher gallery index per student sample, shape (N_s,).
-        """
-        if isinstance(self.train_dataset, PairedDataset):
-            self.train_dataset.set_pairing(pairing)
-        else:
-            self._pending_pairing = pairing.clone().long()
-
+    # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """State saved in checkpoints: the pairing and the statistics.
+        """State saved in checkpoints: the statistics and the pairing in use.
 
         Returns:
             The state.
         """
         state: dict[str, Any] = {k: v for k, v in self.stats.items() if v is not None}
-        if (
-            isinstance(self.train_dataset, PairedDataset)
-            or self._pending_pairing is not None
-        ):
-            state['pairing'] = self.pairing.clone()
+        if self._pairing is not None:
+            state['pairing'] = self._pairing.state_dict()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the pairing and statistics from a checkpoint.
+        """Restore the statistics and the pairing from a checkpoint.
 
         Args:
             state_dict: A state returned by :meth:`state_dict`.
@@ -472,45 +460,6 @@ class ACKDDataModule(NonGeoDataModule):
         for key in self.stats:
             if key in state_dict:
                 self.stats[key] = state_dict[key]
-        if hasattr(self, 'pipelines'):
-            self._build_pipelines()
+        self._pipelines.clear()
         if 'pairing' in state_dict:
-            self.set_pairing(state_dict['pairing'])
-
-
-def band_statistics(
-    dataset: ACKDDataset, max_samples: int, seed: int
-) -> tuple[Tensor, Tensor]:
-    """Per-band mean and standard deviation over (a sample of) a dataset.
-
-    Args:
-        dataset: Dataset returning ``image`` (C, H, W).
-        max_samples: Read at most this many images (a seeded random subset).
-        seed: Seed of the subset.
-
-    Returns:
-        Mean and standard deviation, each (C,), float32; std is at least 1e-6.
-    """
-    if len(dataset) == 0:
-        raise ValueError(
-            f'cannot compute statistics of an empty dataset ({dataset.folder})'
-        )
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(dataset), generator=g)[:max_samples].sort().values
-    total = torch.zeros((), dtype=torch.float64)
-    sums: Tensor | None = None
-    squares: Tensor | None = None
-    for i in order.tolist():
-        image = dataset[i]['image'].double().flatten(1)
-        s, q = image.sum(dim=1), (image**2).sum(dim=1)
-        sums = s if sums is None else sums + s
-        squares = q if squares is None else squares + q
-        total += image.shape[1]
-    assert sums is not None and squares is not None
-    mean = sums / total
-    var = (squares / total - mean**2).clamp_min(0)
-    return mean.float(), var.sqrt().clamp_min(1e-6).float()
-
-
-def _tensor_or_none(values: Sequence[float] | None) -> Tensor | None:
-    return None if values is None else torch.tensor(list(values), dtype=torch.float32)
+            self.set_pairing(Pairing.from_state_dict(state_dict['pairing']))

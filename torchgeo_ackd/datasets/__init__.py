@@ -2,11 +2,12 @@
 
 from .ackd import ACKDDataset
 from .m2s_gl import M2SGL
-from .paired import PairedDataset
-from .pairing import check_pairing, random_same_class_pairing
+from .paired import PairedDataset, plot_pairs
+from .pairing import Pairing, relative_files
 from .renamed import RenamedDataset
 from .s2s_cn import S2SCN
 from .s2s_eu import S2SEU
+from .same_class import check_pairing, random_same_class_pairing
 from .synthetic import SyntheticACKD
 
 __all__ = (
@@ -15,8 +16,11 @@ __all__ = (
     'S2SEU',
     'ACKDDataset',
     'PairedDataset',
+    'Pairing',
     'RenamedDataset',
     'SyntheticACKD',
     'check_pairing',
+    'plot_pairs',
     'random_same_class_pairing',
+    'relative_files',
 )

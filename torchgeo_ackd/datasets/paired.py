@@ -1,13 +1,23 @@
-"""Student samples joined with their currently paired teacher samples."""
+"""Student samples joined with their currently paired teacher samples, and their figure."""
 
+from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
+
+matplotlib.use('Agg')  # figures are written to loggers/files, never shown
+
+import numpy as np
 import torch
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..transforms import PseudoRGB
 from .ackd import ACKDDataset, Sample
-from .pairing import check_pairing
+from .pairing import Pairing
+from .same_class import check_pairing
 
 
 class PairedDataset(Dataset[Sample]):
@@ -68,3 +78,50 @@ class PairedDataset(Dataset[Sample]):
             sample['image_ms'] = self.teacher[teacher_index]['image']
         sample['teacher_index'] = torch.tensor(teacher_index)
         return sample
+
+
+def plot_pairs(
+    student: ACKDDataset,
+    teacher: ACKDDataset,
+    columns: Sequence[tuple[str, Pairing]],
+    num_pairs: int = 8,
+) -> Figure:
+    """Student RGB images next to the pseudo-RGB of their teachers.
+
+    The one figure of matched pairs: the ACKD task's TensorBoard figures and
+    the pipeline's ``matched_pairs.png`` both draw it.
+
+    Args:
+        student: The RGB training set.
+        teacher: The MS gallery.
+        columns: ``(title, pairing)`` per teacher column, e.g. the pairing
+            after SSM and after the last re-matching; each is mapped onto the
+            datasets by file name.
+        num_pairs: Rows, spread evenly over the students.
+
+    Returns:
+        The figure: one row per student.
+    """
+    mapped = [(title, p.remap(student, teacher)) for title, p in columns]
+    rows = np.linspace(0, len(student) - 1, min(num_pairs, len(student))).astype(int)
+    pseudo = PseudoRGB(teacher.sensor, teacher.bands)
+    fig, axes = plt.subplots(
+        len(rows),
+        1 + len(mapped),
+        figsize=(2 * (1 + len(mapped)), 2 * len(rows)),
+        squeeze=False,
+    )
+    for row, s in enumerate(rows.tolist()):
+        name = student.classes[int(student.targets[s])]
+        panels = [(student[s]['image'] / student.sensor.scale, f'RGB #{s}: {name}')]
+        for title, pairing in mapped:
+            t = int(pairing.teacher_index[s])
+            image = pseudo(teacher[t]['image'][None].float())[0] / 255
+            panels.append((image, f'MS #{t} ({title})'))
+        for ax, (image, label) in zip(axes[row], panels, strict=True):
+            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.set_title(label, fontsize=7)
+            ax.axis('off')
+    fig.suptitle('Matched pairs: student RGB | teacher pseudo-RGB', fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,85 +1,418 @@
-"""Pairings between student (RGB) samples and teacher (MS) gallery samples."""
+"""The pairing of student (RGB) samples with teacher (MS) gallery samples.
+
+A :class:`Pairing` is the one type every part of the package uses for "which
+teacher sample does each student sample learn from": the datamodule owns the
+current one, the matching engine produces new ones, checkpoints store it and
+the pipeline reads it back from its files. It carries its file lists (paths
+relative to the benchmark root), so it can always be checked against, and
+mapped onto, the datasets it is applied to.
+
+On disk a pairing is two files written atomically side by side:
+
+* ``pairing.pt``: :meth:`Pairing.state_dict` (tensors, strings and a format
+  version; loadable with ``torch.load(..., weights_only=True)``);
+* ``pairing.csv``: the same, one human-readable row per student.
+"""
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from .ackd import ACKDDataset
+from .atomic import atomic_open
+from .pairing_csv import read_pairing_csv, write_pairing_csv
+from .same_class import check_pairing, random_same_class_pairing
 
-def check_pairing(
-    pairing: Tensor,
-    student_targets: Tensor,
-    teacher_targets: Tensor,
-    class_names: tuple[str, ...] | None = None,
-) -> None:
-    """Check that a pairing is valid: one in-range, same-class teacher per student.
+#: File names written by :meth:`Pairing.save`.
+PAIRING_PT = 'pairing.pt'
+PAIRING_CSV = 'pairing.csv'
+#: Version of the ``pairing.pt`` dict layout.
+PAIRING_FORMAT_VERSION = 1
 
-    Args:
-        pairing: Teacher index per student, shape (N_s,), integer.
-        student_targets: Class index per student, shape (N_s,).
-        teacher_targets: Class index per teacher gallery sample, shape (N_t,).
-        class_names: Optional names used in error messages.
 
-    Raises:
-        ValueError: If the shape, dtype, range or classes are wrong.
+def relative_files(dataset: ACKDDataset) -> tuple[str, ...]:
+    """A dataset's files as POSIX paths relative to its benchmark root."""
+    return tuple(Path(f).relative_to(dataset.root).as_posix() for f in dataset.files)
+
+
+def _examples(items: Sequence[str], n: int = 3) -> str:
+    shown = ', '.join(repr(x) for x in items[:n])
+    return shown + (', ...' if len(items) > n else '')
+
+
+@dataclass(frozen=True, eq=False)
+class Pairing:
+    """One teacher gallery sample per student sample, with the files it refers to.
+
+    Attributes:
+        teacher_index: (N_s,) int64 index into :attr:`teacher_files` per student.
+        scores: (N_s,) float32 score of each pair (cosine similarity after SSM,
+            KL in nats after a Dynamic Matching; NaN when unknown).
+        student_files: N_s student files, relative to the benchmark root.
+        teacher_files: N_t teacher gallery files, relative to the root.
+        student_labels: (N_s,) int64 class index of each student.
+        classes: Class names indexed by class index.
+        source: The file the pairing was read from (for messages), if any.
+        epoch: The training epoch a Dynamic Matching made it at (``None``:
+            an initial pairing).
     """
-    if pairing.dtype not in (torch.int32, torch.int64):
-        raise ValueError(f'pairing must be an integer tensor, got {pairing.dtype}')
-    if pairing.shape != student_targets.shape:
-        raise ValueError(
-            f'pairing has shape {tuple(pairing.shape)}; expected one teacher index '
-            f'per student sample, shape {tuple(student_targets.shape)}'
-        )
-    if len(pairing) and (pairing.min() < 0 or pairing.max() >= len(teacher_targets)):
-        raise ValueError(
-            f'pairing refers to teacher indices outside [0, {len(teacher_targets)})'
-        )
-    wrong = (teacher_targets[pairing.long()] != student_targets).nonzero().flatten()
-    if len(wrong):
-        i = int(wrong[0])
-        got, want = int(teacher_targets[pairing[i]]), int(student_targets[i])
-        if class_names is not None:
-            got_name, want_name = class_names[got], class_names[want]
-        else:
-            got_name, want_name = str(got), str(want)
-        raise ValueError(
-            f'pairing is not within-class at {len(wrong)} students, e.g. student '
-            f'{i} (class {want_name}) -> teacher {int(pairing[i])} (class {got_name})'
-        )
 
+    teacher_index: Tensor
+    scores: Tensor
+    student_files: tuple[str, ...]
+    teacher_files: tuple[str, ...]
+    student_labels: Tensor
+    classes: tuple[str, ...]
+    source: str | None = None
+    epoch: int | None = None
 
-def random_same_class_pairing(
-    student_targets: Tensor,
-    teacher_targets: Tensor,
-    seed: int = 0,
-    class_names: tuple[str, ...] | None = None,
-) -> Tensor:
-    """Pair every student with a uniformly random teacher sample of its class.
-
-    This is the pairing of the plain SCKD baseline under the ACKD setting (no
-    matching) and the default before a matcher has been trained.
-
-    Args:
-        student_targets: Class index per student, shape (N_s,).
-        teacher_targets: Class index per teacher gallery sample, shape (N_t,).
-        seed: Seed of the random choice.
-        class_names: Optional names used in error messages.
-
-    Returns:
-        Teacher index per student, shape (N_s,), int64.
-
-    Raises:
-        ValueError: If a student class has no teacher sample.
-    """
-    g = torch.Generator().manual_seed(seed)
-    pairing = torch.empty_like(student_targets, dtype=torch.long)
-    for c in torch.unique(student_targets).tolist():
-        students = (student_targets == c).nonzero().flatten()
-        teachers = (teacher_targets == c).nonzero().flatten()
-        if len(teachers) == 0:
-            name = class_names[c] if class_names is not None else str(c)
+    def __post_init__(self) -> None:
+        """Bring tensors to the CPU and check the shapes."""
+        n = len(self.student_files)
+        fields = {
+            'teacher_index': self.teacher_index.detach().cpu().long(),
+            'scores': self.scores.detach().cpu().float(),
+            'student_labels': self.student_labels.detach().cpu().long(),
+        }
+        for name, value in fields.items():
+            if value.shape != (n,):
+                raise ValueError(
+                    f'{self._where()}{name} must have shape ({n},) like '
+                    f'student_files, got {tuple(value.shape)}'
+                )
+            object.__setattr__(self, name, value)
+        if n and (
+            int(fields['teacher_index'].min()) < 0
+            or int(fields['teacher_index'].max()) >= len(self.teacher_files)
+        ):
             raise ValueError(
-                f'student class {name!r} ({len(students)} samples) has no teacher '
-                'samples of that class; every student class needs MS samples'
+                f'{self._where()}teacher indices must lie in '
+                f'[0, {len(self.teacher_files)})'
             )
-        choice = torch.randint(len(teachers), (len(students),), generator=g)
-        pairing[students] = teachers[choice]
-    return pairing
+
+    def _where(self) -> str:
+        return f'{self.source}: ' if self.source else ''
+
+    def __len__(self) -> int:
+        """Number of student samples."""
+        return len(self.student_files)
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def for_datasets(
+        cls,
+        teacher_index: Tensor,
+        student: ACKDDataset,
+        teacher: ACKDDataset,
+        scores: Tensor | None = None,
+    ) -> 'Pairing':
+        """A pairing of two datasets' samples in their order, checked.
+
+        Args:
+            teacher_index: (N_s,) index into *teacher* per sample of *student*.
+            student: The RGB training set.
+            teacher: The MS gallery.
+            scores: (N_s,) score per pair (default: NaN).
+
+        Returns:
+            The pairing.
+
+        Raises:
+            ValueError: If it is not one in-range, same-class teacher per student.
+        """
+        check_pairing(teacher_index, student.targets, teacher.targets, student.classes)
+        if scores is None:
+            scores = torch.full((len(teacher_index),), math.nan)
+        return cls(
+            teacher_index,
+            scores,
+            relative_files(student),
+            relative_files(teacher),
+            student.targets,
+            tuple(student.classes),
+        )
+
+    @classmethod
+    def random(
+        cls, student: ACKDDataset, teacher: ACKDDataset, seed: int = 0
+    ) -> 'Pairing':
+        """A seeded random same-class pairing (see :func:`random_same_class_pairing`).
+
+        Args:
+            student: The RGB training set.
+            teacher: The MS gallery.
+            seed: Seed of the random choice.
+
+        Returns:
+            The pairing.
+        """
+        index = random_same_class_pairing(
+            student.targets, teacher.targets, seed, student.classes
+        )
+        return cls.for_datasets(index, student, teacher)
+
+    # ---------------------------------------------------------------- mapping
+    def fits(self, student: ACKDDataset, teacher: ACKDDataset) -> bool:
+        """Whether the pairing refers to exactly these datasets, in their order."""
+        return self.student_files == relative_files(
+            student
+        ) and self.teacher_files == relative_files(teacher)
+
+    def remap(self, student: ACKDDataset, teacher: ACKDDataset) -> 'Pairing':
+        """Map the pairing onto two datasets by file name, and check it.
+
+        Pairs are matched by file (relative to the benchmark root), so a
+        different listing order is fine; the pairing must cover exactly the
+        student samples, every paired teacher must be in *teacher*, and every
+        pair must be within one class.
+
+        Args:
+            student: The RGB training set.
+            teacher: The MS gallery.
+
+        Returns:
+            The same pairs, indexed in the datasets' order.
+
+        Raises:
+            ValueError: If the pairing was made for other data; the message
+                names the file it was read from.
+        """
+        if self.fits(student, teacher):
+            try:
+                check_pairing(
+                    self.teacher_index,
+                    student.targets,
+                    teacher.targets,
+                    student.classes,
+                )
+            except ValueError as err:
+                raise ValueError(f'{self._where()}{err}') from err
+            return self
+        else:
+            index, scores = self._remap_by_name(
+                relative_files(student), relative_files(teacher)
+            )
+        try:
+            check_pairing(index, student.targets, teacher.targets, student.classes)
+        except ValueError as err:
+            raise ValueError(f'{self._where()}{err}') from err
+        return Pairing(
+            index,
+            scores,
+            relative_files(student),
+            relative_files(teacher),
+            student.targets,
+            tuple(student.classes),
+            self.source,
+            self.epoch,
+        )
+
+    def _remap_by_name(
+        self, student_files: Sequence[str], teacher_files: Sequence[str]
+    ) -> tuple[Tensor, Tensor]:
+        students = {f: i for i, f in enumerate(student_files)}
+        teachers = {f: i for i, f in enumerate(teacher_files)}
+        unknown = [f for f in self.student_files if f not in students]
+        if unknown:
+            raise ValueError(
+                f'{self._where()}{len(unknown)} of its {len(self)} student files are '
+                f'not RGB training samples of this datamodule (e.g. '
+                f'{_examples(unknown)}): the pairing was made for other data '
+                '(another benchmark, root, split or seed)'
+            )
+        index = torch.full((len(student_files),), -1, dtype=torch.long)
+        scores = torch.full((len(student_files),), math.nan)
+        for s, t, score in zip(
+            self.student_files,
+            self.teacher_index.tolist(),
+            self.scores.tolist(),
+            strict=True,
+        ):
+            name = self.teacher_files[t]
+            if name not in teachers:
+                raise ValueError(
+                    f'{self._where()}student {s!r} is paired with {name!r}, which is '
+                    'not an MS training sample of this datamodule: the pairing was '
+                    'made for other data (another benchmark, root, split or seed)'
+                )
+            index[students[s]] = teachers[name]
+            scores[students[s]] = score
+        unpaired = [student_files[i] for i in (index < 0).nonzero().flatten().tolist()]
+        if unpaired:
+            raise ValueError(
+                f'{self._where()}{len(unpaired)} of the {len(student_files)} RGB '
+                f'training samples have no pair (e.g. {_examples(unpaired)}): the '
+                'pairing was made for other data'
+            )
+        return index, scores
+
+    # ------------------------------------------------------------ statistics
+    def distinct_teachers(self) -> int:
+        """Number of distinct teacher samples in use."""
+        return int(torch.unique(self.teacher_index).numel())
+
+    # ------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """The pairing as tensors and strings (checkpoints and ``pairing.pt``).
+
+        Returns:
+            A dict loadable with ``torch.load(..., weights_only=True)``.
+        """
+        return {
+            'format_version': PAIRING_FORMAT_VERSION,
+            'pairing': self.teacher_index.clone(),
+            'scores': self.scores.clone(),
+            'student_files': list(self.student_files),
+            'teacher_files': list(self.teacher_files),
+            'student_labels': self.student_labels.clone(),
+            'classes': list(self.classes),
+            'epoch': self.epoch,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: object, source: str | None = None) -> 'Pairing':
+        """Rebuild a pairing from :meth:`state_dict`.
+
+        Args:
+            state: The dict.
+            source: Where it was read from, for messages.
+
+        Returns:
+            The pairing.
+
+        Raises:
+            ValueError: If *state* is not such a dict.
+        """
+        where = f'{source}: ' if source else ''
+        keys = ('pairing', 'student_files', 'teacher_files')
+        if not isinstance(state, dict) or any(k not in state for k in keys):
+            found = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f'{where}not a pairing file written by Pairing.save; expected a dict '
+                f'with keys {list(keys)}, found {found}'
+            )
+        index = state['pairing']
+        students = tuple(state['student_files'])
+        if (
+            not isinstance(index, Tensor)
+            or index.is_floating_point()
+            or index.shape != (len(students),)
+        ):
+            raise ValueError(
+                f'{where}corrupt pairing: expected {len(students)} integer teacher '
+                'indices'
+            )
+        n = len(students)
+        # Files of format 1 written before labels were stored lack them; they
+        # are only needed for the CSV and are restored by remap().
+        labels = state.get('student_labels', torch.zeros(n, dtype=torch.long))
+        return cls(
+            index,
+            state.get('scores', torch.full((n,), math.nan)),
+            students,
+            tuple(state['teacher_files']),
+            labels,
+            tuple(state.get('classes', ())),
+            source,
+            state.get('epoch'),
+        )
+
+    def save(self, directory: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write ``pairing.pt`` and ``pairing.csv`` into *directory*, atomically.
+
+        Both files replace existing ones (they are derived artefacts); missing
+        folders are created.
+
+        Args:
+            directory: Output folder.
+
+        Returns:
+            Paths of the ``.pt`` and the ``.csv`` file.
+        """
+        folder = Path(directory)
+        pt_path, csv_path = folder / PAIRING_PT, folder / PAIRING_CSV
+        with atomic_open(pt_path, 'wb') as f:
+            torch.save(self.state_dict(), f)
+        write_pairing_csv(
+            csv_path,
+            self.teacher_index,
+            self.scores,
+            self.student_files,
+            self.teacher_files,
+            self.student_labels.tolist(),
+            self.classes,
+        )
+        return pt_path, csv_path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        student: ACKDDataset,
+        teacher: ACKDDataset,
+    ) -> 'Pairing':
+        """Read a pairing file and map it onto two datasets (see :meth:`remap`).
+
+        Args:
+            path: ``pairing.pt`` or ``pairing.csv`` written by :meth:`save`,
+                or a folder holding one of them (the ``.pt`` is preferred).
+            student: The RGB training set.
+            teacher: The MS gallery.
+
+        Returns:
+            The pairing, in the datasets' order.
+
+        Raises:
+            FileNotFoundError: If the file (or both files of a folder) is missing.
+            ValueError: If the file is not a pairing file or was made for other
+                data; the message names the file.
+        """
+        file = Path(path)
+        if file.is_dir():
+            found = [c for c in (file / PAIRING_PT, file / PAIRING_CSV) if c.is_file()]
+            if not found:
+                raise FileNotFoundError(
+                    f'no pairing file in {str(file)!r}: expected {PAIRING_PT} or '
+                    f'{PAIRING_CSV}'
+                )
+            file = found[0]
+        if not file.is_file():
+            raise FileNotFoundError(f'pairing file {str(file)!r} does not exist')
+        suffix = file.suffix.lower()
+        if suffix == '.csv':
+            index = read_pairing_csv(
+                file, relative_files(student), relative_files(teacher)
+            )
+            try:
+                return cls.for_datasets(index, student, teacher)
+            except ValueError as err:
+                raise ValueError(f'{file}: {err}') from err
+        if suffix != '.pt':
+            raise ValueError(
+                f'pairing file {str(file)!r}: unknown format {file.suffix!r}; '
+                "expected ['.pt', '.csv']"
+            )
+        try:
+            state = torch.load(file, map_location='cpu', weights_only=True)
+        except Exception as err:  # Unpickling errors have many types.
+            raise ValueError(f'{file}: cannot read a pairing file: {err}') from err
+        return cls.from_state_dict(state, str(file)).remap(student, teacher)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> 'Pairing':
+        """Read a ``pairing.pt`` as written, without mapping it onto datasets.
+
+        Args:
+            path: The ``pairing.pt`` file.
+
+        Returns:
+            The pairing (file lists as stored).
+        """
+        state = torch.load(Path(path), map_location='cpu', weights_only=True)
+        return cls.from_state_dict(state, str(path))

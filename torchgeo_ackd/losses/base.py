@@ -2,8 +2,6 @@
 
 from torch import Tensor, nn
 
-from .functional import multilabel_teacher_logits
-
 
 class DistillationLoss(nn.Module):
     """A knowledge-distillation loss L_kd with one calling convention for all.
@@ -15,31 +13,25 @@ class DistillationLoss(nn.Module):
         loss = loss_fn(student_logits, teacher_logits, target,
                        student_embedding, teacher_embedding)
 
-    Subclasses implement :meth:`compute`; :meth:`forward` applies the options
-    shared by all losses (the multi-label teacher conversion and the weight).
+    Subclasses implement :meth:`compute`. A loss has no weight of its own:
+    the task weighs every term (``w_kd``), and teacher logits arrive already
+    converted to a single-label distribution (a multi-label teacher's are
+    converted once, by the teacher).
 
     Attributes:
         uses_embeddings: whether the loss needs the pooled embeddings (RKD);
             the others ignore them, so callers may pass None.
+        needs_teacher: whether the loss reads the teacher at all (False only
+            for ``none``, so the task can skip the teacher).
         epoch: the last epoch given to :meth:`set_epoch` (0 before any call).
     """
 
     uses_embeddings: bool = False
+    needs_teacher: bool = True
 
-    def __init__(self, weight: float = 1.0, multilabel_teacher: bool = False) -> None:
-        """Initialise the loss.
-
-        Args:
-            weight: factor the loss is multiplied by (e.g. 0.01 for the
-                reference's "Logits" method).
-            multilabel_teacher: if True, the teacher's logits are those of a
-                multi-label (sigmoid) classifier and are first converted by
-                :func:`~torchgeo_ackd.losses.functional.multilabel_teacher_logits`
-                into logits of a single-label distribution (M2S-GL).
-        """
+    def __init__(self) -> None:
+        """Initialise the loss."""
         super().__init__()
-        self.weight = float(weight)
-        self.multilabel_teacher = multilabel_teacher
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,25 +55,21 @@ class DistillationLoss(nn.Module):
         student_embedding: Tensor | None = None,
         teacher_embedding: Tensor | None = None,
     ) -> Tensor:
-        """Compute the weighted distillation loss.
+        """Compute the distillation loss.
 
         Args:
             student_logits: student logits, shape (B, K).
-            teacher_logits: teacher logits, shape (B, K) (multi-label logits if
-                ``multilabel_teacher``).
+            teacher_logits: teacher logits, shape (B, K).
             target: ground-truth class indices of the student samples, (B,).
             student_embedding: student pooled features, shape (B, D_s).
             teacher_embedding: teacher pooled features, shape (B, D_t).
 
         Returns:
-            ``weight`` times the loss, a scalar.
+            The loss, a scalar.
         """
-        if self.multilabel_teacher:
-            teacher_logits = multilabel_teacher_logits(teacher_logits)
-        loss = self.compute(
+        return self.compute(
             student_logits, teacher_logits, target, student_embedding, teacher_embedding
         )
-        return self.weight * loss
 
     def compute(
         self,
@@ -91,7 +79,7 @@ class DistillationLoss(nn.Module):
         student_embedding: Tensor | None,
         teacher_embedding: Tensor | None,
     ) -> Tensor:
-        """Compute the unweighted loss (implemented by each subclass).
+        """Compute the loss (implemented by each subclass).
 
         Args:
             student_logits: student logits, shape (B, K).
@@ -104,7 +92,3 @@ class DistillationLoss(nn.Module):
             The loss, a scalar.
         """
         raise NotImplementedError
-
-    def extra_repr(self) -> str:
-        """Show the shared options in ``print(module)``."""
-        return f'weight={self.weight}, multilabel_teacher={self.multilabel_teacher}'

@@ -39,8 +39,6 @@ class CTKDLoss(DistillationLoss):
         lambda_max: float = 0.0,
         lambda_min: float = -1.0,
         scale_by_temperature_squared: bool = True,
-        weight: float = 1.0,
-        multilabel_teacher: bool = False,
     ) -> None:
         """Initialise the loss.
 
@@ -53,15 +51,12 @@ class CTKDLoss(DistillationLoss):
             lambda_max: lambda at the start of training.
             lambda_min: lambda at the end of the cosine.
             scale_by_temperature_squared: whether to multiply KD by tau^2.
-            weight: factor the loss is multiplied by.
-            multilabel_teacher: convert multi-label teacher logits first, see
-                :class:`DistillationLoss`.
 
         Raises:
             ValueError: on a non-positive start temperature or cosine length, or
                 a negative range.
         """
-        super().__init__(weight=weight, multilabel_teacher=multilabel_teacher)
+        super().__init__()
         if not temperature_start > 0:
             raise ValueError(
                 f'temperature_start must be positive, got {temperature_start!r}'

@@ -26,8 +26,6 @@ class DKDLoss(DistillationLoss):
         beta: float = 8.0,
         temperature: float = 4.0,
         warmup_epochs: int = 20,
-        weight: float = 1.0,
-        multilabel_teacher: bool = False,
     ) -> None:
         """Initialise the loss.
 
@@ -36,15 +34,12 @@ class DKDLoss(DistillationLoss):
             beta: weight of the non-target-class term (NCKD).
             temperature: softmax temperature T > 0.
             warmup_epochs: length of the linear warm-up; 0 disables it.
-            weight: factor the loss is multiplied by.
-            multilabel_teacher: convert multi-label teacher logits first, see
-                :class:`DistillationLoss`.
 
         Raises:
             ValueError: if ``temperature`` is not positive or ``warmup_epochs``
                 is negative.
         """
-        super().__init__(weight=weight, multilabel_teacher=multilabel_teacher)
+        super().__init__()
         if not temperature > 0:
             raise ValueError(f'temperature must be positive, got {temperature!r}')
         if warmup_epochs < 0:

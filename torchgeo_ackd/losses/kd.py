@@ -20,22 +20,17 @@ class KDLoss(DistillationLoss):
         self,
         temperature: float = 4.0,
         scale_by_temperature_squared: bool = True,
-        weight: float = 1.0,
-        multilabel_teacher: bool = False,
     ) -> None:
         """Initialise the loss.
 
         Args:
             temperature: softmax temperature T > 0.
             scale_by_temperature_squared: whether to multiply by T^2.
-            weight: factor the loss is multiplied by.
-            multilabel_teacher: convert multi-label teacher logits first, see
-                :class:`DistillationLoss`.
 
         Raises:
             ValueError: if ``temperature`` is not positive.
         """
-        super().__init__(weight=weight, multilabel_teacher=multilabel_teacher)
+        super().__init__()
         if not temperature > 0:
             raise ValueError(f'temperature must be positive, got {temperature!r}')
         self.temperature = float(temperature)

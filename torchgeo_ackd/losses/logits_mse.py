@@ -11,7 +11,8 @@ from .registry import register_kd_loss
 class LogitsMSELoss(DistillationLoss):
     """MSE between student and teacher logits (Ba & Caruana, NeurIPS 2014).
 
-    The ACKD reference's "Logits" method is ``LogitsMSELoss(weight=0.01)``.
+    The ACKD reference's "Logits" method weights it by 0.01: set the task's
+    ``w_kd`` accordingly.
     """
 
     def compute(

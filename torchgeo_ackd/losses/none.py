@@ -14,6 +14,8 @@ class NoKDLoss(DistillationLoss):
     graph leaves that graph intact.
     """
 
+    needs_teacher = False
+
     def compute(
         self,
         student_logits: Tensor,

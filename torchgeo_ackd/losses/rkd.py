@@ -12,7 +12,7 @@ class RKDLoss(DistillationLoss):
     """Relational KD (Park et al., CVPR 2019) on the pooled embeddings.
 
     Distance weight 25 and angle weight 50 as in the paper (the ACKD reference
-    also multiplied the sum by 0.1: ``RKDLoss(weight=0.1)``). Needs the
+    also multiplied the sum by 0.1: scale the task's ``w_kd`` for that). Needs the
     embeddings and a batch of at least 3 (2 with ``angle_weight=0``).
     """
 
@@ -22,19 +22,14 @@ class RKDLoss(DistillationLoss):
         self,
         distance_weight: float = 25.0,
         angle_weight: float = 50.0,
-        weight: float = 1.0,
-        multilabel_teacher: bool = False,
     ) -> None:
         """Initialise the loss.
 
         Args:
             distance_weight: weight of the distance term.
             angle_weight: weight of the angle term.
-            weight: factor the loss is multiplied by.
-            multilabel_teacher: accepted for a uniform interface; RKD does not
-                use logits, so it has no effect.
         """
-        super().__init__(weight=weight, multilabel_teacher=multilabel_teacher)
+        super().__init__()
         self.distance_weight = float(distance_weight)
         self.angle_weight = float(angle_weight)
 

@@ -1,25 +1,33 @@
-"""Student-Friendly Matching engine: schedules, embedding, search and pairing files."""
+"""Student-Friendly Matching engine: schedules, embedding and search.
+
+Imports torch and the data layer only: it receives models, loaders and
+tensors, never a task or a datamodule.
+"""
 
 from .contrastive import clip_soft_infonce
-from .embed import broadcast_buffers, compute_embeddings, eval_mode
-from .initial import initial_pairing, load_pairing, save_pairing
-from .pairing_csv import PAIRING_COLUMNS, read_pairing_csv, write_pairing_csv
+from .embed import (
+    all_gather_rows,
+    broadcast_buffers,
+    compute_embeddings,
+    compute_outputs,
+    eval_mode,
+)
+from .initial import initial_pairing
+from .retrieval import retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
 
 __all__ = (
-    'PAIRING_COLUMNS',
+    'all_gather_rows',
     'broadcast_buffers',
     'clip_soft_infonce',
     'compute_embeddings',
+    'compute_outputs',
     'dynm_schedule',
     'eval_mode',
     'initial_pairing',
-    'load_pairing',
     'match_cosine',
     'match_kl',
-    'read_pairing_csv',
-    'save_pairing',
+    'retrieval_top1',
     'validate_epochs',
-    'write_pairing_csv',
 )

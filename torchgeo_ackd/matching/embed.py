@@ -4,7 +4,8 @@ Used for both matchings: matcher embeddings of the gallery and the students
 (initial pairing) and teacher / student logits (Dynamic Matching).
 """
 
-from collections.abc import Callable, Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -83,7 +84,7 @@ def _as_index(
     return idx
 
 
-def _all_gather_rows(
+def all_gather_rows(
     index: Tensor, rows: Tensor, device: torch.device
 ) -> tuple[Tensor, Tensor]:
     """Gather every rank's (index, rows), padding unequal counts.
@@ -208,7 +209,7 @@ def compute_embeddings(
     else:
         rows = torch.empty(0, 0, dtype=EMBEDDING_DTYPE, device=device)
     if dist.is_available() and dist.is_initialized():
-        index, rows = _all_gather_rows(index, rows, device)
+        index, rows = all_gather_rows(index, rows, device)
 
     # First occurrence of each sample: deterministic whatever the duplicates.
     position = torch.arange(len(index), device=device)
@@ -222,3 +223,43 @@ def compute_embeddings(
             f'the loader (first missing indices: {missing[:10].tolist()})'
         )
     return rows[first]
+
+
+def compute_outputs(
+    forward: Callable[[Tensor], Sequence[Tensor]],
+    loader: Iterable[dict[str, Tensor]],
+    num_samples: int,
+    key: str = 'image',
+    device: torch.device | str = 'cpu',
+    transform: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+) -> tuple[Tensor, ...]:
+    """:func:`compute_embeddings` for a forward with several outputs.
+
+    Args:
+        forward: Maps a (B, ...) input to a sequence of (B, ...) tensors, e.g.
+            a teacher's logits, patch features and embedding.
+        loader: As in :func:`compute_embeddings`.
+        num_samples: Dataset length N.
+        key: Batch entry fed to ``forward``.
+        device: Device for the forward passes and the collectives.
+        transform: Applied to each batch after it is moved to ``device``.
+
+    Returns:
+        One float32 tensor per output, (N, ...) with each output's trailing
+        shape, row i for dataset sample i.
+    """
+    shapes: list[tuple[int, ...]] = []
+
+    def rows(image: Tensor) -> Tensor:
+        outputs = forward(image)
+        shapes[:] = [tuple(o.shape[1:]) for o in outputs]
+        return torch.cat(
+            [o.reshape(len(o), -1).to(EMBEDDING_DTYPE) for o in outputs], dim=1
+        )
+
+    flat = compute_embeddings(rows, loader, num_samples, key, device, transform)
+    widths = [math.prod(s) for s in shapes]
+    return tuple(
+        part.reshape(num_samples, *shape)
+        for part, shape in zip(flat.split(widths, dim=1), shapes, strict=True)
+    )

@@ -32,7 +32,7 @@ def dynm_schedule(
     ``num_matchings`` of them. Epochs are 0-based epoch indices as counted by
     Lightning's ``current_epoch``.
 
-    Reference values with ``max_epochs=200`` (DESIGN 3):
+    Reference values with ``max_epochs=200`` (the paper's three subsets):
 
     * S2S-EU ``(5, 25, 5)``, T=4: ``[30, 60, 95, 135]`` (T=None adds 180)
     * S2S-CN ``(35, 10, 5)``, T=5: ``[45, 60, 80, 105, 135]``

@@ -124,7 +124,7 @@ class Planner(nn.Module):
 
     Given the last-stage feature maps of teacher and student flattened to patch
     sequences ((B, C, h, w) -> (B, h * w, C)) and their pooled embeddings, it
-    returns the two alignment losses of DESIGN section 4:
+    returns the two alignment losses L_ot1 and L_ot2:
 
     1. Common grid: if N_t != N_s, both square patch grids are adaptively
        average-pooled to the smaller grid (side min(sqrt N_t, sqrt N_s)).

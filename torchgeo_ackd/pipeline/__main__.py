@@ -55,6 +55,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         '--no-pretrained', action='store_true', help='train the teacher from scratch'
     )
+    parser.add_argument(
+        '--folds',
+        type=int,
+        default=1,
+        help='K >= 3: stratified K-fold evaluation over the RGB images, every '
+        'method on every fold and seed, with paired intervals (default: 1, the '
+        'single default split)',
+    )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
     args = parser.parse_args(argv)
     run_pipeline(
@@ -70,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         dynm_epochs=[int(e) for e in args.dynm_epochs.split(',') if e],
         use_pretrained=not args.no_pretrained,
         fresh=args.fresh,
+        folds=args.folds,
     )
 
 

@@ -1,6 +1,26 @@
 """The student variants the pipeline can train: baselines, KD methods, ablations."""
 
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Method:
+    """One student variant.
+
+    Attributes:
+        label: Human-readable name for tables and figures.
+        model: ``ACKDTask`` arguments (on top of ``conf/ackd.yaml``).
+        ssm: Start from the matcher's pairing (else a seeded random
+            same-class pairing): the datamodule's ``pairing_file``.
+        dynm: Re-match during training (the ``DynamicMatching`` epochs).
+    """
+
+    label: str
+    model: dict[str, Any] = field(default_factory=dict)
+    ssm: bool = True
+    dynm: bool = True
+
 
 # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
 _KD = {
@@ -10,35 +30,29 @@ _KD = {
 # DKD with its authors' defaults (alpha 1, beta 8, T 4); the warm-up is
 # shortened to 2 epochs to fit the pipeline's short runs.
 _DKD = {'kd': 'dkd', 'kd_kwargs': {'warmup_epochs': 2}}
+# Without SemBridge: random same-class pairs, no re-matching, no SKA.
+_NO_SKA = {'use_ot1': False, 'use_ot2': False}
 
-#: ACKDTask arguments of each method (on top of conf/ackd.yaml).
-METHODS: dict[str, dict[str, Any]] = {
+#: Every method the pipeline knows.
+METHODS: dict[str, Method] = {
     # Distillation-free baseline: the student alone on RGB.
-    'baseline': {'kd': 'none', 'kd_kwargs': {}, 'sembridge': False},
+    'baseline': Method(
+        'Baseline (no KD)', {'kd': 'none', 'kd_kwargs': {}} | _NO_SKA, False, False
+    ),
     # Vanilla KD with random same-class pairs (the SCKD method under ACKD).
-    'kd': _KD | {'sembridge': False},
-    'kd_sembridge': _KD | {'sembridge': True},
-    'dkd': _DKD | {'sembridge': False},
-    'dkd_sembridge': _DKD | {'sembridge': True},
+    'kd': Method('Vanilla KD', _KD | _NO_SKA, False, False),
+    'kd_sembridge': Method('Vanilla KD + SemBridge', _KD),
+    'dkd': Method('DKD', _DKD | _NO_SKA, False, False),
+    'dkd_sembridge': Method('DKD + SemBridge', _DKD),
     # Ablations of SemBridge (vanilla KD), one part removed at a time.
-    'kd_sembridge_no_ssm': _KD | {'ssm': False},
-    'kd_sembridge_no_dynm': _KD | {'dynm': False},
-    'kd_sembridge_no_ot1': _KD | {'use_ot1': False},
-    'kd_sembridge_no_ot2': _KD | {'use_ot2': False},
+    'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', _KD, ssm=False),
+    'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', _KD, dynm=False),
+    'kd_sembridge_no_ot1': Method('KD + SemBridge w/o L_ot1', _KD | {'use_ot1': False}),
+    'kd_sembridge_no_ot2': Method('KD + SemBridge w/o L_ot2', _KD | {'use_ot2': False}),
 }
 
 #: What the README's main job trains.
 DEFAULT_METHODS = ('baseline', 'kd', 'kd_sembridge')
 
 #: Human-readable names for tables and figures.
-LABELS = {
-    'baseline': 'Baseline (no KD)',
-    'kd': 'Vanilla KD',
-    'kd_sembridge': 'Vanilla KD + SemBridge',
-    'dkd': 'DKD',
-    'dkd_sembridge': 'DKD + SemBridge',
-    'kd_sembridge_no_ssm': 'KD + SemBridge w/o SSM',
-    'kd_sembridge_no_dynm': 'KD + SemBridge w/o DynM',
-    'kd_sembridge_no_ot1': 'KD + SemBridge w/o L_ot1',
-    'kd_sembridge_no_ot2': 'KD + SemBridge w/o L_ot2',
-}
+LABELS = {name: method.label for name, method in METHODS.items()}

@@ -1,6 +1,8 @@
 """Results of a pipeline run: table (Markdown + CSV) and figures (PNG)."""
 
 import csv
+import importlib
+import math
 import re
 import statistics
 from pathlib import Path
@@ -10,13 +12,12 @@ import matplotlib
 matplotlib.use('Agg')
 
 import numpy as np
-import rasterio
-import torch
 import yaml
 from matplotlib import pyplot as plt
-from PIL import Image
 
-from ..datasets import ACKDDataset
+from ..datasets import ACKDDataset, Pairing, plot_pairs
+from ..datasets.pairing import PAIRING_PT
+from .intervals import mean_interval, paired_difference
 from .methods import LABELS
 from .stages import StageResult
 
@@ -29,64 +30,150 @@ GAINS = (
 )
 
 
-def _method(result: StageResult) -> str:
-    return re.sub(r'_seed\d+$', '', result.name)
+_RUN = re.compile(r'^(?P<method>.+?)_(?P<run>(?:fold\d+_)?seed\d+)$')
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+def run_key(name: str) -> tuple[str, str]:
+    """Split a student stage name into its method and its run.
+
+    Args:
+        name: E.g. ``'kd_sembridge_fold2_seed1'`` or ``'baseline_seed0'``.
+
+    Returns:
+        ``(method, run)``, e.g. ``('kd_sembridge', 'fold2_seed1')``.
+    """
+    match = _RUN.match(name)
+    if match is None:
+        raise ValueError(
+            f'student stage {name!r} is not named <method>_[fold<f>_]seed<s>'
+        )
+    return match['method'], match['run']
+
+
+def _by_method(results: list[StageResult]) -> dict[str, dict[str, StageResult]]:
+    by_method: dict[str, dict[str, StageResult]] = {}
+    for r in results:
+        method, run = run_key(r.name)
+        by_method.setdefault(method, {})[run] = r
+    return by_method
+
+
+def _percent(runs: dict[str, StageResult], metric: str) -> dict[str, float]:
+    return {k: 100 * r.metrics[metric] for k, r in runs.items()}
 
 
 def summarise(
     results: list[StageResult], classes: tuple[str, ...]
 ) -> list[dict[str, object]]:
-    """One row per method: mean and std over seeds of OA, F1, time, per-class accuracy."""
-    by_method: dict[str, list[StageResult]] = {}
-    for r in results:
-        by_method.setdefault(_method(r), []).append(r)
+    """One row per method: OA and F1 with 95 % intervals over runs, paired gains.
+
+    Each method's runs share (fold, seed) keys with the baseline's, so the
+    gain over the baseline (and SemBridge's over its KD loss alone) is the
+    mean of run-by-run differences, with its own interval.
+
+    Args:
+        results: Student stage results (``<method>_[fold<f>_]seed<s>``).
+        classes: Classes of the per-class accuracy columns.
+
+    Returns:
+        The rows, in the order the methods first appear.
+    """
+    by_method = _by_method(results)
     rows: list[dict[str, object]] = []
     for method, runs in by_method.items():
-        oa = _mean_std([100 * r.metrics['test_OverallAccuracy'] for r in runs])
-        f1 = _mean_std([100 * r.metrics['test_F1Score'] for r in runs])
         row: dict[str, object] = {
             'method': method,
             'label': LABELS.get(method, method),
-            'seeds': len(runs),
-            'oa_mean': oa[0],
-            'oa_std': oa[1],
-            'f1_mean': f1[0],
-            'f1_std': f1[1],
-            'fit_seconds': statistics.mean(r.fit_seconds for r in runs),
+            'runs': len(runs),
         }
+        for key, metric in (('oa', 'test_OverallAccuracy'), ('f1', 'test_F1Score')):
+            interval = mean_interval(list(_percent(runs, metric).values()))
+            row |= {
+                f'{key}_mean': interval.mean,
+                f'{key}_low': interval.low,
+                f'{key}_high': interval.high,
+                f'{key}_std': interval.std,
+            }
+        for reference in _references(method, by_method):
+            gain = paired_difference(
+                _percent(runs, 'test_OverallAccuracy'),
+                _percent(by_method[reference], 'test_OverallAccuracy'),
+            )
+            row |= {
+                f'oa_gain_vs_{reference}': gain.mean,
+                f'oa_gain_vs_{reference}_low': gain.low,
+                f'oa_gain_vs_{reference}_high': gain.high,
+                f'oa_gain_vs_{reference}_runs': gain.n,
+            }
+        row['fit_seconds'] = statistics.mean(r.fit_seconds for r in runs.values())
         for c in classes:
-            key = f'test_accuracy_{c}'
-            values = [r.metrics[key] for r in runs if key in r.metrics]
+            values = [
+                r.metrics[f'test_accuracy_{c}']
+                for r in runs.values()
+                if f'test_accuracy_{c}' in r.metrics
+            ]
             if values:
                 row[f'acc_{c}'] = 100 * statistics.mean(values)
         rows.append(row)
     return rows
 
 
+def _references(method: str, by_method: dict[str, dict[str, StageResult]]) -> list[str]:
+    """The methods *method* is compared with: the baseline, and its KD alone."""
+    wanted = ['baseline'] + [b for a, b in GAINS if a == method and b != 'baseline']
+    return [b for b in wanted if b in by_method and b != method]
+
+
+def _fmt(row: dict[str, object], key: str) -> str:
+    """An accuracy (``oa``, ``f1``) as mean ± half-width, or a gain with its interval."""
+    gain = key.startswith('oa_gain')
+    names = (
+        (key, f'{key}_low', f'{key}_high')
+        if gain
+        else (f'{key}_mean', f'{key}_low', f'{key}_high')
+    )
+    mean, low, high = (float(row[n]) for n in names)  # type: ignore[arg-type]
+    if math.isnan(low):
+        return f'{mean:+.2f}' if gain else f'{mean:.2f}'
+    if gain:
+        verdict = '' if low > 0 or high < 0 else ' (within noise)'
+        return f'{mean:+.2f} [{low:+.2f}, {high:+.2f}]{verdict}'
+    return f'{mean:.2f} ± {(high - low) / 2:.2f}'
+
+
 def markdown_table(rows: list[dict[str, object]]) -> str:
-    """The results table, with SemBridge's gains below it."""
+    """The results table, with the paired gains below it."""
     lines = [
-        '| method | seeds | test OA (%) | test macro F1 (%) | fit time (s) |',
-        '|---|---|---|---|---|',
+        '| method | runs | test OA (%) | test macro F1 (%) | OA gain vs baseline '
+        '(paired, 95 % CI) | fit time (s) |',
+        '|---|---|---|---|---|---|',
     ]
     for r in rows:
+        gain = _fmt(r, 'oa_gain_vs_baseline') if 'oa_gain_vs_baseline' in r else '-'
         lines.append(
-            f'| {r["label"]} | {r["seeds"]} | {r["oa_mean"]:.2f} ± {r["oa_std"]:.2f} | '
-            f'{r["f1_mean"]:.2f} ± {r["f1_std"]:.2f} | {r["fit_seconds"]:.0f} |'
+            f'| {r["label"]} | {r["runs"]} | {_fmt(r, "oa")} | '
+            f'{_fmt(r, "f1")} | {gain} | {r["fit_seconds"]:.0f} |'
         )
     by = {str(r['method']): r for r in rows}
     gains = [
-        f'- {LABELS[a]} vs {LABELS[b]}: OA {float(by[a]["oa_mean"]) - float(by[b]["oa_mean"]):+.2f} '  # type: ignore[arg-type]
-        f'points, F1 {float(by[a]["f1_mean"]) - float(by[b]["f1_mean"]):+.2f} points'  # type: ignore[arg-type]
+        f'- {LABELS[a]} vs {LABELS[b]}: OA {_fmt(by[a], f"oa_gain_vs_{b}")} points '
+        f'over {by[a][f"oa_gain_vs_{b}_runs"]} paired runs'
         for a, b in GAINS
-        if a in by and b in by
+        if a in by and f'oa_gain_vs_{b}' in by[a]
+    ]
+    lines += [
+        '',
+        'Accuracy: mean ± half-width of the 95 % t-interval over runs (fold x seed). '
+        'Gains: mean of the run-by-run differences [95 % interval]; '
+        '"within noise" when the interval includes 0.',
     ]
     if gains:
-        lines += ['', "SemBridge's gain (difference of the means):", '', *gains]
+        lines += [
+            '',
+            "SemBridge's gain (paired over identical folds and seeds):",
+            '',
+            *gains,
+        ]
     return '\n'.join(lines) + '\n'
 
 
@@ -122,9 +209,9 @@ def write_results(
         tuple(student_classes or dataset.classes),
         directory / 'per_class_accuracy.png',
     )
-    sembridge = sorted((out / 'students').glob('kd_sembridge_seed*'))
+    sembridge = sorted((out / 'students').glob('kd_sembridge_*seed*'))
     if sembridge:
-        _pairs_figure(sembridge[0], dataset, directory / 'matched_pairs.png')
+        _pairs_figure(sembridge[0], directory / 'matched_pairs.png')
     print('\n' + table)
     print(f'results written to {directory}/ (results.md, results.csv, *.png)')
 
@@ -134,14 +221,18 @@ def _accuracy_figure(rows: list[dict[str, object]], path: Path) -> None:
     x = np.arange(len(rows))
     for offset, key, name in ((-0.2, 'oa', 'OA'), (0.2, 'f1', 'macro F1')):
         means = [float(r[f'{key}_mean']) for r in rows]  # type: ignore[arg-type]
-        stds = [float(r[f'{key}_std']) for r in rows]  # type: ignore[arg-type]
-        ax.bar(x + offset, means, 0.4, yerr=stds, capsize=3, label=name)
+        halves = [
+            float(r[f'{key}_high']) - float(r[f'{key}_mean'])  # type: ignore[arg-type]
+            for r in rows
+        ]
+        halves = [0.0 if math.isnan(h) else h for h in halves]
+        ax.bar(x + offset, means, 0.4, yerr=halves, capsize=3, label=name)
     ax.set_xticks(x, [str(r['label']) for r in rows], rotation=20, ha='right')
     ax.set_ylabel('test %')
     low = min(float(r['f1_mean']) for r in rows)  # type: ignore[arg-type]
     ax.set_ylim(max(0, low - 15), 100)
     ax.legend()
-    ax.set_title('Student accuracy per method (mean ± std over seeds)')
+    ax.set_title('Student accuracy per method (mean and 95 % interval over runs)')
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -169,61 +260,20 @@ def _per_class_figure(
     plt.close(fig)
 
 
-def _read_rgb(root: Path, file: str) -> np.ndarray:
-    with Image.open(root / file) as img:
-        return np.asarray(img.convert('RGB'), dtype=np.float32) / 255
-
-
-def _read_pseudo_rgb(root: Path, file: str, dataset: type[ACKDDataset]) -> np.ndarray:
-    with rasterio.open(root / file) as src:
-        rgb = src.read([i + 1 for i in dataset.ms_sensor.rgb_indices]).astype(
-            np.float32
-        )
-    top = np.percentile(rgb, 98) or 1.0
-    return np.clip(rgb / top, 0, 1).transpose(1, 2, 0)
-
-
-def _pairs_figure(
-    student_dir: Path, dataset: type[ACKDDataset], path: Path, n: int = 6
-) -> None:
+def _pairs_figure(student_dir: Path, path: Path, n: int = 6) -> None:
     """Students with their teacher before (SSM) and after the last re-matching."""
-    initial = student_dir / 'pairing_initial' / 'pairing.pt'
-    later = sorted(
-        student_dir.glob('pairing_epoch*/pairing.pt'),
-        key=lambda p: int(p.parent.name[13:]),
-    )
+    initial = student_dir / 'pairing_initial' / PAIRING_PT
     if not initial.is_file():
         return
-    config = yaml.safe_load((student_dir / 'config.yaml').read_text())
-    root = Path(config['data']['init_args']['root'])
-    first = torch.load(initial, weights_only=True)
-    last = torch.load(later[-1], weights_only=True) if later else first
-    students = np.linspace(0, len(first['pairing']) - 1, n).astype(int)
-    fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
-    last_name = (
-        later[-1].parent.name.replace('pairing_', 'after DynM ') if later else 'no DynM'
-    )
-    for row, s in enumerate(students.tolist()):
-        panels = (
-            (_read_rgb(root, first['student_files'][s]), f'RGB student #{s}'),
-            (
-                _read_pseudo_rgb(
-                    root, first['teacher_files'][int(first['pairing'][s])], dataset
-                ),
-                'teacher (SSM)',
-            ),
-            (
-                _read_pseudo_rgb(
-                    root, last['teacher_files'][int(last['pairing'][s])], dataset
-                ),
-                f'teacher ({last_name})',
-            ),
-        )
-        for ax, (image, title) in zip(axes[row], panels, strict=True):
-            ax.imshow(image)
-            ax.set_title(title, fontsize=7)
-            ax.axis('off')
-    fig.suptitle('Matched pairs: student RGB | teacher pseudo-RGB', fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    first = Pairing.read(initial)
+    later = [Pairing.read(p) for p in student_dir.glob(f'pairing_epoch*/{PAIRING_PT}')]
+    columns = [('SSM', first)]
+    if later:
+        last = max(later, key=lambda p: p.epoch if p.epoch is not None else -1)
+        columns.append((f'after DynM epoch {last.epoch}', last))
+    data = yaml.safe_load((student_dir / 'config.yaml').read_text())['data']
+    module, _, name = data['class_path'].rpartition('.')
+    dm = getattr(importlib.import_module(module), name)(**data['init_args'])
+    figure = plot_pairs(dm.rgb_train, dm.ms_train, columns, n)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
 from ..sensors import SENTINEL2_SSL4EO
+from ..tasks import MatcherTask
+from .folds import write_fold_split
 from .methods import METHODS
 from .results import write_results
 from .stages import StageResult, run_stage
@@ -122,6 +125,7 @@ def run_pipeline(
     dynm_epochs: Sequence[int] = (4, 8),
     use_pretrained: bool = True,
     fresh: bool = False,
+    folds: int = 1,
 ) -> list[StageResult]:
     """Run every stage (reusing finished ones) and write the results.
 
@@ -139,6 +143,9 @@ def run_pipeline(
         use_pretrained: Start the teacher from TorchGeo's Sentinel-2 weights
             when the band set fits and the weights can be loaded.
         fresh: Start every stage over.
+        folds: K >= 3: stratified K-fold evaluation over the RGB images (every
+            image tested once; see :mod:`~torchgeo_ackd.pipeline.folds`), each
+            method run on every fold with every seed; 1: the default split.
 
     Returns:
         The student stages' results.
@@ -195,23 +202,103 @@ def run_pipeline(
     matcher['trainer']['max_epochs'] = matcher_epochs
     run_stage('matcher', matcher, out / 'matcher', fresh)
 
+    # One (name prefix, data overrides, SSM pairing) per evaluation split.
+    splits: list[tuple[str, dict[str, Any], str]] = [
+        ('', {}, str(out / 'matcher' / 'pairing.pt'))
+    ]
+    if folds > 1:
+        splits = [
+            (f'fold{f}_', {'split_file': str(split)}, str(pairing))
+            for f, (split, pairing) in enumerate(
+                prepare_folds(bench, out, folds, fresh)
+            )
+        ]
     results = []
     for method, seed in runs:
-        student = _config('ackd')
-        args = student['model']['init_args']
-        args |= {
-            'num_classes': num_classes,
-            'teacher_in_channels': in_channels,
-            'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
-            'matcher_checkpoint': None,
-            'pairing_file': str(out / 'matcher' / 'pairing.pt'),
-            'dynm_epochs': list(dynm_epochs),
-        }
-        args |= METHODS[method]
-        student['data'] = _data(bench, modality='paired')
-        student['trainer']['max_epochs'] = student_epochs
-        student['seed_everything'] = seed
-        name = f'{method}_seed{seed}'
-        results.append(run_stage(name, student, out / 'students' / name, fresh))
+        spec = METHODS[method]
+        for prefix, split, ssm_pairing in splits:
+            student = _config('ackd')
+            student['model']['init_args'] |= {
+                'num_classes': num_classes,
+                'teacher_in_channels': in_channels,
+                'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
+            } | spec.model
+            pairing = ssm_pairing if spec.ssm else None
+            student['data'] = _data(
+                bench, modality='paired', pairing_file=pairing, **split
+            )
+            student['trainer']['max_epochs'] = student_epochs
+            # Every student records its initial pairing; DynM ones also re-match.
+            student['trainer']['callbacks'] = [
+                {
+                    'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
+                    'init_args': {'epochs': list(dynm_epochs) if spec.dynm else []},
+                }
+            ]
+            student['seed_everything'] = seed
+            name = f'{method}_{prefix}seed{seed}'
+            results.append(run_stage(name, student, out / 'students' / name, fresh))
     write_results(results, out / 'results', bench.dataset, out, bench.student_classes)
     return results
+
+
+def prepare_folds(
+    bench: Benchmark, out: Path, num_folds: int, fresh: bool = False
+) -> list[tuple[Path, Path]]:
+    """Write each fold's split file and its SSM pairing (from the trained matcher).
+
+    The matcher is shared by all folds; its initial pairing is recomputed for
+    each fold's RGB training images, normalised with the statistics the
+    matcher was trained with.
+
+    Args:
+        bench: The benchmark.
+        out: Pipeline output folder (holds ``matcher/best.ckpt``).
+        num_folds: K.
+        fresh: Recompute the pairings.
+
+    Returns:
+        ``(split file, pairing file)`` per fold.
+    """
+    keys = ('val_fraction', 'test_fraction', 'seed')
+    dataset_kwargs = {'root': bench.init_args['root']} | {
+        k: bench.init_args[k] for k in keys if k in bench.init_args
+    }
+    checkpoint = out / 'matcher' / 'best.ckpt'
+    matcher: MatcherTask | None = None
+    paths = []
+    for fold in range(num_folds):
+        folder = out / 'folds' / f'fold{fold}'
+        split, pairing = folder / 'split.csv', folder / 'pairing.pt'
+        before = split.read_bytes() if split.is_file() else None
+        write_fold_split(
+            split,
+            bench.dataset,
+            dataset_kwargs,
+            bench.student_classes,
+            fold,
+            num_folds,
+            seed=int(bench.init_args.get('seed', 0)),
+        )
+        if fresh or before != split.read_bytes():
+            pairing.unlink(missing_ok=True)  # computed for another split
+        if not pairing.is_file():
+            if matcher is None:
+                matcher = MatcherTask.load_from_checkpoint(
+                    checkpoint, map_location='cpu', weights_only=True
+                )
+                state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+                stats = state[bench.datamodule.rpartition('.')[2]]
+            module, _, name = bench.datamodule.rpartition('.')
+            dm = getattr(importlib.import_module(module), name)(
+                **(bench.init_args | {'split_file': str(split), 'modality': 'ms'}),
+                **{
+                    k: v.tolist()
+                    for k, v in stats.items()
+                    if k.endswith(('_mean', '_std'))
+                },
+            )
+            matcher.initial_pairing(dm).save(folder)
+            print(f'[folds] fold {fold}: SSM pairing written to {pairing}', flush=True)
+        paths.append((split, pairing))
+    return paths

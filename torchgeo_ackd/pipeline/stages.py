@@ -158,7 +158,14 @@ def _with_outputs(config: dict[str, Any], directory: Path) -> dict[str, Any]:
         'class_path': 'lightning.pytorch.loggers.TensorBoardLogger',
         'init_args': {'save_dir': str(directory), 'name': 'logs'},
     }
+    # The stage's own checkpointing replaces the config's; other callbacks stay.
+    others = [
+        c
+        for c in trainer.get('callbacks') or []
+        if not str(c.get('class_path', '')).endswith('ModelCheckpoint')
+    ]
     trainer['callbacks'] = [
+        *others,
         {
             'class_path': 'lightning.pytorch.callbacks.ModelCheckpoint',
             'init_args': {
@@ -168,7 +175,7 @@ def _with_outputs(config: dict[str, Any], directory: Path) -> dict[str, Any]:
                 'mode': 'min',
                 'save_last': True,
             },
-        }
+        },
     ]
     return config
 

@@ -7,68 +7,19 @@ from typing import Any
 import timm
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from ..datamodules import ACKDDataModule
+from ..datasets import Pairing
 from ..matching.contrastive import clip_soft_infonce
-from ..matching.embed import _all_gather_rows
-from ..matching.initial import initial_pairing, save_pairing
+from ..matching.embed import all_gather_rows, broadcast_buffers, eval_mode
+from ..matching.initial import initial_pairing
+from ..matching.retrieval import retrieval_top1
 from ..models.projection_head import ProjectionHead
 from .base import BaseTask
-
-
-def retrieval_top1(
-    query: Tensor,
-    gallery: Tensor,
-    labels: Tensor | None = None,
-    chunk_size: int = 4096,
-) -> tuple[Tensor, Tensor | None]:
-    """Top-1 cosine retrieval of each sample's other view, and of its class.
-
-    Row i of ``query`` and row i of ``gallery`` are two views of one sample.
-    For each query, the gallery row of highest cosine similarity is retrieved
-    (ties go to the lowest index). Instance accuracy counts a hit when it is row
-    i itself (chance: 1 / N); class accuracy when its label equals label i.
-
-    Args:
-        query: (N, D) query embeddings (e.g. pseudo-RGB).
-        gallery: (N, D) gallery embeddings (e.g. MS), same order.
-        labels: Optional (N,) integer class of each sample.
-        chunk_size: Queries per matrix product (memory: chunk_size x N).
-
-    Returns:
-        Scalar float32 instance accuracy in [0, 1], and the class accuracy
-        (``None`` without labels).
-
-    Raises:
-        ValueError: If the shapes differ or are empty.
-    """
-    if query.shape != gallery.shape or query.ndim != 2 or query.shape[0] == 0:
-        raise ValueError(
-            'query and gallery must be non-empty (N, D) tensors of equal shape, got '
-            f'{tuple(query.shape)} and {tuple(gallery.shape)}'
-        )
-    if labels is not None and labels.shape != (len(query),):
-        raise ValueError(
-            f'labels must have shape ({len(query)},), got {tuple(labels.shape)}'
-        )
-    query = F.normalize(query.float(), dim=1)
-    gallery_t = F.normalize(gallery.float(), dim=1).T
-    best = torch.cat(
-        [
-            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
-            for lo in range(0, len(query), chunk_size)
-        ]
-    )
-    own = torch.arange(len(query), device=query.device)
-    instance = (best == own).float().mean()
-    if labels is None:
-        return instance, None
-    return instance, (labels[best] == labels).float().mean()
 
 
 def _feature_width(encoder: nn.Module) -> int:
@@ -85,7 +36,7 @@ def _feature_width(encoder: nn.Module) -> int:
 class MatcherTask(BaseTask):
     """The SSM matcher: MS and pseudo-RGB encoders aligned by soft InfoNCE.
 
-    Trained on MS images only (DESIGN 2, stage 2), with the datamodule in the
+    Trained on MS images only, with the datamodule in the
     ``'ms'`` mode with ``pseudo_rgb=True``: batches hold ``image`` (the MS
     image, normalised) and ``image_pseudo_rgb`` (its red/green/blue bands,
     normalised with the real-RGB statistics). The MS encoder M_V and the
@@ -103,7 +54,8 @@ class MatcherTask(BaseTask):
     At the end of training (if ``write_pairing``) the initial pairing of the
     RGB training images with MS training images is computed with the final
     weights and written as ``pairing.pt`` and ``pairing.csv`` (see
-    :func:`~torchgeo_ackd.matching.initial.save_pairing`).
+    :meth:`~torchgeo_ackd.datasets.Pairing.save`); the student stage's
+    datamodule reads it as its ``pairing_file``.
     """
 
     monitor = 'val_loss'
@@ -302,7 +254,7 @@ class MatcherTask(BaseTask):
             index = torch.empty(0, dtype=torch.long, device=self.device)
             rows = torch.empty(0, 0, device=self.device)
         if dist.is_available() and dist.is_initialized():
-            index, rows = _all_gather_rows(index, rows, self.device)
+            index, rows = all_gather_rows(index, rows, self.device)
         if len(index) == 0:
             return
         # A DistributedSampler repeats samples to even out shards: keep each
@@ -403,19 +355,17 @@ class MatcherTask(BaseTask):
             rank_zero_warn(
                 'MatcherTask: no ACKDDataModule attached to the trainer; the '
                 'initial pairing was not written (compute it with '
-                'torchgeo_ackd.matching.initial_pairing)'
+                'MatcherTask.initial_pairing)'
             )
             return
-        pairing, scores = initial_pairing(
-            self, datamodule, self.hparams['pairing_chunk_size'], self.device
-        )
+        pairing = self.initial_pairing(datamodule)
         directory = Path(self.hparams['pairing_dir'] or trainer.default_root_dir)
         if trainer.is_global_zero:
-            self.pairing_files = save_pairing(directory, pairing, scores, datamodule)
+            self.pairing_files = pairing.save(directory)
         else:
             self.pairing_files = (directory / 'pairing.pt', directory / 'pairing.csv')
         trainer.strategy.barrier('matcher_pairing_written')
-        mean_score = float(scores.mean())
+        mean_score = float(pairing.scores.mean())
         rank_zero_info(
             f'MatcherTask: initial pairing of {len(pairing)} RGB samples written to '
             f'{self.pairing_files[0]} and {self.pairing_files[1]} (mean cosine '
@@ -425,3 +375,32 @@ class MatcherTask(BaseTask):
             logger.log_metrics(
                 {'pairing_mean_cosine': mean_score}, step=trainer.global_step
             )
+
+    def initial_pairing(self, datamodule: ACKDDataModule) -> Pairing:
+        """SSM: pair every RGB training image with its most similar MS image of its class.
+
+        Embeds the MS gallery with M_V and the real RGB training images with
+        M_G (evaluation normalisation, eval mode, rank 0's buffers under DDP).
+
+        Args:
+            datamodule: A datamodule of the benchmark (any modality).
+
+        Returns:
+            The pairing, scored by cosine similarity.
+        """
+        broadcast_buffers(self)
+        with eval_mode(self):
+            index, scores = initial_pairing(
+                self.embed_ms,
+                self.embed_rgb,
+                datamodule.gallery_dataloader(),
+                datamodule.student_dataloader(),
+                datamodule.ms_train.targets,
+                datamodule.rgb_train.targets,
+                transform=datamodule.preprocess,
+                chunk_size=self.hparams['pairing_chunk_size'],
+                device=self.device,
+            )
+        return Pairing.for_datasets(
+            index, datamodule.rgb_train, datamodule.ms_train, scores
+        )

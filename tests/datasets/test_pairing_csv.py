@@ -5,7 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from torchgeo_ackd.matching import PAIRING_COLUMNS, read_pairing_csv, write_pairing_csv
+from torchgeo_ackd.datasets.pairing_csv import (
+    PAIRING_COLUMNS,
+    read_pairing_csv,
+    write_pairing_csv,
+)
 
 STUDENTS = ['RGB/Forest/a.jpg', 'RGB/River/b.jpg', 'RGB/Forest/c,1.jpg']
 TEACHERS = ['MS/River/x.tif', 'MS/Forest/y.tif', 'MS/Forest/z.tif', 'MS/Sea/w.tif']

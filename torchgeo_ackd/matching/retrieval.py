@@ -1,0 +1,55 @@
+"""Cross-view retrieval accuracy: how well two embeddings of the same samples agree."""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def retrieval_top1(
+    query: Tensor,
+    gallery: Tensor,
+    labels: Tensor | None = None,
+    chunk_size: int = 4096,
+) -> tuple[Tensor, Tensor | None]:
+    """Top-1 cosine retrieval of each sample's other view, and of its class.
+
+    Row i of ``query`` and row i of ``gallery`` are two views of one sample.
+    For each query, the gallery row of highest cosine similarity is retrieved
+    (ties go to the lowest index). Instance accuracy counts a hit when it is row
+    i itself (chance: 1 / N); class accuracy when its label equals label i.
+
+    Args:
+        query: (N, D) query embeddings (e.g. pseudo-RGB).
+        gallery: (N, D) gallery embeddings (e.g. MS), same order.
+        labels: Optional (N,) integer class of each sample.
+        chunk_size: Queries per matrix product (memory: chunk_size x N).
+
+    Returns:
+        Scalar float32 instance accuracy in [0, 1], and the class accuracy
+        (``None`` without labels).
+
+    Raises:
+        ValueError: If the shapes differ or are empty.
+    """
+    if query.shape != gallery.shape or query.ndim != 2 or query.shape[0] == 0:
+        raise ValueError(
+            'query and gallery must be non-empty (N, D) tensors of equal shape, got '
+            f'{tuple(query.shape)} and {tuple(gallery.shape)}'
+        )
+    if labels is not None and labels.shape != (len(query),):
+        raise ValueError(
+            f'labels must have shape ({len(query)},), got {tuple(labels.shape)}'
+        )
+    query = F.normalize(query.float(), dim=1)
+    gallery_t = F.normalize(gallery.float(), dim=1).T
+    best = torch.cat(
+        [
+            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
+            for lo in range(0, len(query), chunk_size)
+        ]
+    )
+    own = torch.arange(len(query), device=query.device)
+    instance = (best == own).float().mean()
+    if labels is None:
+        return instance, None
+    return instance, (labels[best] == labels).float().mean()

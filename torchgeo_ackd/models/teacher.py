@@ -1,0 +1,228 @@
+"""The frozen MS teacher of the student stage, with its gallery cache."""
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NamedTuple
+
+import timm
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from ..losses.functional import multilabel_teacher_logits
+from ..matching.embed import compute_outputs
+from ..matching.sharding import shard_loader
+from .features import forward_with_features
+from .teacher_weights import TeacherInput, load_teacher_weights, teacher_band_order
+
+
+class TeacherOutputs(NamedTuple):
+    """What the teacher gives the student's losses, per sample.
+
+    Attributes:
+        logits: (B, K) class logits (of a single-label distribution; a
+            multi-label teacher's are converted once, here).
+        patches: (B, N, D) last-stage features as a patch sequence (SKA).
+        embedding: (B, D) pooled features.
+    """
+
+    logits: Tensor
+    patches: Tensor
+    embedding: Tensor
+
+
+class RawInputAdapter(nn.Module):
+    """Normalised MS batch -> raw values, reordered and scaled for pretrained weights."""
+
+    mean: Tensor
+    std: Tensor
+
+    def __init__(
+        self, mean: Tensor, std: Tensor, index: list[int] | None, scale: float | None
+    ) -> None:
+        """Initialize a new RawInputAdapter instance.
+
+        Args:
+            mean: (C,) per-band mean the datamodule normalised with.
+            std: (C,) per-band standard deviation.
+            index: Band order the weights expect, as indices of the input bands.
+            scale: Raw values are divided by this (``None``: not at all).
+        """
+        super().__init__()
+        # Not persistent: derived from the datamodule at every fit start.
+        self.register_buffer('mean', mean.view(1, -1, 1, 1).clone(), persistent=False)
+        self.register_buffer('std', std.view(1, -1, 1, 1).clone(), persistent=False)
+        self.index = index
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Undo the normalisation of a (B, C, H, W) batch."""
+        raw = x * self.std + self.mean
+        if self.index is not None:
+            raw = raw[:, self.index]
+        return raw / self.scale if self.scale is not None else raw
+
+
+class FrozenTeacher(nn.Module):
+    """An MS teacher that is never trained: always in eval mode, never optimised.
+
+    Builds the timm model, loads its weights (a TorchGeo weight enum, a
+    TorchGeo classification checkpoint or a state dict, read with
+    ``weights_only=True``), adapts normalised inputs to what pretrained
+    weights expect (band order, raw scale), and caches its outputs for the
+    whole gallery when the gallery is not augmented, so the student's step
+    looks them up instead of running the teacher.
+    """
+
+    def __init__(
+        self,
+        model: str = 'resnet34',
+        in_channels: int = 13,
+        num_classes: int = 10,
+        weights: str | None = None,
+        multilabel: bool = False,
+    ) -> None:
+        """Initialize a new FrozenTeacher instance.
+
+        Args:
+            model: timm model name.
+            in_channels: MS bands the teacher takes.
+            num_classes: Size of the class vocabulary.
+            weights: TorchGeo weight enum name, checkpoint or state-dict file.
+            multilabel: The teacher is a multi-label (sigmoid) classifier: its
+                logits become those of a class distribution through
+                ``logsigmoid`` before any loss or matching sees them.
+        """
+        super().__init__()
+        self.model = timm.create_model(
+            model, in_chans=in_channels, num_classes=num_classes
+        )
+        self.input = TeacherInput()
+        if weights:
+            self.input = load_teacher_weights(self.model, weights)
+        self.in_channels = in_channels
+        self.multilabel = multilabel
+        self.adapter: nn.Module = nn.Identity()
+        self.gallery: TeacherOutputs | None = None
+        self.model.requires_grad_(False)
+        # Every flag False from the start: Lightning restores captured modes
+        # by setting them directly, without calling train().
+        self.eval()
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the last feature map (D)."""
+        return int(self.model.num_features)  # type: ignore[arg-type]
+
+    def train(self, mode: bool = True) -> 'FrozenTeacher':
+        """Stay in eval mode whatever Lightning asks.
+
+        Args:
+            mode: Ignored.
+
+        Returns:
+            self
+        """
+        return super().train(False)
+
+    def check_bands(self, bands: Sequence[str]) -> None:
+        """Refuse MS data whose band count the teacher cannot take.
+
+        Args:
+            bands: Band names of the MS batches.
+
+        Raises:
+            ValueError: If the count differs and the weights name no band order.
+        """
+        if self.input.bands is None and len(bands) != self.in_channels:
+            raise ValueError(
+                f'the MS data have {len(bands)} bands {list(bands)}, but the '
+                f'teacher takes {self.in_channels} (teacher_in_channels)'
+            )
+
+    def adapt_input(self, bands: Sequence[str], mean: Tensor, std: Tensor) -> None:
+        """Undo the datamodule's normalisation for weights that expect raw values.
+
+        Args:
+            bands: Band names of the MS batches, in order.
+            mean: (C,) per-band mean they were normalised with.
+            std: (C,) per-band standard deviation.
+        """
+        if self.input.bands is None and self.input.scale is None:
+            return
+        index = teacher_band_order(bands, self.input.bands)
+        device = next(self.model.parameters()).device
+        self.adapter = RawInputAdapter(mean, std, index, self.input.scale).to(device)
+
+    @torch.no_grad()
+    def forward(self, image: Tensor) -> TeacherOutputs:
+        """Run the teacher on a normalised MS batch.
+
+        Args:
+            image: (B, C, H, W) normalised MS images.
+
+        Returns:
+            The teacher's outputs.
+        """
+        logits, patches, embedding = forward_with_features(
+            self.model, self.adapter(image)
+        )
+        if self.multilabel:
+            logits = multilabel_teacher_logits(logits)
+        return TeacherOutputs(logits, patches, embedding)
+
+    def cache_gallery(
+        self,
+        loader: DataLoader,  # type: ignore[type-arg]
+        num_samples: int,
+        transform: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None,
+        device: torch.device,
+        context: AbstractContextManager[Any] | None = None,
+    ) -> TeacherOutputs:
+        """Compute (and keep in :attr:`gallery`) the outputs of every gallery sample.
+
+        Args:
+            loader: Unshuffled loader of the gallery; batches hold ``image_ms``.
+            num_samples: Gallery size N_t.
+            transform: Normalisation applied to each batch on the device.
+            device: Device of the forward passes.
+            context: The trainer's precision context (autocast), so cached
+                outputs equal what the training step would compute.
+
+        Returns:
+            The outputs, each (N_t, ...), in the dtype the teacher produced.
+        """
+        dtypes: list[torch.dtype] = []
+
+        def run(image: Tensor) -> TeacherOutputs:
+            outputs = self(image)
+            dtypes[:] = [o.dtype for o in outputs]
+            return outputs
+
+        with context or nullcontext():
+            parts = compute_outputs(
+                run,
+                shard_loader(loader),
+                num_samples,
+                key='image_ms',
+                device=device,
+                transform=transform,
+            )
+        # Hand the step the dtype it would have had (bf16 under bf16-mixed).
+        self.gallery = TeacherOutputs(
+            *(p.to(d) for p, d in zip(parts, dtypes, strict=True))
+        )
+        return self.gallery
+
+    def lookup(self, index: Tensor) -> TeacherOutputs:
+        """Cached outputs of gallery samples.
+
+        Args:
+            index: (B,) gallery indices.
+
+        Returns:
+            The outputs, each (B, ...).
+        """
+        assert self.gallery is not None, 'call cache_gallery() first'
+        i = index.to(self.gallery.logits.device)
+        return TeacherOutputs(*(o[i] for o in self.gallery))

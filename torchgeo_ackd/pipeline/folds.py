@@ -1,0 +1,102 @@
+"""Stratified K-fold evaluation over the RGB images.
+
+Every RGB image is a test image in exactly one fold. In fold ``f`` the RGB
+images of fold ``f`` are the test set, those of fold ``f + 1`` (mod K) the
+validation set and the rest the training set (60/20/20 with K = 5, the
+proportions of the default split). The MS images keep the default split in
+every fold, so the teacher and the matcher, which never see an RGB label,
+are trained once and shared by all folds.
+"""
+
+import csv
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..datasets import ACKDDataset, relative_files
+from ..datasets.atomic import atomic_open
+
+
+def stratified_folds(
+    labels: Sequence[int], num_folds: int, seed: int, class_names: Sequence[str]
+) -> list[int]:
+    """Assign every sample to one of *num_folds* folds, class by class.
+
+    Each class's samples (in the given order) are shuffled with a generator
+    seeded by *seed* and the class name, then dealt out round-robin, so every
+    fold gets ``floor`` or ``ceil`` of the class's share.
+
+    Args:
+        labels: Class index per sample.
+        num_folds: K >= 3 (one fold tests, one validates, the rest train).
+        seed: Seed of the shuffles.
+        class_names: Names indexed by class (seeds each class's shuffle).
+
+    Returns:
+        The fold (0..K-1) of each sample.
+
+    Raises:
+        ValueError: If K < 3 or a class has fewer than K samples.
+    """
+    if num_folds < 3:
+        raise ValueError(
+            f'--folds must be >= 3 for K-fold evaluation (one fold tests, the next '
+            f'validates, the others train), got {num_folds}'
+        )
+    fold = [-1] * len(labels)
+    for c in sorted(set(labels)):
+        members = [i for i, label in enumerate(labels) if label == c]
+        if len(members) < num_folds:
+            raise ValueError(
+                f'class {class_names[c]!r} has {len(members)} RGB images, fewer than '
+                f'--folds={num_folds}: every fold needs one test image of it'
+            )
+        g = torch.Generator().manual_seed(seed + zlib.crc32(class_names[c].encode()))
+        for rank, j in enumerate(torch.randperm(len(members), generator=g).tolist()):
+            fold[members[j]] = rank % num_folds
+    return fold
+
+
+def write_fold_split(
+    path: Path,
+    dataset_class: type[ACKDDataset],
+    dataset_kwargs: dict[str, Any],
+    student_classes: Sequence[str] | None,
+    fold: int,
+    num_folds: int,
+    seed: int,
+) -> None:
+    """Write the ``path,split`` file of one fold (see the module docstring).
+
+    Args:
+        path: CSV to write (atomically).
+        dataset_class: The benchmark's dataset.
+        dataset_kwargs: ``root``, ``val_fraction``, ``test_fraction``, ``seed``
+            of the default split (kept for the MS images).
+        student_classes: RGB classes present (``None``: all).
+        fold: This fold, in [0, K).
+        num_folds: K.
+        seed: Seed of the fold assignment.
+    """
+    rows: list[tuple[str, str]] = []
+    for split in ('train', 'val', 'test'):
+        ms = dataset_class(modality='ms', split=split, **dataset_kwargs)
+        rows += [(f, split) for f in relative_files(ms)]
+    rgb = dataset_class(
+        modality='rgb', split='all', classes=student_classes, **dataset_kwargs
+    )
+    folds = stratified_folds(
+        rgb.targets.tolist(), num_folds, seed, dataset_class.classes
+    )
+    val_fold = (fold + 1) % num_folds
+    for file, f in zip(relative_files(rgb), folds, strict=True):
+        rows.append(
+            (file, 'test' if f == fold else 'val' if f == val_fold else 'train')
+        )
+    with atomic_open(path, 'w', newline='') as out:
+        writer = csv.writer(out)
+        writer.writerow(('path', 'split'))
+        writer.writerows(rows)
