@@ -1,6 +1,7 @@
 """DynamicMatching: the schedule, the re-matching rule, resume and DDP."""
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,35 @@ def test_ddp_spawn_rematches_identically_on_every_rank(
     with open(tmp_path / 'out' / 'pairing_epoch1' / 'pairing.csv') as f:
         written = torch.tensor([float(row['score']) for row in csv.DictReader(f)])
     torch.testing.assert_close(pairing.scores, written, rtol=1e-6, atol=1e-6)
+
+
+def test_capacity_limits_hubs_in_rematching(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    dm = _datamodule(bench)
+    dynm = DynamicMatching(epochs=[0], capacity=1.0)
+    trainer = _trainer(
+        tmp_path,
+        max_epochs=1,
+        limit_train_batches=0,
+        limit_val_batches=0,
+        callbacks=[dynm],
+    )
+    task = _task(bench)
+    trainer.fit(task, dm)
+    pairing = dynm.rematch(trainer, task)
+    teachers, students = dm.ms_train.targets, dm.rgb_train.targets
+    assert torch.equal(teachers[pairing.teacher_index], students)
+    for c in students.unique().tolist():
+        share = math.ceil(int((students == c).sum()) / int((teachers == c).sum()))
+        mine = pairing.teacher_index[students == c]
+        assert int(torch.bincount(mine).max()) <= share
+    written = Pairing.read(tmp_path / 'pairing_epoch0' / 'pairing.pt')
+    assert (
+        written.max_load()
+        == pairing.max_load()
+        <= max(
+            math.ceil(int((students == c).sum()) / int((teachers == c).sum()))
+            for c in students.unique().tolist()
+        )
+    )

@@ -33,10 +33,16 @@ def test_written_content(tmp_path: Path) -> None:
     _write(path)
     assert _rows(path) == [
         list(PAIRING_COLUMNS),
-        ['0', 'RGB/Forest/a.jpg', '2', 'MS/Forest/z.tif', 'Forest', '0.5'],
-        ['1', 'RGB/River/b.jpg', '0', 'MS/River/x.tif', 'River', '-0.25'],
-        ['2', 'RGB/Forest/c,1.jpg', '1', 'MS/Forest/y.tif', 'Forest', '0.875'],
+        ['0', 'RGB/Forest/a.jpg', '2', 'MS/Forest/z.tif', 'Forest', '0.5', '1'],
+        ['1', 'RGB/River/b.jpg', '0', 'MS/River/x.tif', 'River', '-0.25', '1'],
+        ['2', 'RGB/Forest/c,1.jpg', '1', 'MS/Forest/y.tif', 'Forest', '0.875', '1'],
     ]
+    # A hub: two students on one teacher, each row says so.
+    hub = tmp_path / 'hub.csv'
+    write_pairing_csv(
+        hub, torch.tensor([2, 0, 2]), SCORES, STUDENTS, TEACHERS, LABELS, CLASSES
+    )
+    assert [row[-1] for row in _rows(hub)[1:]] == ['2', '1', '2']
     assert PAIRING_COLUMNS == (
         'student_index',
         'student_file',
@@ -44,6 +50,7 @@ def test_written_content(tmp_path: Path) -> None:
         'teacher_file',
         'class',
         'score',
+        'teacher_load',
     )
     # No temporary file left behind.
     assert os.listdir(path.parent) == ['pairing.csv']

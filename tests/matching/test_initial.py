@@ -1,3 +1,4 @@
+import math
 import os
 import socket
 from pathlib import Path
@@ -286,3 +287,17 @@ def test_ddp_gloo_equals_single_process(root: Path, tmp_path: Path) -> None:
     assert torch.equal(ranks[0][1], ranks[1][1])
     assert torch.equal(ranks[0][0], single[0])
     torch.testing.assert_close(ranks[0][1], single[1])
+
+
+def test_capacity_limits_hubs(root: Path) -> None:
+    dm = _datamodule(root)
+    free = _pair(dm)
+    capped = _pair(dm, _matcher(pairing_capacity=1.0))
+    students, teachers = dm.rgb_train.targets, dm.ms_train.targets
+    assert torch.equal(teachers[capped.teacher_index], students)
+    for c in students.unique().tolist():
+        share = math.ceil(int((students == c).sum()) / int((teachers == c).sum()))
+        assert int(torch.bincount(capped.teacher_index[students == c]).max()) <= share
+    assert capped.distinct_teachers() >= free.distinct_teachers()
+    # Each student's score is the cosine of its own pair, never above its best.
+    assert bool((capped.scores <= free.scores + 1e-6).all())

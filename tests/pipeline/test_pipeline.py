@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from torchgeo_ackd.pipeline import resolve_benchmark, run_pipeline
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
@@ -135,10 +136,11 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
 
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     out = tmp_path / 'out'
-    results = run_pipeline(root=root, out=out, folds=3, **FAST)
+    fast = FAST | {'methods': ['baseline', 'kd_sembridge', 'kd_sembridge_capacity']}
+    results = run_pipeline(root=root, out=out, folds=3, **fast)
     assert [r.name for r in results] == [
         f'{method}_fold{fold}_seed0'
-        for method in ('baseline', 'kd_sembridge')
+        for method in ('baseline', 'kd_sembridge', 'kd_sembridge_capacity')
         for fold in range(3)
     ]
     for fold in range(3):
@@ -146,10 +148,21 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
         # Each fold's SSM pairing covers exactly that fold's RGB training images.
         students = SyntheticACKD(root, modality='rgb', split='train', split_file=split)
         gallery = SyntheticACKD(root, modality='ms', split='train', split_file=split)
-        pairing = Pairing.load(split.parent / 'pairing.pt', students, gallery)
+        pairing = Pairing.load(
+            split.parent / 'pairings' / 'nearest' / 'pairing.pt', students, gallery
+        )
         assert len(pairing) == len(students)
         config = out / 'students' / f'kd_sembridge_fold{fold}_seed0' / 'config.yaml'
         assert str(split) in config.read_text()
+        # The capacity variant's SSM pairing, for the same fold, has no hub.
+        capped = Pairing.load(
+            split.parent / 'pairings' / 'capacity1.0' / 'pairing.pt', students, gallery
+        )
+        for c in students.targets.unique().tolist():
+            n_s = int((students.targets == c).sum())
+            n_t = int((gallery.targets == c).sum())
+            mine = capped.teacher_index[students.targets == c]
+            assert int(torch.bincount(mine).max()) <= -(-n_s // n_t)
     with open(out / 'results' / 'results.csv', newline='') as f:
         rows = {row['method']: row for row in csv.DictReader(f)}
     assert rows['baseline']['runs'] == rows['kd_sembridge']['runs'] == '3'
@@ -166,6 +179,8 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
     assert rows['kd_sembridge']['oa_gain_vs_baseline_runs'] == '3'
     assert 'paired' in (out / 'results' / 'results.md').read_text()
     # A rerun reuses every stage and the fold pairings.
-    stamp = (out / 'folds' / 'fold0' / 'pairing.pt').stat().st_mtime_ns
-    assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **FAST))
-    assert (out / 'folds' / 'fold0' / 'pairing.pt').stat().st_mtime_ns == stamp
+    stamp = (out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt').stat()
+    assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **fast))
+    assert (
+        out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt'
+    ).stat().st_mtime_ns == stamp.st_mtime_ns

@@ -48,6 +48,7 @@ class DynamicMatching(Callback):
         e_mu: int = 5,
         num_matchings: int | None = 4,
         temperature: float = 3.0,
+        capacity: float | None = None,
         chunk_size: int = 4096,
         log_pairs: int = 8,
         output_dir: str | None = None,
@@ -61,6 +62,9 @@ class DynamicMatching(Callback):
             e_mu: Schedule interval growth e_mu.
             num_matchings: Number of re-matchings T (None: all < max_epochs).
             temperature: Temperature of the re-matching KL.
+            capacity: Limit hubs: each teacher serves at most
+                ``ceil(capacity x`` its class's students per teacher ``)``
+                students (None: the lowest-KL teacher, as the reference).
             chunk_size: Students per chunk of the search.
             log_pairs: Matched pairs drawn per TensorBoard figure (0: none).
             output_dir: Folder of the pairing files (default: the trainer's
@@ -71,6 +75,7 @@ class DynamicMatching(Callback):
         self.epochs = epochs
         self.schedule_args = (e0, delta_e, e_mu, num_matchings)
         self.temperature = temperature
+        self.capacity = capacity
         self.chunk_size = chunk_size
         self.log_pairs = log_pairs
         self.output_dir = output_dir
@@ -153,6 +158,7 @@ class DynamicMatching(Callback):
             ('dynm_changed_fraction', changed),
             ('dynm_mean_kl', pairing.scores.mean()),
             ('dynm_distinct_teachers', float(pairing.distinct_teachers())),
+            ('dynm_max_load', float(pairing.max_load())),
         ):
             pl_module.log(name, value, on_epoch=True, on_step=False)
         self._log_figure(
@@ -193,6 +199,7 @@ class DynamicMatching(Callback):
             dm.ms_train.targets.to(device),
             temperature=self.temperature,
             chunk_size=self.chunk_size,
+            capacity=self.capacity,
         )
         pairing = replace(
             Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.ms_train, kl),

@@ -257,6 +257,15 @@ class Pairing:
         """Number of distinct teacher samples in use."""
         return int(torch.unique(self.teacher_index).numel())
 
+    def loads(self) -> Tensor:
+        """(N_s,) how many students share each student's teacher."""
+        counts = torch.bincount(self.teacher_index, minlength=len(self.teacher_files))
+        return counts[self.teacher_index]
+
+    def max_load(self) -> int:
+        """The largest number of students on one teacher (hubness)."""
+        return int(self.loads().max()) if len(self) else 0
+
     # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         """The pairing as tensors and strings (checkpoints and ``pairing.pt``).
@@ -347,6 +356,7 @@ class Pairing:
             self.teacher_files,
             self.student_labels.tolist(),
             self.classes,
+            self.loads(),
         )
         return pt_path, csv_path
 

@@ -22,6 +22,7 @@ PAIRING_COLUMNS = (
     'teacher_file',
     'class',
     'score',
+    'teacher_load',
 )
 
 
@@ -55,6 +56,7 @@ def write_pairing_csv(
     teacher_files: Sequence[str],
     student_labels: Sequence[int],
     class_names: Sequence[str],
+    teacher_loads: Tensor | None = None,
 ) -> None:
     """Write a pairing as a CSV file, atomically.
 
@@ -72,6 +74,8 @@ def write_pairing_csv(
         teacher_files: Nt teacher file names, in dataset order.
         student_labels: Ns class indices of the students.
         class_names: Class names indexed by class index.
+        teacher_loads: (Ns,) how many students share each row's teacher
+            (default: counted from *pairing*); its maximum shows hubs.
 
     Raises:
         TypeError: If ``pairing`` or ``scores`` is not a tensor.
@@ -103,6 +107,11 @@ def write_pairing_csv(
     with atomic_open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(PAIRING_COLUMNS)
+        if teacher_loads is None:
+            teacher_loads = torch.bincount(pairing, minlength=len(teacher_files))[
+                pairing
+            ]
+        loads = _as_vector('teacher_loads', teacher_loads, n).tolist()
         for i, (t, s) in enumerate(zip(pairing.tolist(), scores.tolist(), strict=True)):
             writer.writerow(
                 (
@@ -112,6 +121,7 @@ def write_pairing_csv(
                     teacher_files[t],
                     class_names[int(student_labels[i])],
                     f'{s:.8g}',
+                    loads[i],
                 )
             )
 

@@ -14,12 +14,16 @@ class Method:
         ssm: Start from the matcher's pairing (else a seeded random
             same-class pairing): the datamodule's ``pairing_file``.
         dynm: Re-match during training (the ``DynamicMatching`` epochs).
+        capacity: Limit hubs in both matchings: each teacher serves at most
+            ``ceil(capacity x`` its class's students per teacher ``)``
+            students (None: the nearest teacher, as the paper).
     """
 
     label: str
     model: dict[str, Any] = field(default_factory=dict)
     ssm: bool = True
     dynm: bool = True
+    capacity: float | None = None
 
 
 # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
@@ -49,6 +53,9 @@ METHODS: dict[str, Method] = {
     'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', _KD, dynm=False),
     'kd_sembridge_no_ot1': Method('KD + SemBridge w/o L_ot1', _KD | {'use_ot1': False}),
     'kd_sembridge_no_ot2': Method('KD + SemBridge w/o L_ot2', _KD | {'use_ot2': False}),
+    # Hub-free matching: every teacher serves at most its even share of its
+    # class's students (rounded up), in the initial pairing and in DynM.
+    'kd_sembridge_capacity': Method('KD + SemBridge, capacity 1', _KD, capacity=1.0),
 }
 
 #: What the README's main job trains.

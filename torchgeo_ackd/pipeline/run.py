@@ -1,6 +1,7 @@
 """The whole ACKD pipeline: data -> teacher -> matcher -> students -> results."""
 
 import importlib
+import shutil
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,37 +203,38 @@ def run_pipeline(
     matcher['trainer']['max_epochs'] = matcher_epochs
     run_stage('matcher', matcher, out / 'matcher', fresh)
 
-    # One (name prefix, data overrides, SSM pairing) per evaluation split.
-    splits: list[tuple[str, dict[str, Any], str]] = [
-        ('', {}, str(out / 'matcher' / 'pairing.pt'))
-    ]
+    # One (name prefix, split file) per evaluation split.
+    splits: list[tuple[str, Path | None]] = [('', None)]
     if folds > 1:
         splits = [
-            (f'fold{f}_', {'split_file': str(split)}, str(pairing))
-            for f, (split, pairing) in enumerate(
-                prepare_folds(bench, out, folds, fresh)
-            )
+            (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
         ]
+    ssm = SSMPairings(bench, out, fresh)
     results = []
     for method, seed in runs:
         spec = METHODS[method]
-        for prefix, split, ssm_pairing in splits:
+        for prefix, split in splits:
             student = _config('ackd')
             student['model']['init_args'] |= {
                 'num_classes': num_classes,
                 'teacher_in_channels': in_channels,
                 'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
             } | spec.model
-            pairing = ssm_pairing if spec.ssm else None
-            student['data'] = _data(
-                bench, modality='paired', pairing_file=pairing, **split
-            )
+            data: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
+            if split is not None:
+                data['split_file'] = str(split)
+            if spec.ssm:
+                data['pairing_file'] = str(ssm.path(split, spec.capacity))
+            student['data'] = _data(bench, **data)
             student['trainer']['max_epochs'] = student_epochs
             # Every student records its initial pairing; DynM ones also re-match.
             student['trainer']['callbacks'] = [
                 {
                     'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
-                    'init_args': {'epochs': list(dynm_epochs) if spec.dynm else []},
+                    'init_args': {
+                        'epochs': list(dynm_epochs) if spec.dynm else [],
+                        'capacity': spec.capacity,
+                    },
                 }
             ]
             student['seed_everything'] = seed
@@ -242,34 +244,24 @@ def run_pipeline(
     return results
 
 
-def prepare_folds(
-    bench: Benchmark, out: Path, num_folds: int, fresh: bool = False
-) -> list[tuple[Path, Path]]:
-    """Write each fold's split file and its SSM pairing (from the trained matcher).
-
-    The matcher is shared by all folds; its initial pairing is recomputed for
-    each fold's RGB training images, normalised with the statistics the
-    matcher was trained with.
+def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:
+    """Write each fold's split file (rewritten identically on a rerun).
 
     Args:
         bench: The benchmark.
-        out: Pipeline output folder (holds ``matcher/best.ckpt``).
+        out: Pipeline output folder.
         num_folds: K.
-        fresh: Recompute the pairings.
 
     Returns:
-        ``(split file, pairing file)`` per fold.
+        The split file of each fold, ``out/folds/fold<f>/split.csv``.
     """
     keys = ('val_fraction', 'test_fraction', 'seed')
     dataset_kwargs = {'root': bench.init_args['root']} | {
         k: bench.init_args[k] for k in keys if k in bench.init_args
     }
-    checkpoint = out / 'matcher' / 'best.ckpt'
-    matcher: MatcherTask | None = None
     paths = []
     for fold in range(num_folds):
-        folder = out / 'folds' / f'fold{fold}'
-        split, pairing = folder / 'split.csv', folder / 'pairing.pt'
+        split = out / 'folds' / f'fold{fold}' / 'split.csv'
         before = split.read_bytes() if split.is_file() else None
         write_fold_split(
             split,
@@ -280,25 +272,80 @@ def prepare_folds(
             num_folds,
             seed=int(bench.init_args.get('seed', 0)),
         )
-        if fresh or before != split.read_bytes():
-            pairing.unlink(missing_ok=True)  # computed for another split
-        if not pairing.is_file():
-            if matcher is None:
-                matcher = MatcherTask.load_from_checkpoint(
-                    checkpoint, map_location='cpu', weights_only=True
-                )
-                state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-                stats = state[bench.datamodule.rpartition('.')[2]]
-            module, _, name = bench.datamodule.rpartition('.')
-            dm = getattr(importlib.import_module(module), name)(
-                **(bench.init_args | {'split_file': str(split), 'modality': 'ms'}),
-                **{
+        if before is not None and before != split.read_bytes():
+            # Pairings computed for the old split are stale.
+            shutil.rmtree(split.parent / 'pairings', ignore_errors=True)
+        paths.append(split)
+    return paths
+
+
+class SSMPairings:
+    """The matcher's initial pairing for other splits or a hub capacity.
+
+    The matcher stage writes its pairing for the default split; K-fold runs
+    and the capacity-limited variant need it for other RGB training sets or
+    with another assignment. They are computed here from the matcher's
+    checkpoint, with the statistics it was trained with, once each.
+    """
+
+    def __init__(self, bench: Benchmark, out: Path, fresh: bool = False) -> None:
+        """Initialize a new SSMPairings instance.
+
+        Args:
+            bench: The benchmark.
+            out: Pipeline output folder (holds ``matcher/best.ckpt``).
+            fresh: Recompute pairings written by an earlier run.
+        """
+        self.bench, self.out, self.fresh = bench, out, fresh
+        self._matcher: tuple[MatcherTask, dict[str, list[float]]] | None = None
+        self._done: set[Path] = set()
+
+    def path(self, split: Path | None, capacity: float | None) -> Path:
+        """The ``pairing.pt`` for a split file (None: default) and capacity."""
+        if split is None and capacity is None:
+            return self.out / 'matcher' / 'pairing.pt'
+        base = self.out / 'matcher' if split is None else split.parent
+        variant = 'nearest' if capacity is None else f'capacity{capacity}'
+        folder = base / 'pairings' / variant
+        if (self.fresh and folder not in self._done) or not (
+            folder / 'pairing.pt'
+        ).is_file():
+            self._compute(split, capacity, folder)
+            self._done.add(folder)
+        return folder / 'pairing.pt'
+
+    def _compute(
+        self, split: Path | None, capacity: float | None, folder: Path
+    ) -> None:
+        if self._matcher is None:
+            checkpoint = self.out / 'matcher' / 'best.ckpt'
+            matcher = MatcherTask.load_from_checkpoint(
+                checkpoint, map_location='cpu', weights_only=True
+            )
+            state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+            stats = state[self.bench.datamodule.rpartition('.')[2]]
+            self._matcher = (
+                matcher,
+                {
                     k: v.tolist()
                     for k, v in stats.items()
                     if k.endswith(('_mean', '_std'))
                 },
             )
-            matcher.initial_pairing(dm).save(folder)
-            print(f'[folds] fold {fold}: SSM pairing written to {pairing}', flush=True)
-        paths.append((split, pairing))
-    return paths
+        matcher, stats = self._matcher
+        matcher.hparams['pairing_capacity'] = capacity
+        module, _, name = self.bench.datamodule.rpartition('.')
+        overrides: dict[str, Any] = {'modality': 'ms'} | stats
+        if split is not None:
+            overrides['split_file'] = str(split)
+        dm = getattr(importlib.import_module(module), name)(
+            **(self.bench.init_args | overrides)
+        )
+        pairing = matcher.initial_pairing(dm)
+        pairing.save(folder)
+        print(
+            f'[matcher] SSM pairing ({split or "default split"}, capacity '
+            f'{capacity}) written to {folder}: {pairing.distinct_teachers()} distinct '
+            f'teachers, at most {pairing.max_load()} students on one',
+            flush=True,
+        )

@@ -73,6 +73,7 @@ class MatcherTask(BaseTask):
         weight_decay: float = 1e-3,
         patience: int | None = None,
         pairing_chunk_size: int = 4096,
+        pairing_capacity: float | None = None,
         write_pairing: bool = True,
         pairing_dir: str | None = None,
     ) -> None:
@@ -92,6 +93,10 @@ class MatcherTask(BaseTask):
                 as the reference) keeps it constant.
             pairing_chunk_size: Students per matrix product of the pairing
                 search and queries per product of the retrieval metric.
+            pairing_capacity: Limit hubs in the initial pairing: each MS
+                image serves at most ``ceil(capacity x`` its class's RGB images
+                per MS image ``)`` students (None: nearest neighbour, as the
+                reference).
             write_pairing: Compute and save the initial pairing at the end of
                 training.
             pairing_dir: Folder of ``pairing.pt`` / ``pairing.csv`` (default:
@@ -371,10 +376,13 @@ class MatcherTask(BaseTask):
             f'{self.pairing_files[0]} and {self.pairing_files[1]} (mean cosine '
             f'similarity {mean_score:.4f})'
         )
+        summary = {
+            'pairing_mean_cosine': mean_score,
+            'pairing_distinct_teachers': float(pairing.distinct_teachers()),
+            'pairing_max_load': float(pairing.max_load()),
+        }
         for logger in trainer.loggers:
-            logger.log_metrics(
-                {'pairing_mean_cosine': mean_score}, step=trainer.global_step
-            )
+            logger.log_metrics(summary, step=trainer.global_step)
 
     def initial_pairing(self, datamodule: ACKDDataModule) -> Pairing:
         """SSM: pair every RGB training image with its most similar MS image of its class.
@@ -400,6 +408,7 @@ class MatcherTask(BaseTask):
                 transform=datamodule.preprocess,
                 chunk_size=self.hparams['pairing_chunk_size'],
                 device=self.device,
+                capacity=self.hparams.get('pairing_capacity'),
             )
         return Pairing.for_datasets(
             index, datamodule.rgb_train, datamodule.ms_train, scores
