@@ -26,6 +26,7 @@ LAYERS = {
     'callbacks': 6,
     'pipeline': 7,
     'cli': 7,
+    'migrate': 6,
 }
 
 

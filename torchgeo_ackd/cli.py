@@ -43,6 +43,11 @@ def main(args: ArgsType = None) -> None:
     Args:
         args: Command-line arguments (default: ``sys.argv[1:]``).
     """
+    import sys
+
+    from .migrate import check_config_files
+
+    check_config_files(list(args) if args is not None else sys.argv[1:])  # type: ignore[arg-type]
     load_plugins()
     from torchgeo.main import main as torchgeo_main
 

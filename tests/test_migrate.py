@@ -1,0 +1,85 @@
+"""Configs of an earlier version: refused with what to write, and migrated."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from torchgeo_ackd.callbacks import DynamicMatching
+from torchgeo_ackd.cli import main
+from torchgeo_ackd.migrate import main as migrate_main
+from torchgeo_ackd.migrate import migrate, moved_options
+
+OLD = Path(__file__).parent / 'data' / 'ackd'
+
+
+def _printed(config: Path, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fit', f'--config={config}', '--print_config'])
+    assert exit_info.value.code in (0, None)
+    return yaml.safe_load(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_old_config_is_refused_with_what_to_write(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fit', '--config', str(OLD / 'old_ackd.yaml')])
+    message = str(exit_info.value.code)
+    assert (
+        'model.init_args.matcher_checkpoint -> data.init_args.pairing_file' in message
+    )
+    assert 'model.init_args.dynm_epochs -> DynamicMatching init_args.epochs' in message
+    assert 'python -m torchgeo_ackd.migrate' in message
+
+
+@pytest.mark.parametrize('name', ['old_ackd.yaml', 'old_s2s_eu.yaml'])
+def test_migrated_configs_parse_and_keep_their_meaning(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / name
+    assert migrate_main([str(OLD / name), '--output', str(new)]) == 0
+    printed = _printed(new, capsys)
+    old = yaml.safe_load((OLD / name).read_text())['model']['init_args']
+    (dynm,) = [
+        c['init_args']
+        for c in printed['trainer']['callbacks']
+        if c['class_path'].endswith('DynamicMatching')
+    ]
+    max_epochs = printed['trainer']['max_epochs']
+    if 'dynm_epochs' in old:
+        assert dynm['epochs'] == old['dynm_epochs']
+    else:  # the paper schedule
+        assert DynamicMatching(**dynm).schedule_for(max_epochs) == [30, 60, 95, 135]
+    pairing = printed['data']['init_args']['pairing_file']
+    assert pairing == str(Path(old['matcher_checkpoint']).parent / 'pairing.pt')
+    assert moved_options(yaml.safe_load(new.read_text())) == []
+
+
+def test_switches_and_kd_options() -> None:
+    config = {
+        'model': {
+            'class_path': 'torchgeo_ackd.tasks.ACKDTask',
+            'init_args': {
+                'sembridge': False,
+                'w_kd': 0.4,
+                'kd': 'logits',
+                'kd_kwargs': {'weight': 0.01, 'multilabel_teacher': True},
+            },
+        },
+        'data': {'init_args': {'pairing_file': 'x.pt'}},
+    }
+    assert len(moved_options(config)) == 3
+    new = migrate(config)
+    args = new['model']['init_args']
+    assert args['use_ot1'] is False and args['use_ot2'] is False
+    assert args['w_kd'] == pytest.approx(0.004) and args['teacher_multilabel'] is True
+    assert args['kd_kwargs'] == {} and 'sembridge' not in args
+    assert new['data']['init_args']['pairing_file'] is None
+    assert new['trainer']['callbacks'][-1]['init_args'] == {'epochs': []}
+    assert config['model']['init_args']['sembridge'] is False  # input unchanged
+    ssm_off = migrate(
+        {'model': {'class_path': 'ACKDTask', 'init_args': {'ssm': False}}}
+    )
+    assert ssm_off['data']['init_args']['pairing_file'] is None
+    assert 'epochs' not in ssm_off['trainer']['callbacks'][-1]['init_args']

@@ -1,0 +1,193 @@
+"""Move a student config of an earlier version to the current layout.
+
+SemBridge's parts now live where they act: SSM is the datamodule's
+``pairing_file``, DynM the :class:`~torchgeo_ackd.callbacks.DynamicMatching`
+callback, SKA the task's ``use_ot1`` / ``use_ot2``. A config that still sets
+the moved ``ACKDTask`` options is refused by the CLI with what to write
+instead, and ``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
+
+    python -m torchgeo_ackd.migrate conf/old.yaml > conf/new.yaml
+"""
+
+import argparse
+import copy
+import itertools
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DYNAMIC_MATCHING = 'torchgeo_ackd.callbacks.DynamicMatching'
+
+#: Moved ACKDTask option -> where it is now.
+MOVED = {
+    'sembridge': 'false: data.init_args.pairing_file: null, DynamicMatching '
+    'epochs: [] and model.init_args.use_ot1/use_ot2: false; true: nothing',
+    'ssm': 'false: data.init_args.pairing_file: null (random same-class pairs)',
+    'dynm': 'false: the DynamicMatching callback with epochs: []',
+    'pairing_file': 'data.init_args.pairing_file',
+    'matcher_checkpoint': "data.init_args.pairing_file: the matcher stage's "
+    'pairing.pt (written beside its checkpoint)',
+    'dynm_epochs': 'DynamicMatching init_args.epochs',
+    'dynm_e0': 'DynamicMatching init_args.e0',
+    'dynm_delta_e': 'DynamicMatching init_args.delta_e',
+    'dynm_e_mu': 'DynamicMatching init_args.e_mu',
+    'dynm_num_matchings': 'DynamicMatching init_args.num_matchings',
+    'dynm_temperature': 'DynamicMatching init_args.temperature',
+    'matching_chunk_size': 'DynamicMatching init_args.chunk_size',
+    'log_pairs': 'DynamicMatching init_args.log_pairs',
+    'pairing_dir': 'DynamicMatching init_args.output_dir',
+}
+#: Moved KD-loss option (in kd_kwargs) -> where it is now.
+MOVED_KD = {
+    'weight': 'model.init_args.w_kd (multiply it by the weight)',
+    'multilabel_teacher': 'model.init_args.teacher_multilabel',
+}
+_CALLBACK_ARGS = {
+    'dynm_epochs': 'epochs',
+    'dynm_e0': 'e0',
+    'dynm_delta_e': 'delta_e',
+    'dynm_e_mu': 'e_mu',
+    'dynm_num_matchings': 'num_matchings',
+    'dynm_temperature': 'temperature',
+    'matching_chunk_size': 'chunk_size',
+    'log_pairs': 'log_pairs',
+    'pairing_dir': 'output_dir',
+}
+
+
+def _model_args(config: dict[str, Any]) -> dict[str, Any]:
+    model = config.get('model')
+    if not isinstance(model, dict) or not str(model.get('class_path', '')).endswith(
+        'ACKDTask'
+    ):
+        return {}
+    args = model.get('init_args')
+    return args if isinstance(args, dict) else {}
+
+
+def moved_options(config: dict[str, Any]) -> list[str]:
+    """Every moved option a config sets, each with what to write instead.
+
+    Args:
+        config: A LightningCLI config (``model``, ``data``, ``trainer``).
+
+    Returns:
+        One line per moved option (empty for a current config).
+    """
+    args = _model_args(config)
+    lines = [f'model.init_args.{k} -> {v}' for k, v in MOVED.items() if k in args]
+    kd_kwargs = args.get('kd_kwargs') or {}
+    lines += [
+        f'model.init_args.kd_kwargs.{k} -> {v}'
+        for k, v in MOVED_KD.items()
+        if isinstance(kd_kwargs, dict) and k in kd_kwargs
+    ]
+    return lines
+
+
+def migrate(config: dict[str, Any]) -> dict[str, Any]:
+    """The same config in the current layout (the input is not changed).
+
+    Args:
+        config: A LightningCLI config of an earlier version.
+
+    Returns:
+        The config with every moved option in its new place.
+    """
+    config = copy.deepcopy(config)
+    args = _model_args(config)
+    if not moved_options(config):
+        return config
+    data = config.setdefault('data', {}).setdefault('init_args', {})
+    trainer = config.setdefault('trainer', {})
+    callbacks = trainer.get('callbacks') or []
+    if isinstance(callbacks, dict):
+        callbacks = [callbacks]
+    dynm = next((c for c in callbacks if c.get('class_path') == DYNAMIC_MATCHING), None)
+    if dynm is None:
+        dynm = {'class_path': DYNAMIC_MATCHING, 'init_args': {}}
+        callbacks.append(dynm)
+    dynm_args = dynm.setdefault('init_args', {})
+    for old, new in _CALLBACK_ARGS.items():
+        if old in args:
+            dynm_args[new] = args.pop(old)
+    sembridge = args.pop('sembridge', True)
+    if args.pop('dynm', True) is False or sembridge is False:
+        dynm_args['epochs'] = []
+    if 'pairing_file' in args:
+        data['pairing_file'] = args.pop('pairing_file')
+    checkpoint = args.pop('matcher_checkpoint', None)
+    if checkpoint and not data.get('pairing_file'):
+        data['pairing_file'] = str(Path(checkpoint).parent / 'pairing.pt')
+    if args.pop('ssm', True) is False or sembridge is False:
+        data['pairing_file'] = None
+    if sembridge is False:
+        args['use_ot1'] = args['use_ot2'] = False
+    kd_kwargs = args.get('kd_kwargs')
+    if isinstance(kd_kwargs, dict):
+        if 'weight' in kd_kwargs:
+            args['w_kd'] = float(args.get('w_kd', 0.4)) * float(kd_kwargs.pop('weight'))
+        if 'multilabel_teacher' in kd_kwargs:
+            args['teacher_multilabel'] = kd_kwargs.pop('multilabel_teacher')
+    trainer['callbacks'] = callbacks
+    return config
+
+
+def check_config_files(argv: Sequence[str]) -> None:
+    """Refuse ``--config`` files that set moved options, saying what to write.
+
+    Args:
+        argv: Command-line arguments of the CLI.
+
+    Raises:
+        SystemExit: If a config sets a moved option.
+    """
+    paths = [a.split('=', 1)[1] for a in argv if a.startswith('--config=')]
+    paths += [b for a, b in itertools.pairwise(argv) if a == '--config']
+    for path in paths:
+        file = Path(path)
+        if not file.is_file():
+            continue  # the CLI names it
+        config = yaml.safe_load(file.read_text())
+        lines = moved_options(config) if isinstance(config, dict) else []
+        if lines:
+            raise SystemExit(
+                f'{path}: options of an earlier torchgeo-ackd version:\n  '
+                + '\n  '.join(lines)
+                + f'\nwrite them there, or run: python -m torchgeo_ackd.migrate {path}'
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print (or write) the migrated config.
+
+    Args:
+        argv: Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(
+        prog='python -m torchgeo_ackd.migrate', description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        'config', type=Path, help='a student config of an earlier version'
+    )
+    parser.add_argument('--output', type=Path, help='write here (default: stdout)')
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(args.config.read_text())
+    for line in moved_options(config):
+        print(f'moved {line}', file=sys.stderr)
+    text = yaml.safe_dump(migrate(config), sort_keys=False)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
