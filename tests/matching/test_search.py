@@ -346,3 +346,17 @@ def test_capacity_kl_scores_are_the_kl_of_the_pair() -> None:
     torch.testing.assert_close(kl, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match='capacity'):
         match_kl(zs, s_cls, zt, t_cls, capacity=0.5)
+
+
+def test_nearest_class_accuracy_hand_computed() -> None:
+    from torchgeo_ackd.matching import nearest_class_accuracy
+
+    gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    gallery_labels = torch.tensor([0, 1, 2])
+    # Nearest over ALL classes: rows 0, 1 and 2 retrieve gallery 0, 1 and 2.
+    query = torch.tensor([[2.0, 0.1], [0.1, 3.0], [-1.0, -0.2]])
+    labels = torch.tensor([0, 0, 2])  # the second query's nearest is class 1
+    accuracy = nearest_class_accuracy(query, labels, gallery, gallery_labels)
+    assert float(accuracy) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match='one width'):
+        nearest_class_accuracy(query, labels, gallery[:, :1], gallery_labels)

@@ -71,6 +71,8 @@ def test_fit_validate_and_pairing_through_cli(tmp_path: Path) -> None:
     assert np.isfinite(_last(rows, 'val_loss'))
     assert np.isfinite(_last(rows, 'train_loss'))
     assert -1 <= _last(rows, 'pairing_mean_cosine') <= 1
+    # Zero-shot cross-modal retrieval of the RGB validation images is logged.
+    assert 0 <= _last(rows, 'cross_modal_top1') <= 1
 
     # The pairing files: both formats, same pairing, within class.
     dm = SyntheticACKDDataModule(

@@ -14,7 +14,7 @@ from ..datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
 from ..datasets.ackd import Sample
 from ..transforms import PseudoRGB, build_augmentation
 from .epoch_sampler import EpochSeededSampler
-from .statistics import band_statistics, tensor_or_none
+from .statistics import PseudoRGBView, band_statistics, tensor_or_none
 
 
 class ACKDDataModule(NonGeoDataModule):
@@ -67,6 +67,7 @@ class ACKDDataModule(NonGeoDataModule):
         spectral_jitter: float = 0.05,
         band_dropout: float = 0.0,
         pseudo_rgb: bool = False,
+        match_pseudo_rgb: bool = False,
         ms_mean: Sequence[float] | None = None,
         ms_std: Sequence[float] | None = None,
         rgb_mean: Sequence[float] | None = None,
@@ -98,6 +99,11 @@ class ACKDDataModule(NonGeoDataModule):
             spectral_jitter: Amplitude of the MS spectral jitter (0: off).
             band_dropout: MS band dropout probability (0: off).
             pseudo_rgb: Add ``image_pseudo_rgb`` to MS batches (``ms`` mode).
+            match_pseudo_rgb: Normalise pseudo-RGB views with their own
+                per-channel statistics (computed like the others), so after
+                normalisation they have the per-channel mean and spread of the
+                real RGB images; False (the reference) normalises them with the
+                RGB statistics, leaving their colour cast.
             ms_mean: Per-band MS mean in stored units (default: computed).
             ms_std: Per-band MS standard deviation (default: computed).
             rgb_mean: Per-channel RGB mean (default: computed).
@@ -136,12 +142,15 @@ class ACKDDataModule(NonGeoDataModule):
         self.spectral_jitter = spectral_jitter
         self.band_dropout = band_dropout
         self.pseudo_rgb = pseudo_rgb
+        self.match_pseudo_rgb = match_pseudo_rgb
         self.stats_samples = stats_samples
         self.stats: dict[str, Tensor | None] = {
             'ms_mean': tensor_or_none(ms_mean),
             'ms_std': tensor_or_none(ms_std),
             'rgb_mean': tensor_or_none(rgb_mean),
             'rgb_std': tensor_or_none(rgb_std),
+            'pseudo_rgb_mean': None,
+            'pseudo_rgb_std': None,
         }
         self._ms_train: ACKDDataset | None = None
         self._rgb_train: ACKDDataset | None = None
@@ -287,17 +296,27 @@ class ACKDDataModule(NonGeoDataModule):
         """Per-band mean and std of a modality's training images (computed once).
 
         Args:
-            modality: ``'ms'`` or ``'rgb'``.
+            modality: ``'ms'``, ``'rgb'`` or ``'pseudo_rgb'`` (the pseudo-RGB
+                views of the MS training images).
 
         Returns:
             Mean and standard deviation, each (C,), in stored units.
         """
         mean, std = self.stats[f'{modality}_mean'], self.stats[f'{modality}_std']
         if mean is None or std is None:
-            dataset = self.ms_train if modality == 'ms' else self.rgb_train
+            dataset: Any = {'ms': self.ms_train, 'rgb': self.rgb_train}.get(modality)
+            if dataset is None:
+                dataset = PseudoRGBView(self.ms_train, self.pseudo_rgb_transform)
             mean, std = band_statistics(dataset, self.stats_samples, self.seed)
             self.stats[f'{modality}_mean'], self.stats[f'{modality}_std'] = mean, std
         return mean, std
+
+    @property
+    def pseudo_rgb_transform(self) -> PseudoRGB:
+        """The MS -> pseudo-RGB transform of this benchmark's bands."""
+        if self._pseudo_rgb is None:
+            self._pseudo_rgb = PseudoRGB(self.ms_train.sensor, self.ms_train.bands)
+        return self._pseudo_rgb
 
     def pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
         """The normalisation (+ augmentation) pipeline of a modality.
@@ -316,7 +335,12 @@ class ACKDDataModule(NonGeoDataModule):
 
     def _build_pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
         is_ms = modality == 'ms'
-        mean, std = self.statistics('ms' if is_ms else 'rgb')
+        source = (
+            'rgb'
+            if modality == 'pseudo_rgb' and not self.match_pseudo_rgb
+            else modality
+        )
+        mean, std = self.statistics(source)
         if not train:
             return build_augmentation(mean, std, train=False)
         # Pseudo-RGB views have the MS image size, whatever the RGB size.
@@ -359,9 +383,7 @@ class ACKDDataModule(NonGeoDataModule):
         """
         batch = dict(batch)
         if self.pseudo_rgb and 'image' in batch:
-            if self._pseudo_rgb is None:
-                self._pseudo_rgb = PseudoRGB(self.ms_train.sensor, self.ms_train.bands)
-            to_rgb = self._pseudo_rgb.to(batch['image'].device)
+            to_rgb = self.pseudo_rgb_transform.to(batch['image'].device)
             batch['image_pseudo_rgb'] = to_rgb(batch['image'])
         for key, modality in self.image_modalities().items():
             if key in batch:

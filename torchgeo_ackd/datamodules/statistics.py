@@ -1,15 +1,42 @@
 """Per-band statistics of a dataset, for normalisation."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..datasets import ACKDDataset
+from ..datasets.ackd import Sample
+
+
+class PseudoRGBView:
+    """The pseudo-RGB views of a dataset's MS images, for their statistics."""
+
+    def __init__(self, dataset: ACKDDataset, transform: nn.Module) -> None:
+        """Initialize a new PseudoRGBView instance.
+
+        Args:
+            dataset: An MS dataset.
+            transform: (B, C, H, W) MS -> (B, 3, H, W) pseudo-RGB.
+        """
+        self.dataset = dataset
+        self.transform = transform
+        self.folder = dataset.folder
+
+    def __len__(self) -> int:
+        """Length of the wrapped dataset."""
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Sample:
+        """The sample with its image turned into pseudo-RGB (3, H, W)."""
+        sample = dict(self.dataset[index])
+        sample['image'] = self.transform(sample['image'][None].float())[0]
+        return sample
 
 
 def band_statistics(
-    dataset: ACKDDataset, max_samples: int, seed: int
+    dataset: ACKDDataset | Any, max_samples: int, seed: int
 ) -> tuple[Tensor, Tensor]:
     """Per-band mean and standard deviation over (a sample of) a dataset.
 

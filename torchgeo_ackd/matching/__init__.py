@@ -13,7 +13,7 @@ from .embed import (
     eval_mode,
 )
 from .initial import initial_pairing
-from .retrieval import retrieval_top1
+from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
 
@@ -28,6 +28,7 @@ __all__ = (
     'initial_pairing',
     'match_cosine',
     'match_kl',
+    'nearest_class_accuracy',
     'retrieval_top1',
     'validate_epochs',
 )

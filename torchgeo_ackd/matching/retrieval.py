@@ -53,3 +53,46 @@ def retrieval_top1(
     if labels is None:
         return instance, None
     return instance, (labels[best] == labels).float().mean()
+
+
+def nearest_class_accuracy(
+    query: Tensor,
+    query_labels: Tensor,
+    gallery: Tensor,
+    gallery_labels: Tensor,
+    chunk_size: int = 4096,
+) -> Tensor:
+    """How often a query's most cosine-similar gallery sample, over ALL classes, has its class.
+
+    For the matcher: RGB images (queries, embedded with M_G) against the MS
+    gallery (M_V). It needs no pairs, only labels to score: a zero-shot
+    measure of how well the two embeddings meet across the modality gap.
+
+    Args:
+        query: (N_q, D) query embeddings.
+        query_labels: (N_q,) integer classes.
+        gallery: (N_g, D) gallery embeddings.
+        gallery_labels: (N_g,) integer classes.
+        chunk_size: Queries per matrix product.
+
+    Returns:
+        Scalar float32 accuracy in [0, 1].
+    """
+    if query.ndim != 2 or gallery.ndim != 2 or query.shape[1] != gallery.shape[1]:
+        raise ValueError(
+            'query and gallery must be (N, D) tensors of one width, got '
+            f'{tuple(query.shape)} and {tuple(gallery.shape)}'
+        )
+    query = F.normalize(query.float(), dim=1)
+    gallery_t = F.normalize(gallery.float(), dim=1).T
+    best = torch.cat(
+        [
+            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
+            for lo in range(0, len(query), chunk_size)
+        ]
+    )
+    return (
+        (gallery_labels.to(best.device)[best] == query_labels.to(best.device))
+        .float()
+        .mean()
+    )

@@ -11,13 +11,20 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.utils.data import DataLoader
 
 from ..datamodules import ACKDDataModule
-from ..datasets import Pairing
+from ..datasets import Pairing, RenamedDataset
 from ..matching.contrastive import clip_soft_infonce
-from ..matching.embed import all_gather_rows, broadcast_buffers, eval_mode
+from ..matching.embed import (
+    all_gather_rows,
+    broadcast_buffers,
+    compute_embeddings,
+    eval_mode,
+)
 from ..matching.initial import initial_pairing
-from ..matching.retrieval import retrieval_top1
+from ..matching.retrieval import nearest_class_accuracy, retrieval_top1
+from ..matching.sharding import shard_loader
 from ..models.projection_head import ProjectionHead
 from .base import BaseTask
 
@@ -376,7 +383,13 @@ class MatcherTask(BaseTask):
             f'{self.pairing_files[0]} and {self.pairing_files[1]} (mean cosine '
             f'similarity {mean_score:.4f})'
         )
+        zero_shot = self.cross_modal_accuracy(datamodule)
+        rank_zero_info(
+            f'MatcherTask: cross-modal retrieval of the RGB validation images: '
+            f'{zero_shot:.4f} (nearest MS training image of the right class)'
+        )
         summary = {
+            'cross_modal_top1': zero_shot,
             'pairing_mean_cosine': mean_score,
             'pairing_distinct_teachers': float(pairing.distinct_teachers()),
             'pairing_max_load': float(pairing.max_load()),
@@ -413,3 +426,50 @@ class MatcherTask(BaseTask):
         return Pairing.for_datasets(
             index, datamodule.rgb_train, datamodule.ms_train, scores
         )
+
+    def cross_modal_accuracy(
+        self, datamodule: ACKDDataModule, split: str = 'val'
+    ) -> float:
+        """Zero-shot retrieval across the modality gap (no pairs needed).
+
+        Each RGB image of *split*, embedded with M_G, retrieves its most
+        cosine-similar MS training image, embedded with M_V, over all
+        classes; the score is how often that image has the RGB image's class.
+
+        Args:
+            datamodule: A datamodule of the benchmark.
+            split: The RGB split (``'val'``: never used to train anything here).
+
+        Returns:
+            The accuracy in [0, 1] (NaN for an empty split).
+        """
+        rgb = datamodule.rgb_dataset(split)
+        if len(rgb) == 0:
+            return math.nan
+        loader = DataLoader(
+            RenamedDataset(rgb, 'image_rgb'),
+            batch_size=datamodule.eval_batch_size,
+            collate_fn=datamodule.collate_fn,
+        )
+        broadcast_buffers(self)
+        with eval_mode(self):
+            gallery = compute_embeddings(
+                self.embed_ms,
+                shard_loader(datamodule.gallery_dataloader()),
+                len(datamodule.ms_train),
+                key='image_ms',
+                device=self.device,
+                transform=datamodule.preprocess,
+            )
+            query = compute_embeddings(
+                self.embed_rgb,
+                shard_loader(loader),
+                len(rgb),
+                key='image_rgb',
+                device=self.device,
+                transform=datamodule.preprocess,
+            )
+        accuracy = nearest_class_accuracy(
+            query, rgb.targets, gallery, datamodule.ms_train.targets
+        )
+        return float(accuracy)
