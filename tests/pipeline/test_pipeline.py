@@ -60,6 +60,18 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
     again = run_pipeline(root=root, out=out, **FAST)
     assert all(r.reused for r in again)
 
+    # A kill between the matcher's last checkpoint and its pairing write: the
+    # rerun writes the same pairing from the same weights, then goes on.
+    pairing_pt = out / 'matcher' / 'pairing.pt'
+    (out / 'matcher' / 'x.pt').write_bytes(pairing_pt.read_bytes())
+    pairing_pt.unlink()
+    (out / 'matcher' / 'pairing.csv').unlink()
+    assert all(r.reused for r in run_pipeline(root=root, out=out, **FAST))
+    from torchgeo_ackd.datasets import Pairing
+
+    restored, before = Pairing.read(pairing_pt), Pairing.read(out / 'matcher' / 'x.pt')
+    assert torch.equal(restored.teacher_index, before.teacher_index)
+
     # An interrupted stage (checkpoint, no done.json) resumes from last.ckpt.
     (sem / 'done.json').unlink()
     resumed = run_pipeline(root=root, out=out, **FAST)
@@ -77,6 +89,12 @@ def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
     assert len(synthetic.bands) == 13
     with pytest.raises(ValueError, match='methods'):
         run_pipeline(root=tmp_path, out=tmp_path / 'o', methods=['nope'])
+    # Impossible re-matching epochs are refused before any stage, naming the option.
+    with pytest.raises(
+        ValueError, match=r'--dynm-epochs 4,8 must lie in \[0, --student-epochs=1\)'
+    ):
+        run_pipeline(root=tmp_path, out=tmp_path / 'o', student_epochs=1)
+    assert not (tmp_path / 'o').exists()
     with pytest.raises(ValueError, match='not an ACKDDataModule'):
         resolve_benchmark(tmp_path, 'torchgeo.datamodules.EuroSATDataModule')
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 import yaml
 
+from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
 from ..sensors import SENTINEL2_SSL4EO
@@ -158,6 +159,13 @@ def run_pipeline(
         raise ValueError(
             f'unknown methods {unknown}; expected names from {list(METHODS)}'
         )
+    try:  # before any stage trains
+        DynamicMatching(epochs=list(dynm_epochs)).schedule_for(student_epochs)
+    except ValueError as err:
+        raise ValueError(
+            f'--dynm-epochs {",".join(map(str, dynm_epochs))} must lie in '
+            f'[0, --student-epochs={student_epochs}): {err}'
+        ) from err
     bench = resolve_benchmark(root, datamodule)
     num_classes = len(bench.dataset.classes)
     out.mkdir(parents=True, exist_ok=True)
@@ -202,6 +210,8 @@ def run_pipeline(
     matcher['data'] = _data(bench, modality='ms', pseudo_rgb=True)
     matcher['trainer']['max_epochs'] = matcher_epochs
     run_stage('matcher', matcher, out / 'matcher', fresh)
+    ssm = SSMPairings(bench, out, fresh)
+    ssm.ensure_matcher_pairing()
 
     # One (name prefix, split file) per evaluation split.
     splits: list[tuple[str, Path | None]] = [('', None)]
@@ -209,7 +219,6 @@ def run_pipeline(
         splits = [
             (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
         ]
-    ssm = SSMPairings(bench, out, fresh)
     results = []
     for method, seed in runs:
         spec = METHODS[method]
@@ -284,8 +293,9 @@ class SSMPairings:
 
     The matcher stage writes its pairing for the default split; K-fold runs
     and the capacity-limited variant need it for other RGB training sets or
-    with another assignment. They are computed here from the matcher's
-    checkpoint, with the statistics it was trained with, once each.
+    with another assignment. They are computed here from the matcher's final
+    weights (``last.ckpt``, as its own pairing), with the statistics it was
+    trained with, once each.
     """
 
     def __init__(self, bench: Benchmark, out: Path, fresh: bool = False) -> None:
@@ -314,11 +324,29 @@ class SSMPairings:
             self._done.add(folder)
         return folder / 'pairing.pt'
 
+    def ensure_matcher_pairing(self) -> None:
+        """Write the matcher stage's own pairing if a kill left it missing.
+
+        The matcher writes ``pairing.pt`` at the end of its fit, after its last
+        checkpoint; a run killed in between (or resumed with no epoch left,
+        when that hook never runs) has none. It is recomputed from the same
+        weights, ``last.ckpt``.
+        """
+        folder = self.out / 'matcher'
+        if (folder / 'pairing.pt').is_file() and (folder / 'pairing.csv').is_file():
+            return
+        print('[matcher] its pairing is missing: recomputing it', flush=True)
+        self._compute(None, None, folder)
+
     def _compute(
         self, split: Path | None, capacity: float | None, folder: Path
     ) -> None:
         if self._matcher is None:
-            checkpoint = self.out / 'matcher' / 'best.ckpt'
+            # The weights at the end of the matcher's fit, which its own
+            # pairing was computed with (best.ckpt when last.ckpt is absent).
+            checkpoint = self.out / 'matcher' / 'last.ckpt'
+            if not checkpoint.is_file():
+                checkpoint = self.out / 'matcher' / 'best.ckpt'
             matcher = MatcherTask.load_from_checkpoint(
                 checkpoint, map_location='cpu', weights_only=True
             )
