@@ -172,3 +172,11 @@ def test_read_errors(tmp_path: Path) -> None:
         read_pairing_csv(path, STUDENTS, TEACHERS)
     with pytest.raises(FileNotFoundError):
         read_pairing_csv(tmp_path / 'absent.csv', STUDENTS, TEACHERS)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    plain = tmp_path / 'plain.txt'
+    plain.write_text('x')
+    path = tmp_path / 'pairing.csv'
+    _write(path)
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

@@ -31,6 +31,8 @@ def atomic_open(
         dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp'
     )
     try:
+        # mkstemp creates 0600; give the file the mode any other output gets.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
@@ -40,3 +42,10 @@ def atomic_open(
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
