@@ -1,9 +1,13 @@
 import importlib.util
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
 
 # Small test models are fastest single-threaded; 2 xdist workers share 2 cores.
 torch.set_num_threads(1)
@@ -37,6 +41,21 @@ TINY_TRAINER = [
     '--trainer.enable_model_summary=false',
     '--trainer.logger=false',
 ]
+
+
+def quiet_trainer(tmp_path: Path, **kwargs: Any) -> 'Trainer':
+    """A CPU Trainer without logger, checkpoints or progress output, for tests."""
+    from lightning.pytorch import Trainer
+
+    defaults: dict[str, Any] = {
+        'accelerator': 'cpu',
+        'logger': False,
+        'enable_progress_bar': False,
+        'enable_model_summary': False,
+        'default_root_dir': tmp_path,
+        'enable_checkpointing': False,
+    }
+    return Trainer(**(defaults | kwargs))
 
 
 @pytest.fixture(scope='session')

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import TINY_DATA
+from conftest import quiet_trainer as _trainer
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -30,16 +31,15 @@ def _task(bench: dict[str, Path]) -> ACKDTask:
     )
 
 
-def _trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
-    defaults: dict[str, Any] = {
-        'accelerator': 'cpu',
-        'logger': False,
-        'enable_progress_bar': False,
-        'enable_model_summary': False,
-        'default_root_dir': tmp_path,
-        'enable_checkpointing': False,
-    }
-    return Trainer(**(defaults | kwargs))
+def _rematch_after_fit_start(
+    out: Path, task: ACKDTask, dm: SyntheticACKDDataModule, dynm: DynamicMatching
+) -> Pairing:
+    """Run the fit start (teacher cache, initial pairing), then one re-matching."""
+    trainer = _trainer(
+        out, max_epochs=1, limit_train_batches=0, limit_val_batches=0, callbacks=[dynm]
+    )
+    trainer.fit(task, dm)
+    return dynm.rematch(trainer, task)
 
 
 def test_schedule() -> None:
@@ -71,15 +71,7 @@ def test_impossible_epochs_fail_before_training(
 
 def test_rematch_is_lowest_kl(bench: dict[str, Path], tmp_path: Path) -> None:
     task, dm, dynm = _task(bench), _datamodule(bench), DynamicMatching(epochs=[0])
-    trainer = _trainer(
-        tmp_path,
-        max_epochs=1,
-        limit_train_batches=0,
-        limit_val_batches=0,
-        callbacks=[dynm],
-    )
-    trainer.fit(task, dm)
-    pairing = dynm.rematch(trainer, task)
+    pairing = _rematch_after_fit_start(tmp_path, task, dm, dynm)
     assert pairing.epoch == 0 and dm.pairing is pairing
     # Independent check: brute force over the class with plain softmax/KL.
     task.student.eval()
@@ -206,15 +198,7 @@ def test_ddp_spawn_rematches_identically_on_every_rank(
     single = _task(bench)
     single.student.load_state_dict(torch.load(tmp_path / 'student_rank0.pt'))
     dm, dynm = _datamodule(bench), DynamicMatching(epochs=[0])
-    one = _trainer(
-        tmp_path / 'single',
-        max_epochs=1,
-        limit_train_batches=0,
-        limit_val_batches=0,
-        callbacks=[dynm],
-    )
-    one.fit(single, dm)
-    pairing = dynm.rematch(one, single)
+    pairing = _rematch_after_fit_start(tmp_path / 'single', single, dm, dynm)
     assert torch.equal(pairing.teacher_index, ranks[0]['pairing'])
     with open(tmp_path / 'out' / 'pairing_epoch1' / 'pairing.csv') as f:
         written = torch.tensor([float(row['score']) for row in csv.DictReader(f)])
@@ -226,16 +210,7 @@ def test_capacity_limits_hubs_in_rematching(
 ) -> None:
     dm = _datamodule(bench)
     dynm = DynamicMatching(epochs=[0], capacity=1.0)
-    trainer = _trainer(
-        tmp_path,
-        max_epochs=1,
-        limit_train_batches=0,
-        limit_val_batches=0,
-        callbacks=[dynm],
-    )
-    task = _task(bench)
-    trainer.fit(task, dm)
-    pairing = dynm.rematch(trainer, task)
+    pairing = _rematch_after_fit_start(tmp_path, _task(bench), dm, dynm)
     teachers, students = dm.ms_train.targets, dm.rgb_train.targets
     assert torch.equal(teachers[pairing.teacher_index], students)
     for c in students.unique().tolist():

@@ -10,7 +10,7 @@ import timm
 import torch
 import yaml
 from conftest import TINY_DATA, TINY_TRAINER
-from lightning.pytorch import Trainer
+from conftest import quiet_trainer as _trainer
 
 from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.cli import main
@@ -143,18 +143,6 @@ def _datamodule(
     return SyntheticACKDDataModule(
         root=bench['root'], batch_size=4, pairing_file=pairing, **TINY_DATA, **kwargs
     )
-
-
-def _trainer(tmp_path: Path, **kwargs: Any) -> Trainer:
-    defaults: dict[str, Any] = {
-        'accelerator': 'cpu',
-        'logger': False,
-        'enable_progress_bar': False,
-        'enable_model_summary': False,
-        'default_root_dir': tmp_path,
-        'enable_checkpointing': False,
-    }
-    return Trainer(**(defaults | kwargs))
 
 
 def _task(bench: dict[str, Path], **kwargs: Any) -> ACKDTask:

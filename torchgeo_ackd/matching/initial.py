@@ -62,21 +62,19 @@ def initial_pairing(
     Raises:
         ValueError: If a student class has no gallery sample.
     """
-    ms_embedding = compute_embeddings(
-        embed_ms,
-        shard_loader(gallery),
-        len(gallery_targets),
-        key='image_ms',
-        device=device,
-        transform=transform,
-    )
-    rgb_embedding = compute_embeddings(
-        embed_rgb,
-        shard_loader(students),
-        len(student_targets),
-        key='image_rgb',
-        device=device,
-        transform=transform,
+    ms_embedding, rgb_embedding = (
+        compute_embeddings(
+            embed,
+            shard_loader(loader),
+            len(targets),
+            key=key,
+            device=device,
+            transform=transform,
+        )
+        for embed, loader, targets, key in (
+            (embed_ms, gallery, gallery_targets, 'image_ms'),
+            (embed_rgb, students, student_targets, 'image_rgb'),
+        )
     )
     pairing, scores = match_cosine(
         rgb_embedding,

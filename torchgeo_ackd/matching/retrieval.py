@@ -5,6 +5,29 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def nearest_neighbours(
+    query: Tensor, gallery: Tensor, chunk_size: int = 4096
+) -> Tensor:
+    """Index of each query's most cosine-similar gallery row (ties: lowest index).
+
+    Args:
+        query: (N_q, D) embeddings.
+        gallery: (N_g, D) embeddings.
+        chunk_size: Queries per matrix product (memory: chunk_size x N_g).
+
+    Returns:
+        (N_q,) long gallery indices.
+    """
+    query = F.normalize(query.float(), dim=1)
+    gallery_t = F.normalize(gallery.float(), dim=1).T
+    return torch.cat(
+        [
+            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
+            for lo in range(0, len(query), chunk_size)
+        ]
+    )
+
+
 def retrieval_top1(
     query: Tensor,
     gallery: Tensor,
@@ -40,14 +63,7 @@ def retrieval_top1(
         raise ValueError(
             f'labels must have shape ({len(query)},), got {tuple(labels.shape)}'
         )
-    query = F.normalize(query.float(), dim=1)
-    gallery_t = F.normalize(gallery.float(), dim=1).T
-    best = torch.cat(
-        [
-            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
-            for lo in range(0, len(query), chunk_size)
-        ]
-    )
+    best = nearest_neighbours(query, gallery, chunk_size)
     own = torch.arange(len(query), device=query.device)
     instance = (best == own).float().mean()
     if labels is None:
@@ -83,14 +99,7 @@ def nearest_class_accuracy(
             'query and gallery must be (N, D) tensors of one width, got '
             f'{tuple(query.shape)} and {tuple(gallery.shape)}'
         )
-    query = F.normalize(query.float(), dim=1)
-    gallery_t = F.normalize(gallery.float(), dim=1).T
-    best = torch.cat(
-        [
-            (query[lo : lo + chunk_size] @ gallery_t).argmax(dim=1)
-            for lo in range(0, len(query), chunk_size)
-        ]
-    )
+    best = nearest_neighbours(query, gallery, chunk_size)
     return (
         (gallery_labels.to(best.device)[best] == query_labels.to(best.device))
         .float()
