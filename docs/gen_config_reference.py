@@ -12,6 +12,7 @@ Usage::
 """
 
 import argparse
+import dataclasses
 import importlib
 import inspect
 import re
@@ -45,11 +46,12 @@ def _fail(message: str) -> NoReturn:
     raise ValueError(message)
 
 
-def parse_args_section(docstring: str) -> dict[str, str]:
+def parse_args_section(docstring: str, section: str = 'Args') -> dict[str, str]:
     """Descriptions of the ``Args:`` section of a Google-style docstring.
 
     Args:
         docstring: A docstring, cleaned by :func:`inspect.cleandoc`.
+        section: The section's name (``'Attributes'`` for a dataclass).
 
     Returns:
         Argument name (``*`` / ``**`` prefixes stripped) -> description, with
@@ -60,7 +62,9 @@ def parse_args_section(docstring: str) -> dict[str, str]:
             section is neither an entry nor a continuation.
     """
     lines = docstring.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == 'Args:'), None)
+    start = next(
+        (i for i, line in enumerate(lines) if line.strip() == f'{section}:'), None
+    )
     if start is None:
         return {}
     section_indent = len(lines[start]) - len(lines[start].lstrip())
@@ -255,6 +259,45 @@ def class_section(cls: type, note: str = '') -> str:
     return '\n'.join(lines) + '\n'
 
 
+def group_section(cls: type, key: str) -> str:
+    """The Markdown section of a config group (a dataclass argument of a task).
+
+    Args:
+        cls: The dataclass.
+        key: The task argument that takes it.
+
+    Returns:
+        The section, ending with a newline.
+
+    Raises:
+        ValueError: If a field is not described in the ``Attributes`` section.
+    """
+    described = parse_args_section(inspect.getdoc(cls) or '', 'Attributes')
+    summary = (inspect.getdoc(cls) or '').split('\n\n')[0]
+    lines = [
+        f'### {key}: {cls.__name__}',
+        '',
+        markdown_text(' '.join(summary.splitlines())),
+        f'Each field is `{key}.<field>` (e.g. `--model.init_args.{key}.'
+        f'{dataclasses.fields(cls)[0].name}=...`).',  # type: ignore[arg-type]
+        '',
+        '| field | type | default | description |',
+        '|---|---|---|---|',
+    ]
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field.name not in described:
+            _fail(f'{cls.__name__} does not describe its field {field.name!r}')
+        if field.default is not dataclasses.MISSING:
+            default = repr(field.default)
+        else:
+            default = repr(field.default_factory())  # type: ignore[misc]
+        lines.append(
+            f'| `{field.name}` | {_code(format_annotation(field.type))} | '
+            f'{_code(default)} | {markdown_text(described[field.name])} |'
+        )
+    return '\n'.join(lines) + '\n'
+
+
 def generate() -> str:
     """The whole reference page.
 
@@ -273,6 +316,9 @@ def generate() -> str:
         S2SEUDataModule,
         SyntheticACKDDataModule,
     )
+    from torchgeo_ackd.losses import DistillationConfig
+    from torchgeo_ackd.models import AlignmentConfig
+    from torchgeo_ackd.models.teacher import TeacherConfig
     from torchgeo_ackd.tasks import ACKDTask, MatcherTask
 
     shared: Sequence[type] = (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule)
@@ -285,6 +331,9 @@ def generate() -> str:
         class_section(
             ACKDTask, 'Stage 3 (the student). Configs: `conf/ackd.yaml` and friends.'
         ),
+        group_section(TeacherConfig, 'teacher'),
+        group_section(DistillationConfig, 'kd'),
+        group_section(AlignmentConfig, 'ska'),
         class_section(
             DynamicMatching,
             'Stage 3: Dynamic Matching, a callback in `trainer.callbacks` '

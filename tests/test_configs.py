@@ -76,15 +76,20 @@ def test_documented_overrides(
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     args = printed['model']['init_args']
-    build_kd_loss(args['kd'], **(args['kd_kwargs'] or {}))  # the kwargs fit the loss
+    build_kd_loss(
+        args['kd']['loss'], **args['kd']['options']
+    )  # the kwargs fit the loss
     # Each override reaches its place: the pairing, the callback, the model.
     for override in shlex.split(overrides):
         key, _, value = override.removeprefix('--').partition('=')
         if key == 'trainer.callbacks.init_args.epochs':
             callbacks = printed['trainer']['callbacks']
             assert callbacks[-1]['init_args']['epochs'] == yaml.safe_load(value)
-        elif key.startswith('data.init_args.'):
-            got = printed['data']['init_args'][key.rpartition('.')[2]]
+        elif key.startswith(('data.init_args.', 'model.init_args.')):
+            section, _, path = key.partition('.init_args.')
+            got = printed[section]['init_args']
+            for part in path.split('.'):  # a group's key: model.init_args.kd.loss
+                got = got[part]
             assert got == yaml.safe_load(value)
 
 

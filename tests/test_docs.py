@@ -1,5 +1,6 @@
 """The generated configuration reference is current and complete."""
 
+import dataclasses
 import importlib.util
 import inspect
 import re
@@ -16,6 +17,9 @@ from torchgeo_ackd.datamodules import (
     S2SEUDataModule,
     SyntheticACKDDataModule,
 )
+from torchgeo_ackd.losses import DistillationConfig
+from torchgeo_ackd.models import AlignmentConfig
+from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.tasks import ACKDTask, MatcherTask
 
 DOCS = Path(__file__).parents[1] / 'docs'
@@ -31,8 +35,8 @@ _spec.loader.exec_module(gen)
 
 
 def _section(text: str, name: str) -> str:
-    """The text of the '## name' section of the page."""
-    match = re.search(rf'^## {name}\n(.*?)(?=^## |\Z)', text, flags=re.M | re.S)
+    """The text of the '## name' (or '### name') section, up to the next heading."""
+    match = re.search(rf'^###? {name}\n(.*?)(?=^##|\Z)', text, flags=re.M | re.S)
     assert match is not None, f'no section for {name}'
     return match.group(1)
 
@@ -67,11 +71,26 @@ def test_every_argument_has_a_row(cls: type) -> None:
     assert rows == params
 
 
+@pytest.mark.parametrize(
+    ('key', 'cls'),
+    [('teacher', TeacherConfig), ('kd', DistillationConfig), ('ska', AlignmentConfig)],
+)
+def test_every_group_field_has_a_row(key: str, cls: type) -> None:
+    section = _section(REFERENCE.read_text(), f'{key}: {cls.__name__}')
+    rows = re.findall(r'^\| `(\w+)` \|', section, flags=re.M)
+    assert rows == [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+
 def test_defaults_in_rows() -> None:
-    section = _section(REFERENCE.read_text(), 'ACKDTask')
-    assert "| `teacher` | `str` | `'resnet34'` |" in section
-    assert '| `w_ot` | `float` | `0.003` |' in section
-    assert '| `use_ot1` | `bool` | `True` |' in section
+    text = REFERENCE.read_text()
+    section = _section(text, 'ACKDTask')
+    assert '| `teacher` | `TeacherConfig` |' in section
+    assert "| `model` | `str` | `'resnet34'` |" in _section(
+        text, 'teacher: TeacherConfig'
+    )
+    ska = _section(text, 'ska: AlignmentConfig')
+    assert '| `weight` | `float` | `0.003` |' in ska
+    assert '| `use_ot1` | `bool` | `True` |' in ska
     data = _section(REFERENCE.read_text(), 'ACKDDataModule')
     assert (
         '| `pairing_file` | <code>str &#124; Path &#124; None</code> | `None` |' in data

@@ -51,6 +51,19 @@ def test_migrated_configs_parse_and_keep_their_meaning(
         assert dynm['epochs'] == old['dynm_epochs']
     else:  # the paper schedule
         assert DynamicMatching(**dynm).schedule_for(max_epochs) == [30, 60, 95, 135]
+    args = printed['model']['init_args']
+    assert args['teacher'] == {
+        'model': old['teacher'],
+        'in_channels': old['teacher_in_channels'],
+        'weights': old['teacher_weights'],
+        'multilabel': old.get('teacher_multilabel', False),
+    }
+    assert args['kd'] == {
+        'loss': old['kd'],
+        'weight': old['w_kd'],
+        'options': old['kd_kwargs'],
+    }
+    assert args['ska']['weight'] == old['w_ot']
     pairing = printed['data']['init_args']['pairing_file']
     assert pairing == str(Path(old['matcher_checkpoint']).parent / 'pairing.pt')
     assert moved_options(yaml.safe_load(new.read_text())) == []
@@ -69,12 +82,17 @@ def test_switches_and_kd_options() -> None:
         },
         'data': {'init_args': {'pairing_file': 'x.pt'}},
     }
-    assert len(moved_options(config)) == 3
+    assert len(moved_options(config)) == 6  # 3 moved, 3 now in a group
     new = migrate(config)
     args = new['model']['init_args']
-    assert args['use_ot1'] is False and args['use_ot2'] is False
-    assert args['w_kd'] == pytest.approx(0.004) and args['teacher_multilabel'] is True
-    assert args['kd_kwargs'] == {} and 'sembridge' not in args
+    assert args['ska'] == {'use_ot1': False, 'use_ot2': False}
+    assert args['teacher'] == {'multilabel': True}
+    assert args['kd'] == {
+        'loss': 'logits',
+        'weight': pytest.approx(0.004),
+        'options': {},
+    }
+    assert 'sembridge' not in args and 'w_kd' not in args and 'kd_kwargs' not in args
     assert new['data']['init_args']['pairing_file'] is None
     assert new['trainer']['callbacks'][-1]['init_args'] == {'epochs': []}
     assert config['model']['init_args']['sembridge'] is False  # input unchanged

@@ -2,7 +2,8 @@
 
 SemBridge's parts now live where they act: SSM is the datamodule's
 ``pairing_file``, DynM the :class:`~torchgeo_ackd.callbacks.DynamicMatching`
-callback, SKA the task's ``use_ot1`` / ``use_ot2``. A config that still sets
+callback, SKA the task's ``ska`` group; the teacher and the KD loss are the
+task's ``teacher`` and ``kd`` groups. A config that still sets
 the moved ``ACKDTask`` options is refused by the CLI with what to write
 instead, and ``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
 
@@ -40,10 +41,25 @@ MOVED = {
     'log_pairs': 'DynamicMatching init_args.log_pairs',
     'pairing_dir': 'DynamicMatching init_args.output_dir',
 }
+#: Flat ACKDTask option -> (its group, its name there).
+GROUPED = {
+    'teacher_in_channels': ('teacher', 'in_channels'),
+    'teacher_weights': ('teacher', 'weights'),
+    'teacher_multilabel': ('teacher', 'multilabel'),
+    'kd_kwargs': ('kd', 'options'),
+    'w_kd': ('kd', 'weight'),
+    'use_ot1': ('ska', 'use_ot1'),
+    'use_ot2': ('ska', 'use_ot2'),
+    'w_ot': ('ska', 'weight'),
+    'planner_dim': ('ska', 'dim'),
+    'planner_heads': ('ska', 'heads'),
+}
+#: Options that were a name and are now a group: option -> the name's place.
+BECAME_GROUP = {'teacher': 'model', 'kd': 'loss'}
 #: Moved KD-loss option (in kd_kwargs) -> where it is now.
 MOVED_KD = {
-    'weight': 'model.init_args.w_kd (multiply it by the weight)',
-    'multilabel_teacher': 'model.init_args.teacher_multilabel',
+    'weight': 'model.init_args.kd.weight (multiply it by the weight)',
+    'multilabel_teacher': 'model.init_args.teacher.multilabel',
 }
 _CALLBACK_ARGS = {
     'dynm_epochs': 'epochs',
@@ -79,6 +95,16 @@ def moved_options(config: dict[str, Any]) -> list[str]:
     """
     args = _model_args(config)
     lines = [f'model.init_args.{k} -> {v}' for k, v in MOVED.items() if k in args]
+    lines += [
+        f'model.init_args.{k} -> model.init_args.{group}.{name}'
+        for k, (group, name) in GROUPED.items()
+        if k in args
+    ]
+    lines += [
+        f'model.init_args.{k}: {args[k]} -> model.init_args.{k}.{name}: {args[k]}'
+        for k, name in BECAME_GROUP.items()
+        if isinstance(args.get(k), str)
+    ]
     kd_kwargs = args.get('kd_kwargs') or {}
     lines += [
         f'model.init_args.kd_kwargs.{k} -> {v}'
@@ -132,6 +158,13 @@ def migrate(config: dict[str, Any]) -> dict[str, Any]:
             args['w_kd'] = float(args.get('w_kd', 0.4)) * float(kd_kwargs.pop('weight'))
         if 'multilabel_teacher' in kd_kwargs:
             args['teacher_multilabel'] = kd_kwargs.pop('multilabel_teacher')
+    for old, name in BECAME_GROUP.items():
+        if isinstance(args.get(old), str):
+            args[old] = {name: args[old]}
+    for old, (group, name) in GROUPED.items():
+        if old in args:
+            value = args.pop(old)
+            args.setdefault(group, {})[name] = {} if value is None else value
     trainer['callbacks'] = callbacks
     return config
 

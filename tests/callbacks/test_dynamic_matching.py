@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing
+from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.tasks import ACKDTask
 
 
@@ -27,7 +28,8 @@ def _datamodule(bench: dict[str, Path]) -> SyntheticACKDDataModule:
 def _task(bench: dict[str, Path]) -> ACKDTask:
     torch.manual_seed(0)  # same initial weights for every task built here
     return ACKDTask(
-        student='resnet18', teacher='resnet18', teacher_weights=str(bench['teacher'])
+        student='resnet18',
+        teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
     )
 
 

@@ -120,7 +120,7 @@ def test_logits_mse_module(batch: dict[str, torch.Tensor]) -> None:
 
 
 def test_losses_have_no_weight_of_their_own() -> None:
-    """The task weighs every term (w_kd); the teacher converts multi-label logits."""
+    """The task weighs every term (kd.weight); the teacher converts multi-label logits."""
     for cls in (LogitsMSELoss, KDLoss, RKDLoss):
         for option in ('weight', 'multilabel_teacher'):
             with pytest.raises(TypeError, match=option):

@@ -2,6 +2,7 @@
 
 import csv
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,15 @@ import torch
 import yaml
 from conftest import TINY_DATA, TINY_TRAINER
 from conftest import quiet_trainer as _trainer
+from lightning.pytorch import Trainer
 
 from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing
-from torchgeo_ackd.losses import available_kd_losses
+from torchgeo_ackd.losses import DistillationConfig, available_kd_losses
+from torchgeo_ackd.models import AlignmentConfig
+from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
@@ -42,7 +46,7 @@ def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
         *[f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()],
         '--data.init_args.batch_size=4',
         f'--data.init_args.pairing_file={bench["pairing"]}',
-        f'--model.init_args.teacher_weights={bench["teacher"]}',
+        f'--model.init_args.teacher.weights={bench["teacher"]}',
         f'--trainer.default_root_dir={out}',
         *TINY_TRAINER,
         *extra,
@@ -53,8 +57,8 @@ def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
 NO_SEMBRIDGE = (
     '--data.init_args.pairing_file=null',
     '--trainer.callbacks.init_args.epochs=[]',
-    '--model.init_args.use_ot1=false',
-    '--model.init_args.use_ot2=false',
+    '--model.init_args.ska.use_ot1=false',
+    '--model.init_args.ska.use_ot2=false',
 )
 
 
@@ -66,9 +70,9 @@ def test_cli_every_kd_method(
     main(
         [
             'fit',
-            *ackd_args(bench, tmp_path, f'--model.init_args.kd={kd}'),
+            *ackd_args(bench, tmp_path, f'--model.init_args.kd.loss={kd}'),
             *(() if sembridge else NO_SEMBRIDGE),
-            '--model.init_args.kd_kwargs={}',
+            '--model.init_args.kd.options={}',
             '--trainer.fast_dev_run=1',
         ]
     )
@@ -82,8 +86,8 @@ def test_cli_every_kd_method(
     [
         '--data.init_args.pairing_file=null',
         '--trainer.callbacks.init_args.epochs=[]',
-        '--model.init_args.use_ot1=false',
-        '--model.init_args.use_ot2=false',
+        '--model.init_args.ska.use_ot1=false',
+        '--model.init_args.ska.use_ot2=false',
     ],
 )
 def test_cli_ablation_switches(
@@ -97,16 +101,51 @@ def test_cli_ablation_switches(
 
 
 def test_switches_build_the_right_modules() -> None:
-    task = ACKDTask(student='resnet18', teacher='resnet18', use_ot1=False)
+    r18 = TeacherConfig('resnet18')
+    task = ACKDTask(student='resnet18', teacher=r18, ska=AlignmentConfig(use_ot1=False))
     assert (
         task.planner is not None and task.planner.use_ot2 and not task.planner.use_ot1
     )
-    off = ACKDTask(student='resnet18', teacher='resnet18', use_ot1=False, use_ot2=False)
+    no_ska = AlignmentConfig(use_ot1=False, use_ot2=False)
+    off = ACKDTask(student='resnet18', teacher=r18, ska=no_ska)
     assert off.planner is None and off.uses_teacher
     alone = ACKDTask(
-        student='resnet18', teacher='resnet18', kd='none', use_ot1=False, use_ot2=False
+        student='resnet18', teacher=r18, kd=DistillationConfig('none'), ska=no_ska
     )
     assert not alone.uses_teacher
+
+
+def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
+    task = ACKDTask(
+        student='resnet18',
+        teacher={'model': 'resnet18', 'in_channels': 12},
+        kd=DistillationConfig('dkd', 0.5, {'warmup_epochs': 2}),
+    )
+    assert task.hparams['teacher'] == {
+        'model': 'resnet18',
+        'in_channels': 12,
+        'weights': None,
+        'multilabel': False,
+    }
+    assert task.hparams['kd'] == {
+        'loss': 'dkd',
+        'weight': 0.5,
+        'options': {'warmup_epochs': 2},
+    }
+    assert task.hparams['ska'] == asdict(AlignmentConfig())
+    trainer = Trainer(
+        max_epochs=0, logger=False, enable_checkpointing=False, barebones=True
+    )
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(tmp_path / 'task.ckpt')
+    # weights_only=True: no dataclass object is pickled into the checkpoint.
+    loaded = ACKDTask.load_from_checkpoint(tmp_path / 'task.ckpt', weights_only=True)
+    assert loaded.hparams['kd'] == task.hparams['kd']
+    assert loaded.teacher.in_channels == 12 and loaded.kd_loss.warmup_epochs == 2
+    with pytest.raises(ValueError, match=r"kd: unknown keys \['kd_kwargs'\]"):
+        ACKDTask(kd={'loss': 'kd', 'kd_kwargs': {}})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match='teacher must be a TeacherConfig'):
+        ACKDTask(teacher='resnet18')  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize('moved', ['sembridge', 'ssm', 'dynm_epochs', 'pairing_file'])
@@ -149,8 +188,7 @@ def _task(bench: dict[str, Path], **kwargs: Any) -> ACKDTask:
     torch.manual_seed(0)  # same initial weights for every task built here
     defaults: dict[str, Any] = {
         'student': 'resnet18',
-        'teacher': 'resnet18',
-        'teacher_weights': str(bench['teacher']),
+        'teacher': TeacherConfig('resnet18', weights=str(bench['teacher'])),
     }
     return ACKDTask(**(defaults | kwargs))
 
@@ -217,7 +255,11 @@ def test_cached_teacher_equals_uncached(
 def test_baseline_reads_no_teacher_image(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
-    task = _task(bench, kd='none', use_ot1=False, use_ot2=False)
+    task = _task(
+        bench,
+        kd=DistillationConfig('none'),
+        ska=AlignmentConfig(use_ot1=False, use_ot2=False),
+    )
     dm = _datamodule(bench, ssm=False)
     _trainer(tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
         task, dm
@@ -246,7 +288,9 @@ def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
         dataset_class = MultiLabel
 
     dm = MultiLabelDataModule(root, batch_size=4)
-    task = ACKDTask(student='resnet18', teacher='resnet18', teacher_multilabel=True)
+    task = ACKDTask(
+        student='resnet18', teacher=TeacherConfig('resnet18', multilabel=True)
+    )
     assert task.teacher.multilabel
     dynm = DynamicMatching(epochs=[0])
     _trainer(tmp_path, fast_dev_run=1, callbacks=[dynm]).fit(task, dm)
@@ -260,34 +304,30 @@ def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None
     with pytest.raises(ValueError, match='take 13 input bands.*built for 12 bands'):
         ACKDTask(
             student='resnet18',
-            teacher='resnet18',
-            teacher_in_channels=12,
-            teacher_weights=str(bench['teacher']),
+            teacher=TeacherConfig('resnet18', 12, str(bench['teacher'])),
         )
     with pytest.raises(ValueError, match='have 10 classes.*task has 7 classes'):
         ACKDTask(
             student='resnet18',
-            teacher='resnet18',
+            teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
             num_classes=7,
-            teacher_weights=str(bench['teacher']),
         )
     with pytest.raises(FileNotFoundError, match='nope.ckpt'):
         ACKDTask(
             student='resnet18',
-            teacher='resnet18',
-            teacher_weights=str(tmp_path / 'nope.ckpt'),
+            teacher=TeacherConfig('resnet18', weights=str(tmp_path / 'nope.ckpt')),
         )
 
 
 def test_data_that_does_not_fit_the_teacher(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
-    task = _task(bench, teacher_weights=None, teacher_in_channels=12)
+    task = _task(bench, teacher=TeacherConfig('resnet18', in_channels=12))
     with pytest.raises(ValueError, match='13 bands.*takes 12'):
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
             task, _datamodule(bench)
         )
-    task = _task(bench, teacher_weights=None, num_classes=7)
+    task = _task(bench, teacher=TeacherConfig('resnet18'), num_classes=7)
     with pytest.raises(ValueError, match='10 classes, but num_classes=7'):
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
             task, _datamodule(bench)
@@ -378,7 +418,7 @@ def test_cli_teacher_from_state_dict_and_enum(
             *ackd_args(
                 bench,
                 tmp_path / 'sd',
-                f'--model.init_args.teacher_weights={tmp_path / "teacher.pth"}',
+                f'--model.init_args.teacher.weights={tmp_path / "teacher.pth"}',
             ),
             '--trainer.fast_dev_run=1',
         ]
@@ -400,7 +440,7 @@ def test_cli_teacher_from_state_dict_and_enum(
                 *ackd_args(
                     bench,
                     tmp_path / 'enum',
-                    '--model.init_args.teacher_weights=ResNet18_Weights.SENTINEL2_ALL_MOCO',
+                    '--model.init_args.teacher.weights=ResNet18_Weights.SENTINEL2_ALL_MOCO',
                     '--data.init_args.pairing_file=null',
                     f'--data.init_args.bands=[{",".join(SENTINEL2_SSL4EO.bands)}]',
                 ),
@@ -416,7 +456,7 @@ def test_student_weights(tmp_path: Path) -> None:
     torch.save(student.state_dict(), tmp_path / 'student.pth')
     task = ACKDTask(
         student='resnet18',
-        teacher='resnet18',
+        teacher=TeacherConfig('resnet18'),
         student_weights=str(tmp_path / 'student.pth'),
     )
     assert torch.equal(task.student.fc.weight, student.fc.weight)

@@ -24,12 +24,18 @@ from .kd import KDLoss
 from .logits_mse import LogitsMSELoss
 from .lskd import LSKDLoss
 from .none import NoKDLoss
-from .registry import available_kd_losses, build_kd_loss, register_kd_loss
+from .registry import (
+    DistillationConfig,
+    available_kd_losses,
+    build_kd_loss,
+    register_kd_loss,
+)
 from .rkd import RKDLoss
 
 __all__ = (
     'CTKDLoss',
     'DKDLoss',
+    'DistillationConfig',
     'DistillationLoss',
     'KDLoss',
     'LSKDLoss',

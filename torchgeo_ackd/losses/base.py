@@ -14,7 +14,7 @@ class DistillationLoss(nn.Module):
                        student_embedding, teacher_embedding)
 
     Subclasses implement :meth:`compute`. A loss has no weight of its own:
-    the task weighs every term (``w_kd``), and teacher logits arrive already
+    the task weighs every term (``kd.weight``), and teacher logits arrive already
     converted to a single-label distribution (a multi-label teacher's are
     converted once, by the teacher).
 

@@ -12,7 +12,7 @@ class LogitsMSELoss(DistillationLoss):
     """MSE between student and teacher logits (Ba & Caruana, NeurIPS 2014).
 
     The ACKD reference's "Logits" method weights it by 0.01: set the task's
-    ``w_kd`` accordingly.
+    ``kd.weight`` accordingly.
     """
 
     def compute(

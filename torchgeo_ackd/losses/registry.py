@@ -1,6 +1,7 @@
 """Registry of distillation losses by name, so a config can say ``kd: dkd``."""
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .base import DistillationLoss
@@ -78,3 +79,30 @@ def build_kd_loss(name: str, **kwargs: Any) -> DistillationLoss:
         return cls(**kwargs)
     except TypeError as error:
         raise TypeError(f'KD loss {key!r} ({cls.__name__}): {error}') from error
+
+
+@dataclass
+class DistillationConfig:
+    """The distillation term of a student task, one group in a config.
+
+    In a config::
+
+        kd:
+          loss: kd
+          weight: 0.4
+          options: {temperature: 3.0, scale_by_temperature_squared: false}
+
+    Attributes:
+        loss: Registered name of the KD loss (``none``: no distillation), see
+            :func:`available_kd_losses`.
+        weight: Weight of the term in the task's total loss.
+        options: Keyword arguments of that loss's constructor.
+    """
+
+    loss: str = 'kd'
+    weight: float = 0.4
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> DistillationLoss:
+        """The loss module (see :func:`build_kd_loss`)."""
+        return build_kd_loss(self.loss, **self.options)

@@ -12,7 +12,7 @@ class RKDLoss(DistillationLoss):
     """Relational KD (Park et al., CVPR 2019) on the pooled embeddings.
 
     Distance weight 25 and angle weight 50 as in the paper (the ACKD reference
-    also multiplied the sum by 0.1: scale the task's ``w_kd`` for that). Needs the
+    also multiplied the sum by 0.1: scale the task's ``kd.weight`` for that). Needs the
     embeddings and a batch of at least 3 (2 with ``angle_weight=0``).
     """
 

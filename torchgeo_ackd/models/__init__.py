@@ -1,6 +1,7 @@
-"""Models of the ACKD pipeline: the SKA Planner."""
+"""Models of the ACKD pipeline: the SKA Planner and the frozen teacher's options."""
 
 from .planner import (
+    AlignmentConfig,
     Planner,
     cross_modal_weights,
     energy_preserving_refinement,
@@ -9,6 +10,7 @@ from .planner import (
 )
 
 __all__ = (
+    'AlignmentConfig',
     'Planner',
     'cross_modal_weights',
     'energy_preserving_refinement',

@@ -1,6 +1,7 @@
 """Semantic-aware Knowledge Alignment (SKA): the attention "Planner" with CORAL."""
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +118,37 @@ def energy_preserving_refinement(patches: Tensor, weights: Tensor) -> Tensor:
     energy_after = weighted.mean(dim=1).pow(2).sum(dim=-1)
     scale = ((energy_before + ENERGY_EPSILON) / (energy_after + ENERGY_EPSILON)).sqrt()
     return scale[:, None, None] * weighted
+
+
+@dataclass
+class AlignmentConfig:
+    """SemBridge's knowledge alignment (SKA) in a student task, one group in a config.
+
+    In a config::
+
+        ska:
+          use_ot1: true
+          use_ot2: true
+          weight: 0.003
+
+    Attributes:
+        use_ot1: Use L_ot1 (CORAL of the refined patch features).
+        use_ot2: Use L_ot2 (CORAL of the pooled embeddings).
+        weight: Weight of L_ot1 + L_ot2 in the task's total loss.
+        dim: Attention dimension of the :class:`Planner`.
+        heads: Attention heads of the Planner.
+    """
+
+    use_ot1: bool = True
+    use_ot2: bool = True
+    weight: float = 0.003
+    dim: int = 512
+    heads: int = 8
+
+    @property
+    def enabled(self) -> bool:
+        """Whether either alignment loss is on (a Planner is needed)."""
+        return self.use_ot1 or self.use_ot2
 
 
 class Planner(nn.Module):

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import timm
@@ -14,6 +15,34 @@ from ..matching.embed import compute_outputs
 from ..matching.sharding import shard_loader
 from .features import forward_with_features
 from .teacher_weights import TeacherInput, load_teacher_weights, teacher_band_order
+
+
+@dataclass
+class TeacherConfig:
+    """The frozen MS teacher of a student task, one group in a config.
+
+    In a config::
+
+        teacher:
+          model: resnet18
+          in_channels: 13
+          weights: output/teacher/best.ckpt
+
+    Attributes:
+        model: timm model name.
+        in_channels: MS bands the teacher takes.
+        weights: A TorchGeo weight enum name (e.g.
+            ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a checkpoint of
+            TorchGeo's classification task, or a state-dict file.
+        multilabel: The teacher is a multi-label (sigmoid) classifier (M2S-GL):
+            its logits become a class distribution through ``logsigmoid``
+            before KD and re-matching.
+    """
+
+    model: str = 'resnet34'
+    in_channels: int = 13
+    weights: str | None = None
+    multilabel: bool = False
 
 
 class TeacherOutputs(NamedTuple):
@@ -137,7 +166,7 @@ class FrozenTeacher(nn.Module):
         if self.input.bands is None and len(bands) != self.in_channels:
             raise ValueError(
                 f'the MS data have {len(bands)} bands {list(bands)}, but the '
-                f'teacher takes {self.in_channels} (teacher_in_channels)'
+                f'teacher takes {self.in_channels} (teacher.in_channels)'
             )
 
     def adapt_input(self, bands: Sequence[str], mean: Tensor, std: Tensor) -> None:

@@ -10,7 +10,8 @@ class Method:
 
     Attributes:
         label: Human-readable name for tables and figures.
-        model: ``ACKDTask`` arguments (on top of ``conf/ackd.yaml``).
+        model: ``ACKDTask`` arguments on top of ``conf/ackd.yaml``; a group
+            (``kd``, ``ska``) is updated key by key.
         ssm: Start from the matcher's pairing (else a seeded random
             same-class pairing): the datamodule's ``pairing_file``.
         dynm: Re-match during training (the ``DynamicMatching`` epochs).
@@ -28,20 +29,25 @@ class Method:
 
 # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
 _KD = {
-    'kd': 'kd',
-    'kd_kwargs': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+    'kd': {
+        'loss': 'kd',
+        'options': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+    }
 }
 # DKD with its authors' defaults (alpha 1, beta 8, T 4); the warm-up is
 # shortened to 2 epochs to fit the pipeline's short runs.
-_DKD = {'kd': 'dkd', 'kd_kwargs': {'warmup_epochs': 2}}
+_DKD = {'kd': {'loss': 'dkd', 'options': {'warmup_epochs': 2}}}
 # Without SemBridge: random same-class pairs, no re-matching, no SKA.
-_NO_SKA = {'use_ot1': False, 'use_ot2': False}
+_NO_SKA = {'ska': {'use_ot1': False, 'use_ot2': False}}
 
 #: Every method the pipeline knows.
 METHODS: dict[str, Method] = {
     # Distillation-free baseline: the student alone on RGB.
     'baseline': Method(
-        'Baseline (no KD)', {'kd': 'none', 'kd_kwargs': {}} | _NO_SKA, False, False
+        'Baseline (no KD)',
+        {'kd': {'loss': 'none', 'options': {}}} | _NO_SKA,
+        False,
+        False,
     ),
     # Vanilla KD with random same-class pairs (the SCKD method under ACKD).
     'kd': Method('Vanilla KD', _KD | _NO_SKA, False, False),
@@ -51,8 +57,12 @@ METHODS: dict[str, Method] = {
     # Ablations of SemBridge (vanilla KD), one part removed at a time.
     'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', _KD, ssm=False),
     'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', _KD, dynm=False),
-    'kd_sembridge_no_ot1': Method('KD + SemBridge w/o L_ot1', _KD | {'use_ot1': False}),
-    'kd_sembridge_no_ot2': Method('KD + SemBridge w/o L_ot2', _KD | {'use_ot2': False}),
+    'kd_sembridge_no_ot1': Method(
+        'KD + SemBridge w/o L_ot1', _KD | {'ska': {'use_ot1': False}}
+    ),
+    'kd_sembridge_no_ot2': Method(
+        'KD + SemBridge w/o L_ot2', _KD | {'ska': {'use_ot2': False}}
+    ),
     # Hub-free matching: every teacher serves at most its even share of its
     # class's students (rounded up), in the initial pairing and in DynM.
     'kd_sembridge_capacity': Method('KD + SemBridge, capacity 1', _KD, capacity=1.0),

@@ -224,11 +224,16 @@ def run_pipeline(
         spec = METHODS[method]
         for prefix, split in splits:
             student = _config('ackd')
-            student['model']['init_args'] |= {
-                'num_classes': num_classes,
-                'teacher_in_channels': in_channels,
-                'teacher_weights': str(out / 'teacher' / 'best.ckpt'),
-            } | spec.model
+            args = student['model']['init_args']
+            args['num_classes'] = num_classes
+            args['teacher'] |= {
+                'in_channels': in_channels,
+                'weights': str(out / 'teacher' / 'best.ckpt'),
+            }
+            for key, value in spec.model.items():  # groups key by key
+                args[key] = (
+                    args.get(key, {}) | value if isinstance(value, dict) else value
+                )
             data: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
             if split is not None:
                 data['split_file'] = str(split)

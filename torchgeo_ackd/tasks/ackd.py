@@ -1,7 +1,8 @@
 """ACKDTask: an RGB student distilled from an unpaired MS teacher with SemBridge."""
 
 import random
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, TypeVar
 
 import numpy as np
 import timm
@@ -9,20 +10,40 @@ import torch
 from torch import Tensor
 
 from ..datamodules import ACKDDataModule
-from ..losses import build_kd_loss
+from ..losses import DistillationConfig
 from ..models.features import forward_with_features
-from ..models.planner import Planner
-from ..models.teacher import FrozenTeacher, TeacherOutputs
+from ..models.planner import AlignmentConfig, Planner
+from ..models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
 from .evaluation import StudentEvaluationTask
+
+_Group = TypeVar('_Group', TeacherConfig, DistillationConfig, AlignmentConfig)
+
+
+def _group(cls: type[_Group], value: Any, name: str) -> dict[str, Any]:
+    """A config group (a *cls* or a mapping of its fields) as a plain mapping."""
+    if isinstance(value, dict):
+        unknown = set(value) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(
+                f'ACKDTask {name}: unknown keys {sorted(unknown)}; expected those of '
+                f'{cls.__name__}: {[f.name for f in fields(cls)]}'
+            )
+        value = cls(**value)
+    if not isinstance(value, cls):
+        raise TypeError(
+            f'ACKDTask {name} must be a {cls.__name__} or a mapping, got '
+            f'{type(value).__name__}'
+        )
+    return asdict(value)
 
 
 class ACKDTask(StudentEvaluationTask):
     """Train an RGB student with an unpaired MS teacher (SemBridge, AAAI 2026).
 
-    Loss: ``w_task * CE + w_kd * KD + w_ot * (L_ot1 + L_ot2)`` where KD is any
-    registered distillation loss (``kd: kd | dkd | rkd | lskd | ctkd | logits |
-    none``) and L_ot1/L_ot2 come from the SKA :class:`Planner` (semantic-aware
-    knowledge alignment). Each student sample is distilled from the teacher
+    Loss: ``w_task * CE + kd.weight * KD + ska.weight * (L_ot1 + L_ot2)`` where
+    KD is any registered distillation loss (``kd.loss: kd | dkd | rkd | lskd |
+    ctkd | logits | none``) and L_ot1/L_ot2 come from the SKA :class:`Planner`
+    (semantic-aware knowledge alignment). Each student sample is distilled from the teacher
     gallery sample the datamodule pairs it with (``teacher_index``): the
     matcher's pairing (SSM, the datamodule's ``pairing_file``) or a seeded
     random same-class one, re-matched during training by the
@@ -41,19 +62,10 @@ class ACKDTask(StudentEvaluationTask):
         num_classes: int = 10,
         student: str = 'resnet34',
         student_weights: str | None = None,
-        teacher: str = 'resnet34',
-        teacher_in_channels: int = 13,
-        teacher_weights: str | None = None,
-        teacher_multilabel: bool = False,
-        kd: str = 'kd',
-        kd_kwargs: dict[str, Any] | None = None,
-        use_ot1: bool = True,
-        use_ot2: bool = True,
-        planner_dim: int = 512,
-        planner_heads: int = 8,
+        teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (a config group)
+        kd: DistillationConfig = DistillationConfig(),  # noqa: B008
+        ska: AlignmentConfig = AlignmentConfig(),  # noqa: B008
         w_task: float = 0.3,
-        w_kd: float = 0.4,
-        w_ot: float = 0.003,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         cache_teacher: bool = True,
@@ -61,27 +73,18 @@ class ACKDTask(StudentEvaluationTask):
     ) -> None:
         """Initialize a new ACKDTask instance.
 
+        The three groups (teacher, kd, ska) are written as nested mappings in
+        a config; they are kept as plain mappings in the hyperparameters, so a
+        checkpoint loads with ``weights_only=True``.
+
         Args:
             num_classes: Size of the class vocabulary (teacher and student).
             student: timm model name of the RGB student (3 input bands).
             student_weights: Optional state-dict file for the student.
-            teacher: timm model name of the MS teacher.
-            teacher_in_channels: MS bands the teacher takes.
-            teacher_weights: A TorchGeo weight enum name (e.g.
-                ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a checkpoint of
-                TorchGeo's classification task, or a state-dict file.
-            teacher_multilabel: The teacher is a multi-label (sigmoid)
-                classifier (M2S-GL): its logits become a class distribution
-                through ``logsigmoid`` before KD and re-matching.
-            kd: Registered name of the KD loss.
-            kd_kwargs: Keyword arguments of the KD loss.
-            use_ot1: Use L_ot1 (CORAL of the refined patch features).
-            use_ot2: Use L_ot2 (CORAL of the pooled embeddings).
-            planner_dim: Attention dimension of the Planner.
-            planner_heads: Attention heads of the Planner.
+            teacher: The frozen MS teacher (model, bands, weights).
+            kd: The distillation loss and its weight.
+            ska: SemBridge's knowledge alignment (L_ot1, L_ot2) and its weight.
             w_task: Weight of the cross-entropy loss.
-            w_kd: Weight of the KD loss.
-            w_ot: Weight of L_ot1 + L_ot2.
             lr: Adam learning rate.
             weight_decay: Adam weight decay.
             cache_teacher: Cache the teacher's gallery outputs when the MS side
@@ -90,6 +93,11 @@ class ACKDTask(StudentEvaluationTask):
                 at each epoch start, so a resumed run repeats an uninterrupted
                 one exactly (None: don't).
         """
+        # Lightning saves the __init__ locals as they are when BaseTask calls
+        # save_hyperparameters: plain mappings, not dataclass objects.
+        teacher = _group(TeacherConfig, teacher, 'teacher')  # type: ignore[assignment]
+        kd = _group(DistillationConfig, kd, 'kd')  # type: ignore[assignment]
+        ska = _group(AlignmentConfig, ska, 'ska')  # type: ignore[assignment]
         super().__init__()
         self.teacher_cached = False
 
@@ -105,23 +113,25 @@ class ACKDTask(StudentEvaluationTask):
                 hp['student_weights'], map_location='cpu', weights_only=True
             )
             self.student.load_state_dict(state)
+        teacher = TeacherConfig(**hp['teacher'])
         self.teacher = FrozenTeacher(
-            hp['teacher'],
-            hp['teacher_in_channels'],
+            teacher.model,
+            teacher.in_channels,
             hp['num_classes'],
-            hp['teacher_weights'],
-            hp['teacher_multilabel'],
+            teacher.weights,
+            teacher.multilabel,
         )
-        self.kd_loss = build_kd_loss(hp['kd'], **(hp['kd_kwargs'] or {}))
+        self.kd_loss = DistillationConfig(**hp['kd']).build()
         self.planner: Planner | None = None
-        if hp['use_ot1'] or hp['use_ot2']:
+        ska = AlignmentConfig(**hp['ska'])
+        if ska.enabled:
             self.planner = Planner(
                 teacher_channels=self.teacher.num_features,
                 student_channels=int(self.student.num_features),  # type: ignore[arg-type]
-                embed_dim=hp['planner_dim'],
-                num_heads=hp['planner_heads'],
-                use_ot1=hp['use_ot1'],
-                use_ot2=hp['use_ot2'],
+                embed_dim=ska.dim,
+                num_heads=ska.heads,
+                use_ot1=ska.use_ot1,
+                use_ot2=ska.use_ot2,
             )
 
     def configure_optimizers(self) -> Any:
@@ -194,10 +204,10 @@ class ACKDTask(StudentEvaluationTask):
         if self.uses_teacher:
             t = self._teacher_outputs(batch)
             kd = self.kd_loss(logits_s, t.logits, y, emb_s, t.embedding)
-            loss, parts['kd'] = loss + hp['w_kd'] * kd, kd
+            loss, parts['kd'] = loss + hp['kd']['weight'] * kd, kd
             if self.planner is not None:
                 ot1, ot2 = self.planner(t.patches, patches_s, t.embedding, emb_s)
-                loss = loss + hp['w_ot'] * (ot1 + ot2)
+                loss = loss + hp['ska']['weight'] * (ot1 + ot2)
                 parts |= {'ot1': ot1, 'ot2': ot2}
         return loss, parts, logits_s
 
