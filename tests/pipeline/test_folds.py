@@ -23,7 +23,7 @@ def test_stratified_folds_partition_each_class() -> None:
         assert sum(counts.values()) == n
     assert folds == stratified_folds(labels, 3, seed=0, class_names=('a', 'b', 'c'))
     assert folds != stratified_folds(labels, 3, seed=1, class_names=('a', 'b', 'c'))
-    with pytest.raises(ValueError, match="class 'b' has 5 RGB images, fewer than"):
+    with pytest.raises(ValueError, match="class 'b' has 5 images, fewer than"):
         stratified_folds(labels, 6, seed=0, class_names=('a', 'b', 'c'))
     with pytest.raises(ValueError, match='--folds must be >= 3'):
         stratified_folds(labels, 2, seed=0, class_names=('a', 'b', 'c'))
@@ -59,3 +59,29 @@ def test_fold_splits(tmp_path: Path) -> None:
     # Every RGB image is a test image exactly once.
     everything = relative_files(SyntheticACKD(root, modality='rgb', split='all'))
     assert sorted(tested) == sorted(everything)
+
+
+def test_fold_splits_of_the_ms_images(tmp_path: Path) -> None:
+    # The teacher's benchmark folds the MS images; the RGB ones keep theirs.
+    root = generate_synthetic_benchmark(
+        tmp_path / 'syn', ms_per_class=5, rgb_per_class=4, ms_size=8, rgb_size=8
+    )
+    k, tested = 5, []
+    for fold in range(k):
+        path = tmp_path / f'fold{fold}.csv'
+        write_fold_split(
+            path, SyntheticACKD, {'root': root}, None, fold, k, seed=0, folded='ms'
+        )
+        ms = SyntheticACKD(root, modality='ms', split='test', split_file=path)
+        tested += relative_files(ms)
+        assert Counter(int(t) for t in ms.targets) == dict.fromkeys(range(10), 1)
+        for part in ('train', 'val', 'test'):
+            rgb = SyntheticACKD(root, modality='rgb', split=part)
+            again = SyntheticACKD(root, modality='rgb', split=part, split_file=path)
+            assert relative_files(again) == relative_files(rgb)
+    everything = relative_files(SyntheticACKD(root, modality='ms', split='all'))
+    assert sorted(tested) == sorted(everything)
+    with pytest.raises(ValueError, match="folded must be 'rgb' or 'ms'"):
+        write_fold_split(
+            tmp_path / 'x.csv', SyntheticACKD, {'root': root}, None, 0, k, 0, 'both'
+        )

@@ -44,10 +44,14 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
         assert float(rows[r.name.removesuffix('_seed0')]['oa_mean']) == pytest.approx(
             100 * done['metrics']['test_OverallAccuracy']
         )
+    table = (out / 'results' / 'results.md').read_text()
+    assert 'Vanilla KD + SemBridge vs Baseline' in table
+    # The teacher (TeacherTask) is reported with its accuracy and calibration.
+    teacher = json.loads((out / 'teacher' / 'done.json').read_text())['metrics']
     assert (
-        'Vanilla KD + SemBridge vs Baseline'
-        in (out / 'results' / 'results.md').read_text()
-    )
+        f'Teacher (MS test split): OA {100 * teacher["test_OverallAccuracy"]:.2f} %, '
+        f'expected calibration error {teacher["test_CalibrationError"]:.3f}'
+    ) in table
     sem = out / 'students' / 'kd_sembridge_seed0'
     assert (sem / 'pairing_initial' / 'pairing.csv').is_file() and (
         sem / 'pairing_epoch1' / 'pairing.pt'

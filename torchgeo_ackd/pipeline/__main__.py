@@ -46,7 +46,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default='',
         help='more methods, run with the first seed only (e.g. ablations)',
     )
-    parser.add_argument('--teacher-epochs', type=int, default=8)
+    parser.add_argument(
+        '--teacher-epochs',
+        type=int,
+        default=60,
+        help='at most this many (early stopping on validation accuracy decides)',
+    )
     parser.add_argument('--matcher-epochs', type=int, default=16)
     parser.add_argument('--student-epochs', type=int, default=12)
     parser.add_argument(

@@ -5,7 +5,9 @@ images of fold ``f`` are the test set, those of fold ``f + 1`` (mod K) the
 validation set and the rest the training set (60/20/20 with K = 5, the
 proportions of the default split). The MS images keep the default split in
 every fold, so the teacher and the matcher, which never see an RGB label,
-are trained once and shared by all folds.
+are trained once and shared by all folds. Folding the MS images instead
+(``folded='ms'``, the RGB images keep the default split) measures the teacher
+itself (``benchmarks/teacher_recipe.py``).
 """
 
 import csv
@@ -51,7 +53,7 @@ def stratified_folds(
         members = [i for i, label in enumerate(labels) if label == c]
         if len(members) < num_folds:
             raise ValueError(
-                f'class {class_names[c]!r} has {len(members)} RGB images, fewer than '
+                f'class {class_names[c]!r} has {len(members)} images, fewer than '
                 f'--folds={num_folds}: every fold needs one test image of it'
             )
         g = torch.Generator().manual_seed(seed + zlib.crc32(class_names[c].encode()))
@@ -68,6 +70,7 @@ def write_fold_split(
     fold: int,
     num_folds: int,
     seed: int,
+    folded: str = 'rgb',
 ) -> None:
     """Write the ``path,split`` file of one fold (see the module docstring).
 
@@ -80,19 +83,30 @@ def write_fold_split(
         fold: This fold, in [0, K).
         num_folds: K.
         seed: Seed of the fold assignment.
+        folded: The modality whose images are folded (``'rgb'`` or ``'ms'``);
+            the other keeps the default split.
+
+    Raises:
+        ValueError: If *folded* is neither ``'rgb'`` nor ``'ms'``.
     """
+    if folded not in ('rgb', 'ms'):
+        raise ValueError(f"folded must be 'rgb' or 'ms', got {folded!r}")
+    kept = 'ms' if folded == 'rgb' else 'rgb'
+    classes = {'rgb': student_classes, 'ms': None}
     rows: list[tuple[str, str]] = []
     for split in ('train', 'val', 'test'):
-        ms = dataset_class(modality='ms', split=split, **dataset_kwargs)
-        rows += [(f, split) for f in relative_files(ms)]
-    rgb = dataset_class(
-        modality='rgb', split='all', classes=student_classes, **dataset_kwargs
+        fixed = dataset_class(
+            modality=kept, split=split, classes=classes[kept], **dataset_kwargs
+        )
+        rows += [(f, split) for f in relative_files(fixed)]
+    dataset = dataset_class(
+        modality=folded, split='all', classes=classes[folded], **dataset_kwargs
     )
     folds = stratified_folds(
-        rgb.targets.tolist(), num_folds, seed, dataset_class.classes
+        dataset.targets.tolist(), num_folds, seed, dataset_class.classes
     )
     val_fold = (fold + 1) % num_folds
-    for file, f in zip(relative_files(rgb), folds, strict=True):
+    for file, f in zip(relative_files(dataset), folds, strict=True):
         rows.append(
             (file, 'test' if f == fold else 'val' if f == val_fold else 'train')
         )

@@ -177,12 +177,33 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def teacher_summary(metrics: dict[str, float]) -> str:
+    """One line on the teacher: its MS test accuracy and calibration.
+
+    Args:
+        metrics: The teacher stage's test metrics (TorchGeo names).
+
+    Returns:
+        E.g. ``'Teacher (MS test split): OA 90.35 %, expected calibration
+        error 0.078'``.
+    """
+    parts = []
+    if 'test_OverallAccuracy' in metrics:
+        parts.append(f'OA {100 * metrics["test_OverallAccuracy"]:.2f} %')
+    if 'test_CalibrationError' in metrics:
+        parts.append(
+            f'expected calibration error {metrics["test_CalibrationError"]:.3f}'
+        )
+    return f'Teacher (MS test split): {", ".join(parts) or "no test metrics"}'
+
+
 def write_results(
     results: list[StageResult],
     directory: Path,
     dataset: type[ACKDDataset],
     out: Path,
     student_classes: list[str] | None = None,
+    teacher_metrics: dict[str, float] | None = None,
 ) -> None:
     """Write results.md, results.csv and the figures, and print the table.
 
@@ -193,10 +214,14 @@ def write_results(
         out: Pipeline output folder (to find the pairings).
         student_classes: Classes of the student's test set (default: all);
             teacher-only classes have no test images, so no accuracy.
+        teacher_metrics: The teacher stage's test metrics, summarised under
+            the table.
     """
     directory.mkdir(parents=True, exist_ok=True)
     rows = summarise(results, tuple(student_classes or dataset.classes))
     table = markdown_table(rows)
+    if teacher_metrics:
+        table += f'\n{teacher_summary(teacher_metrics)}\n'
     (directory / 'results.md').write_text(table)
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with open(directory / 'results.csv', 'w', newline='') as f:

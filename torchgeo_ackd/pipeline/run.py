@@ -18,7 +18,7 @@ from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
 from .folds import write_fold_split
 from .methods import METHODS
-from .results import write_results
+from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
 
 CONF = Path(__file__).parents[2] / 'conf'
@@ -121,7 +121,7 @@ def run_pipeline(
     methods: Sequence[str] = ('baseline', 'kd', 'kd_sembridge'),
     seeds: Sequence[int] = (0,),
     single_seed_methods: Sequence[str] = (),
-    teacher_epochs: int = 8,
+    teacher_epochs: int = 60,
     matcher_epochs: int = 16,
     student_epochs: int = 12,
     dynm_epochs: Sequence[int] = (4, 8),
@@ -138,7 +138,8 @@ def run_pipeline(
         methods: Student methods (keys of :data:`METHODS`).
         seeds: Seeds of the student runs.
         single_seed_methods: More methods, run with the first seed only.
-        teacher_epochs: Teacher epochs.
+        teacher_epochs: The teacher's maximum epochs (it stops early after 15
+            without a better validation accuracy; conf/teacher.yaml).
         matcher_epochs: Matcher epochs.
         student_epochs: Student epochs.
         dynm_epochs: Re-matching epochs of the SemBridge students.
@@ -198,9 +199,7 @@ def run_pipeline(
     teacher['data'] = _data(bench, modality='ms')
     teacher['trainer']['max_epochs'] = teacher_epochs
     teacher_result = run_stage('teacher', teacher, out / 'teacher', fresh)
-    print(
-        f'[teacher] test accuracy on MS: {teacher_result.metrics.get("test_OverallAccuracy")}'
-    )
+    print(f'[teacher] {teacher_summary(teacher_result.metrics)}')
 
     matcher = _config('matcher')
     matcher['model']['init_args'] |= {
@@ -254,7 +253,14 @@ def run_pipeline(
             student['seed_everything'] = seed
             name = f'{method}_{prefix}seed{seed}'
             results.append(run_stage(name, student, out / 'students' / name, fresh))
-    write_results(results, out / 'results', bench.dataset, out, bench.student_classes)
+    write_results(
+        results,
+        out / 'results',
+        bench.dataset,
+        out,
+        bench.student_classes,
+        teacher_result.metrics,
+    )
     return results
 
 

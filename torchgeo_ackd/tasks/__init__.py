@@ -1,6 +1,7 @@
-"""TorchGeo tasks of the ACKD pipeline (matcher and student stages)."""
+"""TorchGeo tasks of the ACKD pipeline (teacher, matcher and student stages)."""
 
 from .ackd import ACKDTask
 from .matcher import MatcherTask
+from .teacher import TeacherTask
 
-__all__ = ('ACKDTask', 'MatcherTask')
+__all__ = ('ACKDTask', 'MatcherTask', 'TeacherTask')

@@ -1,0 +1,101 @@
+"""The MS teacher stage: TorchGeo's ClassificationTask that also reports calibration."""
+
+from typing import Any, Literal
+
+from torch import Tensor
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import CosineAnnealingLR
+from torchmetrics.classification import MulticlassCalibrationError
+
+try:  # TorchGeo >= 0.10
+    from torchgeo.tasks import ClassificationTask
+except ImportError:  # TorchGeo 0.8
+    from torchgeo.trainers import ClassificationTask
+
+
+class SoftmaxCalibrationError(MulticlassCalibrationError):
+    """Expected calibration error of class logits (softmax applied here).
+
+    torchmetrics decides per batch whether ``preds`` are probabilities or
+    logits from their range; logits that all happen to lie in [0, 1] would be
+    read as probabilities. This metric always takes logits.
+    """
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add a batch.
+
+        Args:
+            preds: (B, K) class logits.
+            target: (B,) class indices.
+        """
+        super().update(preds.float().softmax(dim=-1), target)
+
+
+class TeacherTask(ClassificationTask):
+    """TorchGeo's :class:`~torchgeo.trainers.ClassificationTask` with calibration.
+
+    The teacher's soft labels are what knowledge distillation transfers, so
+    how well its confidence matches its accuracy matters as much as its
+    accuracy: validation and test also log the expected calibration error
+    (``val_CalibrationError``, ``test_CalibrationError``; 15 equal-width
+    confidence bins, L1) of single-label (``task='multiclass'``) teachers.
+    Everything else, checkpoints included, is TorchGeo's task: a teacher
+    checkpoint loads wherever a ``ClassificationTask`` one does.
+    """
+
+    def __init__(
+        self,
+        lr_schedule: Literal['plateau', 'cosine'] = 'plateau',
+        calibration_bins: int = 15,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new TeacherTask instance.
+
+        Args:
+            lr_schedule: ``'plateau'``: TorchGeo's (AdamW, learning rate x 0.1
+                after ``patience`` epochs without a lower validation loss);
+                ``'cosine'``: AdamW with the learning rate annealed to 0 over
+                the trainer's ``max_epochs`` (per epoch).
+            calibration_bins: Confidence bins of the calibration error.
+            **kwargs: Keyword arguments of ``ClassificationTask`` (``model``,
+                ``weights``, ``in_channels``, ``num_classes``, ``lr``, ...).
+        """
+        if lr_schedule not in ('plateau', 'cosine'):
+            raise ValueError(
+                f"lr_schedule must be 'plateau' or 'cosine', got {lr_schedule!r}"
+            )
+        self.calibration_bins = calibration_bins
+        super().__init__(**kwargs)
+
+    def configure_optimizers(self) -> Any:
+        """AdamW with the chosen learning-rate schedule.
+
+        Returns:
+            The optimizer and its scheduler.
+        """
+        if self.hparams['lr_schedule'] == 'plateau':
+            return super().configure_optimizers()
+        optimizer = AdamW(self.parameters(), lr=self.hparams['lr'])
+        epochs = self.trainer.max_epochs
+        if epochs is None or epochs < 1:
+            raise ValueError(
+                f"lr_schedule='cosine' needs the trainer's max_epochs, got {epochs}"
+            )
+        return {
+            'optimizer': optimizer,
+            'lr_scheduler': CosineAnnealingLR(optimizer, T_max=epochs),
+        }
+
+    def configure_metrics(self) -> None:
+        """TorchGeo's metrics, plus the calibration error on val and test."""
+        super().configure_metrics()
+        if self.hparams['task'] != 'multiclass':
+            return
+        for metrics in (self.val_metrics, self.test_metrics):
+            metrics.add_metrics(
+                {
+                    'CalibrationError': SoftmaxCalibrationError(
+                        self.hparams['num_classes'], n_bins=self.calibration_bins
+                    )
+                }
+            )
