@@ -206,3 +206,30 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
     assert (
         out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt'
     ).stat().st_mtime_ns == stamp.st_mtime_ns
+
+
+@pytest.mark.parametrize('which', ['best', 'last'])
+def test_broken_stage_checkpoints_are_named_before_torchgeo_runs(
+    tmp_path: Path, which: str
+) -> None:
+    import yaml
+
+    from torchgeo_ackd.pipeline import stages
+
+    config: dict = {'model': {}, 'data': {}, 'trainer': {}}  # type: ignore[type-arg]
+    stage = tmp_path / 'teacher'
+    stage.mkdir()
+    full = stages._with_outputs(config, stage)
+    if which == 'best':  # a finished run whose best checkpoint was emptied
+        done = {'config_hash': stages.config_hash(full), 'fit_seconds': 1.0}
+        (stage / 'done.json').write_text(json.dumps(done | {'metrics': {}}))
+        (stage / 'best.ckpt').write_bytes(b'')
+        message = r"best checkpoint '.*best.ckpt' is empty"
+    else:  # an interrupted run whose last checkpoint was cut short
+        (stage / 'config.yaml').write_text(yaml.safe_dump(full, sort_keys=False))
+        (stage / 'last.ckpt').write_bytes(b'PK\x03\x04' + bytes(100))
+        message = r"resume from '.*last.ckpt' \(104 bytes\) is truncated"
+    with pytest.raises(RuntimeError, match=message) as error:
+        stages.run_stage('teacher', config, stage)
+    assert f'Delete {stage} to train this stage again' in str(error.value)
+    assert not (stage / 'stage.log').exists()  # torchgeo never started

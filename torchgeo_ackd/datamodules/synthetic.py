@@ -27,6 +27,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
         ms_size: int = 32,
         rgb_size: int = 64,
         generator_seed: int = 0,
+        mixed: bool = False,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SyntheticACKDDataModule instance.
@@ -39,6 +40,9 @@ class SyntheticACKDDataModule(ACKDDataModule):
             ms_size: MS image side length (pixels).
             rgb_size: RGB image side length (pixels).
             generator_seed: Seed of the generator.
+            mixed: Scenes mix their class with a second land cover (the
+                mechanism that knowledge distillation can pass on; see
+                :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
             **kwargs: Arguments of :class:`ACKDDataModule`.
         """
         super().__init__(root=root, **kwargs)
@@ -49,6 +53,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
             'ms_size': ms_size,
             'rgb_size': rgb_size,
             'seed': generator_seed,
+            'mixed': mixed,
         }
 
     def prepare_data(self) -> None:

@@ -28,6 +28,7 @@ from .ackd import ACKDDataset
 from .atomic import atomic_open
 from .pairing_csv import read_pairing_csv, write_pairing_csv
 from .same_class import check_pairing, random_same_class_pairing
+from .torch_files import read_torch_file
 
 #: File names written by :meth:`Pairing.save`.
 PAIRING_PT = 'pairing.pt'
@@ -408,10 +409,7 @@ class Pairing:
                 f'pairing file {str(file)!r}: unknown format {file.suffix!r}; '
                 "expected ['.pt', '.csv']"
             )
-        try:
-            state = torch.load(file, map_location='cpu', weights_only=True)
-        except Exception as err:  # Unpickling errors have many types.
-            raise ValueError(f'{file}: cannot read a pairing file: {err}') from err
+        state = read_torch_file(file, 'pairing file')
         return cls.from_state_dict(state, str(file)).remap(student, teacher)
 
     @classmethod
@@ -424,5 +422,5 @@ class Pairing:
         Returns:
             The pairing (file lists as stored).
         """
-        state = torch.load(Path(path), map_location='cpu', weights_only=True)
+        state = read_torch_file(path, 'pairing file')
         return cls.from_state_dict(state, str(path))

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..datasets.torch_files import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
 
 # TorchGeo's weight metadata spells Sentinel-2 bands 'B1', 'B8a'; the sensors
@@ -69,7 +70,7 @@ def load_teacher_weights(model: nn.Module, weights: str) -> TeacherInput:
             f'teacher weights {weights!r}: no such file, and not a TorchGeo weight '
             "enum name like 'ResNet18_Weights.SENTINEL2_ALL_MOCO'"
         )
-    loaded = torch.load(path, map_location='cpu', weights_only=True)
+    loaded = read_torch_file(path, 'teacher weights')
     if isinstance(loaded, dict) and 'state_dict' in loaded:
         state = {
             k.removeprefix('model.'): v

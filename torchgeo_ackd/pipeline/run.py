@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
+from ..datasets.torch_files import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
 from .folds import write_fold_split
@@ -358,10 +358,10 @@ class SSMPairings:
             checkpoint = self.out / 'matcher' / 'last.ckpt'
             if not checkpoint.is_file():
                 checkpoint = self.out / 'matcher' / 'best.ckpt'
+            state = read_torch_file(checkpoint, 'matcher checkpoint')
             matcher = MatcherTask.load_from_checkpoint(
                 checkpoint, map_location='cpu', weights_only=True
             )
-            state = torch.load(checkpoint, map_location='cpu', weights_only=True)
             stats = state[self.bench.datamodule.rpartition('.')[2]]
             self._matcher = (
                 matcher,

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from ..datasets.torch_files import check_torch_file
+
 
 @dataclass
 class StageResult:
@@ -107,6 +109,7 @@ def run_stage(
     if done_file.is_file():
         done = json.loads(done_file.read_text())
         if done['config_hash'] == digest:
+            _check_checkpoint(name, directory / 'best.ckpt', 'its best checkpoint')
             print(f'[{name}] reusing the finished run in {directory}', flush=True)
             return StageResult(
                 name, directory, done['fit_seconds'], done['metrics'], True
@@ -125,9 +128,11 @@ def run_stage(
     log = directory / 'stage.log'
     extra = [f'--ckpt_path={resume}'] if resume.is_file() else []
     if extra:
+        _check_checkpoint(name, resume, 'the checkpoint to resume from')
         print(f'[{name}] resuming the interrupted run from {resume}', flush=True)
     # After a resume this counts the resumed part only.
     seconds = _torchgeo('fit', config_file, *extra, log=log)
+    _check_checkpoint(name, directory / 'best.ckpt', 'the checkpoint to test')
     metrics_dir = directory / 'test'
     if metrics_dir.exists():
         shutil.rmtree(metrics_dir)
@@ -147,6 +152,17 @@ def run_stage(
         )
     )
     return StageResult(name, directory, seconds, metrics)
+
+
+def _check_checkpoint(name: str, path: Path, what: str) -> None:
+    """Refuse a broken checkpoint before LightningCLI or torch trip over it."""
+    try:
+        check_torch_file(path, f'[{name}] {what}')
+    except (FileNotFoundError, ValueError) as err:
+        raise RuntimeError(
+            f'{err}. Delete {path.parent} to train this stage again (the other '
+            'stages are kept), or pass --fresh to start every stage over'
+        ) from err
 
 
 def _with_outputs(config: dict[str, Any], directory: Path) -> dict[str, Any]:

@@ -41,7 +41,8 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine, from_origin
 
 from ..sensors import SENTINEL2_EUROSAT
-from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES, class_abundances
+from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES
+from .mixtures import DOMINANT_SHARE, scene_abundances
 from .spectra import (
     ENDMEMBERS,
     endmember_spectra,
@@ -51,7 +52,7 @@ from .spectra import (
 )
 
 #: Version of the generative model; bump when the output changes.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Name of the metadata file written at the benchmark root.
 METADATA_FILE = 'synthetic.json'
@@ -122,7 +123,7 @@ def _mix(
 
 
 def _ms_sample(
-    class_name: str, index: int, seed: int, size: int
+    class_name: str, index: int, seed: int, size: int, mixed: bool
 ) -> tuple[np.ndarray, int, Affine]:
     rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
     epsg = int(rng.choice(_UTM_EPSG))
@@ -131,7 +132,7 @@ def _ms_sample(
     transform = from_origin(easting, northing, MS_GSD_M, MS_GSD_M)
 
     pixel_m = MS_GSD_M / np.exp(0.1 * rng.standard_normal())
-    abundances = class_abundances(class_name, rng, size, pixel_m)
+    abundances = scene_abundances(class_name, rng, size, pixel_m, mixed)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     tilt = 1.0 + 0.04 * rng.standard_normal((n_end, 1)) * _WAVELENGTH_TILT
@@ -148,7 +149,7 @@ def _ms_sample(
 
 
 def synthetic_ms_image(
-    class_name: str, index: int, *, seed: int = 0, size: int = 32
+    class_name: str, index: int, *, seed: int = 0, size: int = 32, mixed: bool = False
 ) -> np.ndarray:
     """One MS scene of the synthetic benchmark, as written to disk.
 
@@ -157,16 +158,17 @@ def synthetic_ms_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (10 m each).
+        mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
         bands in SENTINEL2_EUROSAT order.
     """
-    return _ms_sample(class_name, index, seed, size)[0]
+    return _ms_sample(class_name, index, seed, size, mixed)[0]
 
 
 def synthetic_rgb_image(
-    class_name: str, index: int, *, seed: int = 0, size: int = 64
+    class_name: str, index: int, *, seed: int = 0, size: int = 64, mixed: bool = False
 ) -> np.ndarray:
     """One RGB scene of the synthetic benchmark, before image compression.
 
@@ -175,13 +177,14 @@ def synthetic_rgb_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (5 m each).
+        mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         8-bit sRGB-like values, uint8, shape (size, size, 3), channels R, G, B.
     """
     rng = _file_rng(seed, _RGB_SEED_KEY, _class_index(class_name), index)
     pixel_m = RGB_GSD_M / (RGB_FEATURE_SCALE * np.exp(0.1 * rng.standard_normal()))
-    abundances = class_abundances(class_name, rng, size, pixel_m)
+    abundances = scene_abundances(class_name, rng, size, pixel_m, mixed)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     hue = np.exp(0.02 * rng.standard_normal((n_end, 3)))
@@ -219,6 +222,7 @@ def _parameters(
     rgb_size: int,
     seed: int,
     rgb_format: str,
+    mixed: bool,
 ) -> dict[str, Any]:
     for name, value, minimum in (
         ('ms_per_class', ms_per_class, 1),
@@ -231,6 +235,8 @@ def _parameters(
             raise TypeError(f'{name} must be an int, got {type(value).__name__}')
         if value < minimum:
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
+    if not isinstance(mixed, bool):
+        raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
     return {
@@ -240,6 +246,7 @@ def _parameters(
         'rgb_size': int(rgb_size),
         'seed': int(seed),
         'rgb_format': rgb_format,
+        'mixed': mixed,
     }
 
 
@@ -250,6 +257,12 @@ def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
         'parameters': parameters,
         'classes': list(SYNTHETIC_CLASSES),
         'confusable_pairs': [list(pair) for pair in CONFUSABLE_PAIRS],
+        'scenes': (
+            f'mixed: dominant class (the label) over {DOMINANT_SHARE[0]:.0%}-'
+            f'{DOMINANT_SHARE[1]:.0%} of the area, a random other class the rest'
+            if parameters['mixed']
+            else 'pure'
+        ),
         'ms': {
             'sensor': SENTINEL2_EUROSAT.name,
             'bands': list(SENTINEL2_EUROSAT.bands),
@@ -285,7 +298,7 @@ def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> 
 
 
 def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
-    seed, fmt = parameters['seed'], parameters['rgb_format']
+    seed, fmt, mixed = parameters['seed'], parameters['rgb_format'], parameters['mixed']
     crs = {epsg: CRS.from_epsg(epsg) for epsg in _UTM_EPSG}
     descriptions = SENTINEL2_EUROSAT.bands
     with rasterio.Env():
@@ -294,7 +307,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             ms_dir.mkdir(parents=True)
             for i in range(parameters['ms_per_class']):
                 dn, epsg, transform = _ms_sample(
-                    class_name, i, seed, parameters['ms_size']
+                    class_name, i, seed, parameters['ms_size'], mixed
                 )
                 with rasterio.open(
                     ms_dir / f'{class_name}_{i:04d}.tif',
@@ -313,7 +326,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             rgb_dir.mkdir(parents=True)
             for i in range(parameters['rgb_per_class']):
                 rgb = synthetic_rgb_image(
-                    class_name, i, seed=seed, size=parameters['rgb_size']
+                    class_name, i, seed=seed, size=parameters['rgb_size'], mixed=mixed
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
                 if fmt == 'jpg':
@@ -331,6 +344,7 @@ def generate_synthetic_benchmark(
     rgb_size: int = 64,
     seed: int = 0,
     rgb_format: str = 'jpg',
+    mixed: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write (or reuse) a synthetic MS -> RGB benchmark in the benchmark layout.
@@ -351,6 +365,8 @@ def generate_synthetic_benchmark(
         rgb_size: Side of the RGB images in pixels.
         seed: Seed of all randomness.
         rgb_format: ``'jpg'`` (quality 95) or ``'png'``.
+        mixed: Scenes mix their class with a second land cover (see
+            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
         overwrite: Replace an existing *root* that holds something else.
 
     Returns:
@@ -359,12 +375,15 @@ def generate_synthetic_benchmark(
     Raises:
         FileExistsError: If *root* exists, is not empty and is not a synthetic
             benchmark with the same parameters, and *overwrite* is False.
-        TypeError: If a count, size or the seed is not an int.
+        TypeError: If a count, size or the seed is not an int, or *mixed* not
+            a bool.
         ValueError: If a count or size is too small or *rgb_format* is unknown.
     """
     root = Path(root)
     wanted = _metadata(
-        _parameters(ms_per_class, rgb_per_class, ms_size, rgb_size, seed, rgb_format)
+        _parameters(
+            ms_per_class, rgb_per_class, ms_size, rgb_size, seed, rgb_format, mixed
+        )
     )
     if root.exists() and not overwrite:
         if _same_benchmark(_read_metadata(root), wanted):
