@@ -1,5 +1,7 @@
 import importlib.util
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,8 @@ if TYPE_CHECKING:
 
 # Small test models are fastest single-threaded; 2 xdist workers share 2 cores.
 torch.set_num_threads(1)
+# The image preflight's cache goes to a temporary folder, not the user's.
+os.environ.setdefault('TORCHGEO_ACKD_CACHE', tempfile.mkdtemp(prefix='ackd-cache-'))
 
 TESTS = Path(__file__).parent
 REAL_MINI = TESTS.parent.parent / 'shared' / 'data' / 'ackd-real-mini'

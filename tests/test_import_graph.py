@@ -27,6 +27,7 @@ LAYERS = {
     'pipeline': 7,
     'cli': 7,
     'migrate': 6,
+    'check': 8,
 }
 
 

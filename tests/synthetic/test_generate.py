@@ -54,7 +54,13 @@ def test_layout_and_counts(tiny_root: Path) -> None:
         assert ms == [f'{name}_{i:04d}.tif' for i in range(4)]
         assert rgb == [f'{name}_{i:04d}.jpg' for i in range(3)]
     meta = json.loads((tiny_root / 'synthetic.json').read_text())
-    assert meta['parameters'] == {**TINY, 'seed': 3, 'rgb_format': 'jpg'}
+    assert meta['parameters'] == {
+        **TINY,
+        'seed': 3,
+        'rgb_format': 'jpg',
+        'mixed': False,
+    }
+    assert meta['scenes'] == 'pure'
     assert isinstance(meta['version'], int)
     assert meta['classes'] == list(SYNTHETIC_CLASSES)
     assert meta['ms']['bands'] == list(SENTINEL2_EUROSAT.bands)

@@ -12,6 +12,7 @@ from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
 from ..datasets.ackd import Sample
+from ..datasets.preflight import preflight
 from ..transforms import PseudoRGB, build_augmentation
 from .epoch_sampler import EpochSeededSampler
 from .statistics import PseudoRGBView, band_statistics, tensor_or_none
@@ -73,6 +74,7 @@ class ACKDDataModule(NonGeoDataModule):
         rgb_mean: Sequence[float] | None = None,
         rgb_std: Sequence[float] | None = None,
         stats_samples: int = 512,
+        check_images: bool = True,
     ) -> None:
         """Initialize a new ACKDDataModule instance.
 
@@ -109,6 +111,11 @@ class ACKDDataModule(NonGeoDataModule):
             rgb_mean: Per-channel RGB mean (default: computed).
             rgb_std: Per-channel RGB standard deviation (default: computed).
             stats_samples: Training images read to compute missing statistics.
+            check_images: Before the first stage's datasets are built, read
+                every image the stage uses once and refuse the benchmark with
+                all problems listed (unreadable or truncated files, band
+                counts, mixed data types or sizes, NaN/inf); see
+                :func:`~torchgeo_ackd.datasets.preflight.preflight`.
         """
         if modality not in ('ms', 'rgb', 'paired'):
             raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
@@ -144,6 +151,7 @@ class ACKDDataModule(NonGeoDataModule):
         self.pseudo_rgb = pseudo_rgb
         self.match_pseudo_rgb = match_pseudo_rgb
         self.stats_samples = stats_samples
+        self.check_images = check_images
         self.stats: dict[str, Tensor | None] = {
             'ms_mean': tensor_or_none(ms_mean),
             'ms_std': tensor_or_none(ms_std),
@@ -207,7 +215,20 @@ class ACKDDataModule(NonGeoDataModule):
 
         Args:
             stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
+
+        Raises:
+            PreflightError: If ``check_images`` finds bad images.
         """
+        if self.check_images:
+            # RGB statistics normalise the matcher's pseudo-RGB views too.
+            uses_rgb = self.modality != 'ms' or self.pseudo_rgb
+            uses_ms = self.modality != 'rgb'
+            preflight(
+                self.dataset_class,
+                self.root,
+                ('ms',) * uses_ms + ('rgb',) * uses_rgb,
+                self.student_classes,
+            )
         if stage == 'fit':
             if self.modality == 'paired':
                 self.train_dataset = self._paired_train()

@@ -13,6 +13,7 @@ import yaml
 from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
+from ..datasets.preflight import preflight
 from ..datasets.torch_files import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
@@ -168,6 +169,12 @@ def run_pipeline(
             f'[0, --student-epochs={student_epochs}): {err}'
         ) from err
     bench = resolve_benchmark(root, datamodule)
+    if (Path(bench.init_args['root']) / bench.dataset.ms_dir).is_dir():
+        # Every image once, all problems together, before any stage trains.
+        # (The synthetic default is checked by its datamodule once written.)
+        preflight(
+            bench.dataset, bench.init_args['root'], ('ms', 'rgb'), bench.student_classes
+        )
     num_classes = len(bench.dataset.classes)
     out.mkdir(parents=True, exist_ok=True)
 
