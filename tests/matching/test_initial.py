@@ -301,3 +301,32 @@ def test_capacity_limits_hubs(root: Path) -> None:
     assert capped.distinct_teachers() >= free.distinct_teachers()
     # Each student's score is the cosine of its own pair, never above its best.
     assert bool((capped.scores <= free.scores + 1e-6).all())
+
+
+def test_pairing_refused_for_other_pixels_under_the_same_names(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    own = tmp_path / 'own'
+    shutil.copytree(
+        generate_synthetic_benchmark(tmp_path / 'bench', **SIZES), own
+    )  # a copy this test may change
+    dm = _datamodule(own)
+    pairing = Pairing.random(dm.rgb_train, dm.ms_train, seed=0)
+    assert pairing.data_fingerprint == pairing.content_fingerprint(own)
+    pt_path, _ = pairing.save(tmp_path / 'out')
+    assert Pairing.read(pt_path).data_fingerprint == pairing.data_fingerprint
+    # An unpaired MS file may change: the pairing still fits.
+    unpaired = sorted(
+        set(pairing.teacher_files)
+        - {pairing.teacher_files[t] for t in pairing.teacher_index.tolist()}
+    )
+    if unpaired:
+        (own / unpaired[0]).write_bytes((own / pairing.teacher_files[0]).read_bytes())
+        Pairing.load(pt_path, dm.rgb_train, dm.ms_train)
+    # A paired student image with other content under the same name: refused.
+    student = own / pairing.student_files[0]
+    student.write_bytes((own / pairing.student_files[-1]).read_bytes())
+    with pytest.raises(ValueError, match=r'was computed on other images .*same file'):
+        Pairing.load(pt_path, dm.rgb_train, dm.ms_train)

@@ -2,11 +2,13 @@
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from torchgeo_ackd.datasets import Pairing
 from torchgeo_ackd.pipeline import resolve_benchmark, run_pipeline
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
@@ -85,6 +87,23 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
     # Another config over a finished run is refused, never overwritten.
     with pytest.raises(RuntimeError, match='another .or an unknown. config'):
         run_pipeline(root=root, out=out, **(FAST | {'student_epochs': 3}))
+
+    # Changed data: no stage is reused; the message says what changed.
+    (root / 'MS' / 'Forest' / 'Forest_0099.tif').write_bytes(
+        (root / 'MS' / 'Forest' / 'Forest_0000.tif').read_bytes()
+    )
+    with pytest.raises(
+        RuntimeError,
+        match=r'\[teacher\] .* other inputs \(input files: 1 added '
+        r'\(MS/Forest/Forest_0099.tif\)\)',
+    ):
+        run_pipeline(root=root, out=out, **FAST)
+    (root / 'MS' / 'Forest' / 'Forest_0099.tif').unlink()
+    # Same names, other pixels: refused as well.
+    rgb = root / 'RGB' / 'Forest' / 'Forest_0000.jpg'
+    rgb.write_bytes((root / 'RGB' / 'River' / 'River_0000.jpg').read_bytes())
+    with pytest.raises(RuntimeError, match=r'1 changed \(RGB/Forest/Forest_0000.jpg'):
+        run_pipeline(root=root, out=out, **FAST)
 
 
 def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
@@ -220,6 +239,7 @@ def test_broken_stage_checkpoints_are_named_before_torchgeo_runs(
     stage = tmp_path / 'teacher'
     stage.mkdir()
     full = stages._with_outputs(config, stage)
+    (stage / 'inputs.json').write_text('{}')  # the same (no) inputs
     if which == 'best':  # a finished run whose best checkpoint was emptied
         done = {'config_hash': stages.config_hash(full), 'fit_seconds': 1.0}
         (stage / 'done.json').write_text(json.dumps(done | {'metrics': {}}))
@@ -233,3 +253,71 @@ def test_broken_stage_checkpoints_are_named_before_torchgeo_runs(
         stages.run_stage('teacher', config, stage)
     assert f'Delete {stage} to train this stage again' in str(error.value)
     assert not (stage / 'stage.log').exists()  # torchgeo never started
+
+
+#: Kill points: right after these writes (or steps) the pipeline process, or
+#: the torchgeo process of a stage, exits as if killed.
+KILLS = (
+    '*/teacher/fit',  # teacher: checkpoints written, not tested
+    '*/teacher/done.json',  # teacher finished, matcher not started
+    '*/matcher/pairing.pt',  # matcher: pairing .pt written, .csv not
+    '*/pairing_initial/pairing.csv',  # student: initial pairing, then training
+    '*/pairing_epoch1/pairing.pt',  # student: DynM pairing in mid-training
+    '*/kd_sembridge_seed0/fit',  # student trained, not tested
+    '*/results/results.md',  # results half written
+)
+
+
+def test_a_kill_at_any_write_is_recovered(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from torchgeo_ackd.datasets.atomic import CRASH_ENV
+
+    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
+    fast = FAST | {'methods': ['kd_sembridge']}
+    clean = run_pipeline(root=root, out=tmp_path / 'clean', **fast)
+    out = tmp_path / 'killed'
+    command = [
+        sys.executable,
+        '-m',
+        'torchgeo_ackd.pipeline',
+        f'--root={root}',
+        f'--out={out}',
+        '--methods=kd_sembridge',
+        '--seeds=0',
+        '--teacher-epochs=1',
+        '--matcher-epochs=1',
+        '--student-epochs=2',
+        '--dynm-epochs=1',
+        '--no-pretrained',
+    ]
+    env = dict(os.environ)
+    for point in KILLS:
+        killed = subprocess.run(
+            command,
+            env=env | {CRASH_ENV: point},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert killed.returncode != 0, point
+        assert '[test] exiting right after' in killed.stdout, (point, killed.stdout)
+    # The same command, without kills, finishes: same results as never killed.
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    for stage in ('teacher', 'matcher', 'students/kd_sembridge_seed0'):
+        done = json.loads((out / stage / 'done.json').read_text())
+        reference = json.loads((tmp_path / 'clean' / stage / 'done.json').read_text())
+        assert done['metrics'] == reference['metrics'], stage
+    assert (
+        clean[0].metrics
+        == json.loads(
+            (out / 'students' / 'kd_sembridge_seed0' / 'done.json').read_text()
+        )['metrics']
+    )
+    for name in ('results.md', 'results.csv', 'accuracy.png', 'matched_pairs.png'):
+        assert (out / 'results' / name).stat().st_size > 0, name
+    for folder in ('matcher', 'students/kd_sembridge_seed0/pairing_epoch1'):
+        new = Pairing.read(out / folder / 'pairing.pt')
+        old = Pairing.read(tmp_path / 'clean' / folder / 'pairing.pt')
+        assert torch.equal(new.teacher_index, old.teacher_index), folder

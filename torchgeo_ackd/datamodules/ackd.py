@@ -220,6 +220,8 @@ class ACKDDataModule(NonGeoDataModule):
             PreflightError: If ``check_images`` finds bad images.
         """
         if self.check_images:
+            if self.modality == 'paired':  # its message names the missing class
+                self._check_teacher_folders()
             # RGB statistics normalise the matcher's pseudo-RGB views too.
             uses_rgb = self.modality != 'ms' or self.pseudo_rgb
             uses_ms = self.modality != 'rgb'

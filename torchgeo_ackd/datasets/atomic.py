@@ -1,5 +1,6 @@
 """Write a file atomically: readers see the old file or the new one, never half."""
 
+import fnmatch
 import os
 import tempfile
 from collections.abc import Iterator
@@ -42,6 +43,27 @@ def atomic_open(
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    crash_point(path)
+
+
+#: Tests only: a glob; the process exits (status 99, no clean-up, like a kill)
+#: right after a write whose path (or :func:`crash_point` label) matches it.
+CRASH_ENV = 'TORCHGEO_ACKD_TEST_EXIT_AFTER'
+
+
+def crash_point(label: str) -> None:
+    """Exit at once if the tests asked to be killed right after *label*.
+
+    Used after every atomic write and after named steps of the pipeline, so
+    that tests can check that a kill at that instant is recovered from.
+
+    Args:
+        label: The path just written, or a step's name.
+    """
+    pattern = os.environ.get(CRASH_ENV)
+    if pattern and fnmatch.fnmatch(label, pattern):
+        print(f'[test] exiting right after {label}', flush=True)
+        os._exit(99)
 
 
 def _umask() -> int:

@@ -14,6 +14,7 @@ On disk a pairing is two files written atomically side by side:
 * ``pairing.csv``: the same, one human-readable row per student.
 """
 
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from torch import Tensor
 from .ackd import ACKDDataset
 from .atomic import atomic_open
 from .pairing_csv import read_pairing_csv, write_pairing_csv
+from .preflight import file_hashes, fingerprint
 from .same_class import check_pairing, random_same_class_pairing
 from .torch_files import read_torch_file
 
@@ -62,6 +64,10 @@ class Pairing:
         source: The file the pairing was read from (for messages), if any.
         epoch: The training epoch a Dynamic Matching made it at (``None``:
             an initial pairing).
+        data_fingerprint: Digest of the names and contents of the paired
+            files (:meth:`content_fingerprint`) when it was made, so that it is
+            refused for other pixels under the same names (``None``: unknown,
+            e.g. read from a CSV).
     """
 
     teacher_index: Tensor
@@ -72,6 +78,7 @@ class Pairing:
     classes: tuple[str, ...]
     source: str | None = None
     epoch: int | None = None
+    data_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         """Bring tensors to the CPU and check the shapes."""
@@ -130,7 +137,7 @@ class Pairing:
         check_pairing(teacher_index, student.targets, teacher.targets, student.classes)
         if scores is None:
             scores = torch.full((len(teacher_index),), math.nan)
-        return cls(
+        pairing = cls(
             teacher_index,
             scores,
             relative_files(student),
@@ -138,6 +145,23 @@ class Pairing:
             student.targets,
             tuple(student.classes),
         )
+        fingerprint = pairing.content_fingerprint(student.root)
+        return dataclasses.replace(pairing, data_fingerprint=fingerprint)
+
+    def content_fingerprint(self, root: str | os.PathLike[str]) -> str:
+        """Digest of the names and current contents of the paired files.
+
+        Args:
+            root: The benchmark root the file names are relative to.
+
+        Returns:
+            A hex digest over the student files and the teachers they are
+            paired with (content hashes cached as in the preflight).
+        """
+        root = Path(root)
+        paired = {self.teacher_files[t] for t in self.teacher_index.unique().tolist()}
+        names = sorted(set(self.student_files) | paired)
+        return fingerprint(file_hashes([root / n for n in names], root))
 
     @classmethod
     def random(
@@ -212,6 +236,7 @@ class Pairing:
             tuple(student.classes),
             self.source,
             self.epoch,
+            self.data_fingerprint,
         )
 
     def _remap_by_name(
@@ -283,6 +308,7 @@ class Pairing:
             'student_labels': self.student_labels.clone(),
             'classes': list(self.classes),
             'epoch': self.epoch,
+            'data_fingerprint': self.data_fingerprint,
         }
 
     @classmethod
@@ -331,6 +357,7 @@ class Pairing:
             tuple(state.get('classes', ())),
             source,
             state.get('epoch'),
+            state.get('data_fingerprint'),
         )
 
     def save(self, directory: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -410,7 +437,16 @@ class Pairing:
                 "expected ['.pt', '.csv']"
             )
         state = read_torch_file(file, 'pairing file')
-        return cls.from_state_dict(state, str(file)).remap(student, teacher)
+        pairing = cls.from_state_dict(state, str(file)).remap(student, teacher)
+        stored = pairing.data_fingerprint
+        if stored is not None and stored != pairing.content_fingerprint(student.root):
+            raise ValueError(
+                f'pairing file {str(file)!r} was computed on other images than the '
+                f'ones now under {str(student.root)!r} (same file names, other '
+                'content); compute it again for these images (the matcher stage '
+                'writes it)'
+            )
+        return pairing
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> 'Pairing':

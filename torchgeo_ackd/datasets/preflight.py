@@ -48,6 +48,7 @@ class FileSummary:
         high: Largest finite value.
         finite: No NaN or inf anywhere.
         error: Why the file cannot be read ('' when it can).
+        sha1: SHA-1 of the file's bytes (its content, for fingerprints).
     """
 
     dtype: str = ''
@@ -58,6 +59,7 @@ class FileSummary:
     high: float = 0.0
     finite: bool = True
     error: str = ''
+    sha1: str = ''
 
 
 _CACHE: dict[str, FileSummary] = {}
@@ -91,7 +93,10 @@ def _cache_file(root: Path) -> Path:
 def _load_cache(root: Path) -> None:
     try:
         entries = json.loads(_cache_file(root).read_text())
-        _CACHE.update({k: FileSummary(**v) for k, v in entries.items()})
+        # Entries without a content hash come from an earlier version.
+        _CACHE.update(
+            {k: FileSummary(**v) for k, v in entries.items() if v.get('sha1')}
+        )
     except (OSError, ValueError, TypeError):
         pass  # no cache yet, or an unreadable one: files are read again
 
@@ -109,6 +114,7 @@ def _save_cache(root: Path, keys: set[str]) -> None:
 
 
 def _summarise(path: Path) -> FileSummary:
+    sha1 = hashlib.sha1(path.read_bytes()).hexdigest()
     try:
         if path.suffix.lower() in ('.tif', '.tiff'):
             with rasterio.open(path) as src:
@@ -120,7 +126,9 @@ def _summarise(path: Path) -> FileSummary:
                 array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     except (rasterio.errors.RasterioError, OSError, ValueError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return FileSummary(error=f'cannot be read whole (truncated?): {reason}')
+        return FileSummary(
+            error=f'cannot be read whole (truncated?): {reason}', sha1=sha1
+        )
     finite = np.isfinite(array) if array.dtype.kind == 'f' else None
     values = array[finite] if finite is not None else array
     return FileSummary(
@@ -131,6 +139,7 @@ def _summarise(path: Path) -> FileSummary:
         low=float(values.min()) if values.size else 0.0,
         high=float(values.max()) if values.size else 0.0,
         finite=bool(finite.all()) if finite is not None else True,
+        sha1=sha1,
     )
 
 
@@ -199,6 +208,64 @@ def check_files(
                 if (s.height, s.width) != (h, w)
             ]
     return problems
+
+
+def file_hashes(files: Iterable[Path], root: Path) -> dict[str, str]:
+    """Content hash of each file, by path relative to *root* (cached).
+
+    Args:
+        files: The files.
+        root: What the keys are relative to.
+
+    Returns:
+        ``{relative path: SHA-1 of the bytes}``.
+    """
+    _load_cache(root)
+    before = set(_CACHE)
+    hashes = {f.relative_to(root).as_posix(): summarise_file(f).sha1 for f in files}
+    if set(_CACHE) != before:
+        prefix = f'{root.resolve()}{os.sep}'
+        _save_cache(root, {k for k in _CACHE if k.startswith(prefix)})
+    return hashes
+
+
+def fingerprint(hashes: dict[str, str]) -> str:
+    """One digest of a set of files (names and contents).
+
+    Args:
+        hashes: ``{relative path: content hash}`` (see :func:`file_hashes`).
+
+    Returns:
+        A SHA-256 hex digest: equal exactly when the same names hold the same
+        bytes.
+    """
+    lines = ''.join(f'{name}\t{hashes[name]}\n' for name in sorted(hashes))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def describe_changes(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
+    """What differs between two ``{path: hash}`` maps, for messages.
+
+    Args:
+        old: Before.
+        new: Now.
+        limit: Files named per kind of change.
+
+    Returns:
+        E.g. ``"3 added (MS/Forest/x.tif, ...), 1 changed (RGB/a.jpg)"``
+        (empty when equal).
+    """
+    kinds = (
+        ('added', sorted(set(new) - set(old))),
+        ('removed', sorted(set(old) - set(new))),
+        ('changed', sorted(k for k in set(old) & set(new) if old[k] != new[k])),
+    )
+    parts = []
+    for kind, names in kinds:
+        if names:
+            shown = ', '.join(names[:limit]) + (', ...' if len(names) > limit else '')
+            parts.append(f'{len(names)} {kind} ({shown})')
+    return ', '.join(parts)
 
 
 class PreflightError(ValueError):

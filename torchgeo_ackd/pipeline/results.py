@@ -16,6 +16,7 @@ import yaml
 from matplotlib import pyplot as plt
 
 from ..datasets import ACKDDataset, Pairing, plot_pairs
+from ..datasets.atomic import atomic_open
 from ..datasets.pairing import PAIRING_PT
 from .intervals import mean_interval, paired_difference
 from .methods import LABELS
@@ -222,9 +223,10 @@ def write_results(
     table = markdown_table(rows)
     if teacher_metrics:
         table += f'\n{teacher_summary(teacher_metrics)}\n'
-    (directory / 'results.md').write_text(table)
+    with atomic_open(directory / 'results.md', 'w') as f:
+        f.write(table)
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(directory / 'results.csv', 'w', newline='') as f:
+    with atomic_open(directory / 'results.csv', 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

@@ -1,5 +1,6 @@
 """The whole ACKD pipeline: data -> teacher -> matcher -> students -> results."""
 
+import hashlib
 import importlib
 import shutil
 import socket
@@ -13,11 +14,12 @@ import yaml
 from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
-from ..datasets.preflight import preflight
+from ..datasets.preflight import file_hashes, preflight
 from ..datasets.torch_files import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
 from .folds import write_fold_split
+from .lock import output_lock
 from .methods import METHODS
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
@@ -115,6 +117,47 @@ def _data(bench: Benchmark, **overrides: Any) -> dict[str, Any]:
     return {'class_path': bench.datamodule, 'init_args': bench.init_args | overrides}
 
 
+@dataclass
+class CheckedData:
+    """The benchmark's files after the preflight, with their content hashes.
+
+    Attributes:
+        ms: ``{path relative to the root: SHA-1}`` of every MS image.
+        rgb: The same for every RGB image.
+    """
+
+    ms: dict[str, str]
+    rgb: dict[str, str]
+
+    def hashes(self, *modalities: str) -> dict[str, str]:
+        """The files of some modalities, as a stage's inputs."""
+        return {k: v for m in modalities for k, v in getattr(self, m).items()}
+
+
+def _checked_data(bench: Benchmark) -> CheckedData:
+    """Write the synthetic default if needed, check every image, hash them.
+
+    Raises:
+        PreflightError: Listing every bad image (before any stage trains).
+    """
+    root = Path(bench.init_args['root'])
+    if bench.datamodule == SYNTHETIC and bench.init_args.get('generate', True):
+        module, _, name = SYNTHETIC.rpartition('.')
+        cls = getattr(importlib.import_module(module), name)
+        cls(**bench.init_args).prepare_data()
+    # Every image once, all problems together, before any stage trains.
+    preflight(bench.dataset, root, ('ms', 'rgb'), bench.student_classes)
+    ms = bench.dataset(root, modality='ms', split='all')
+    rgb = bench.dataset(
+        root, modality='rgb', split='all', classes=bench.student_classes
+    )
+    return CheckedData(file_hashes(ms.files, root), file_hashes(rgb.files, root))
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def run_pipeline(
     root: Path | None = None,
     out: Path = Path('output'),
@@ -169,106 +212,116 @@ def run_pipeline(
             f'[0, --student-epochs={student_epochs}): {err}'
         ) from err
     bench = resolve_benchmark(root, datamodule)
-    if (Path(bench.init_args['root']) / bench.dataset.ms_dir).is_dir():
-        # Every image once, all problems together, before any stage trains.
-        # (The synthetic default is checked by its datamodule once written.)
-        preflight(
-            bench.dataset, bench.init_args['root'], ('ms', 'rgb'), bench.student_classes
-        )
+    data = _checked_data(bench)
     num_classes = len(bench.dataset.classes)
-    out.mkdir(parents=True, exist_ok=True)
-
-    weights = None
-    if use_pretrained and set(bench.bands) == set(SENTINEL2_SSL4EO.bands):
-        ok, reason = pretrained_teacher_available()
-        if ok:
-            weights = PRETRAINED
-            # Every stage reads the bands in the order the weights expect.
-            bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
-        print(f'[teacher] pretrained {PRETRAINED}: {"yes" if ok else "no"} ({reason})')
-    elif use_pretrained:
+    # One pipeline per output folder (a stale lock of a dead process is taken over).
+    with output_lock(out):
+        weights = None
+        if use_pretrained and set(bench.bands) == set(SENTINEL2_SSL4EO.bands):
+            ok, reason = pretrained_teacher_available()
+            if ok:
+                weights = PRETRAINED
+                # Every stage reads the bands in the order the weights expect.
+                bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
+            print(
+                f'[teacher] pretrained {PRETRAINED}: {"yes" if ok else "no"} ({reason})'
+            )
+        elif use_pretrained:
+            print(
+                f'[teacher] pretrained {PRETRAINED}: not used (it takes the 13 Sentinel-2 '
+                f'bands; this benchmark has {list(bench.bands)})'
+            )
         print(
-            f'[teacher] pretrained {PRETRAINED}: not used (it takes the 13 Sentinel-2 '
-            f'bands; this benchmark has {list(bench.bands)})'
+            f'[teacher] starting from '
+            f'{"TorchGeo pretrained weights " + PRETRAINED if weights else "scratch (random init)"}'
         )
-    print(
-        f'[teacher] starting from '
-        f'{"TorchGeo pretrained weights " + PRETRAINED if weights else "scratch (random init)"}'
-    )
-    in_channels = len(bench.bands)
+        in_channels = len(bench.bands)
 
-    teacher = _config('teacher')
-    teacher['model']['init_args'] |= {
-        'in_channels': in_channels,
-        'num_classes': num_classes,
-        'weights': weights,
-    }
-    teacher['data'] = _data(bench, modality='ms')
-    teacher['trainer']['max_epochs'] = teacher_epochs
-    teacher_result = run_stage('teacher', teacher, out / 'teacher', fresh)
-    print(f'[teacher] {teacher_summary(teacher_result.metrics)}')
+        teacher = _config('teacher')
+        teacher['model']['init_args'] |= {
+            'in_channels': in_channels,
+            'num_classes': num_classes,
+            'weights': weights,
+        }
+        teacher['data'] = _data(bench, modality='ms')
+        teacher['trainer']['max_epochs'] = teacher_epochs
+        teacher_result = run_stage(
+            'teacher', teacher, out / 'teacher', fresh, data.hashes('ms')
+        )
+        print(f'[teacher] {teacher_summary(teacher_result.metrics)}')
 
-    matcher = _config('matcher')
-    matcher['model']['init_args'] |= {
-        'in_channels': in_channels,
-        'pairing_dir': str(out / 'matcher'),
-    }
-    matcher['data'] = _data(bench, modality='ms', pseudo_rgb=True)
-    matcher['trainer']['max_epochs'] = matcher_epochs
-    run_stage('matcher', matcher, out / 'matcher', fresh)
-    ssm = SSMPairings(bench, out, fresh)
-    ssm.ensure_matcher_pairing()
+        matcher = _config('matcher')
+        matcher['model']['init_args'] |= {
+            'in_channels': in_channels,
+            'pairing_dir': str(out / 'matcher'),
+        }
+        matcher['data'] = _data(bench, modality='ms', pseudo_rgb=True)
+        matcher['trainer']['max_epochs'] = matcher_epochs
+        matcher_result = run_stage(
+            'matcher', matcher, out / 'matcher', fresh, data.hashes('ms', 'rgb')
+        )
+        ssm = SSMPairings(bench, out, fresh)
+        ssm.ensure_matcher_pairing()
 
-    # One (name prefix, split file) per evaluation split.
-    splits: list[tuple[str, Path | None]] = [('', None)]
-    if folds > 1:
-        splits = [
-            (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
-        ]
-    results = []
-    for method, seed in runs:
-        spec = METHODS[method]
-        for prefix, split in splits:
-            student = _config('ackd')
-            args = student['model']['init_args']
-            args['num_classes'] = num_classes
-            args['teacher'] |= {
-                'in_channels': in_channels,
-                'weights': str(out / 'teacher' / 'best.ckpt'),
-            }
-            for key, value in spec.model.items():  # groups key by key
-                args[key] = (
-                    args.get(key, {}) | value if isinstance(value, dict) else value
-                )
-            data: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
-            if split is not None:
-                data['split_file'] = str(split)
-            if spec.ssm:
-                data['pairing_file'] = str(ssm.path(split, spec.capacity))
-            student['data'] = _data(bench, **data)
-            student['trainer']['max_epochs'] = student_epochs
-            # Every student records its initial pairing; DynM ones also re-match.
-            student['trainer']['callbacks'] = [
-                {
-                    'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
-                    'init_args': {
-                        'epochs': list(dynm_epochs) if spec.dynm else [],
-                        'capacity': spec.capacity,
-                    },
-                }
+        # One (name prefix, split file) per evaluation split.
+        splits: list[tuple[str, Path | None]] = [('', None)]
+        if folds > 1:
+            splits = [
+                (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
             ]
-            student['seed_everything'] = seed
-            name = f'{method}_{prefix}seed{seed}'
-            results.append(run_stage(name, student, out / 'students' / name, fresh))
-    write_results(
-        results,
-        out / 'results',
-        bench.dataset,
-        out,
-        bench.student_classes,
-        teacher_result.metrics,
-    )
-    return results
+        results = []
+        for method, seed in runs:
+            spec = METHODS[method]
+            for prefix, split in splits:
+                student = _config('ackd')
+                args = student['model']['init_args']
+                args['num_classes'] = num_classes
+                args['teacher'] |= {
+                    'in_channels': in_channels,
+                    'weights': str(out / 'teacher' / 'best.ckpt'),
+                }
+                for key, value in spec.model.items():  # groups key by key
+                    args[key] = (
+                        args.get(key, {}) | value if isinstance(value, dict) else value
+                    )
+                inputs = data.hashes('ms', 'rgb') | {
+                    'stage:teacher': teacher_result.run_id,
+                    'stage:matcher': matcher_result.run_id,
+                }
+                dm_args: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
+                if split is not None:
+                    dm_args['split_file'] = str(split)
+                    inputs['split_file'] = _sha1(split)
+                if spec.ssm:
+                    pairing = ssm.path(split, spec.capacity)
+                    dm_args['pairing_file'] = str(pairing)
+                    inputs['pairing_file'] = _sha1(pairing)
+                student['data'] = _data(bench, **dm_args)
+                student['trainer']['max_epochs'] = student_epochs
+                # Every student records its initial pairing; DynM ones also re-match.
+                student['trainer']['callbacks'] = [
+                    {
+                        'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
+                        'init_args': {
+                            'epochs': list(dynm_epochs) if spec.dynm else [],
+                            'capacity': spec.capacity,
+                        },
+                    }
+                ]
+                student['seed_everything'] = seed
+                name = f'{method}_{prefix}seed{seed}'
+                results.append(
+                    run_stage(name, student, out / 'students' / name, fresh, inputs)
+                )
+        write_results(
+            results,
+            out / 'results',
+            bench.dataset,
+            out,
+            bench.student_classes,
+            teacher_result.metrics,
+        )
+        return results
 
 
 def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:

@@ -15,12 +15,15 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..datasets.atomic import atomic_open, crash_point
+from ..datasets.preflight import describe_changes
 from ..datasets.torch_files import check_torch_file
 
 
@@ -34,6 +37,8 @@ class StageResult:
         fit_seconds: Wall time of ``torchgeo fit`` (0 when only tested).
         metrics: Test metrics (``test_OverallAccuracy``, ...).
         reused: Whether the stage was reused from an earlier run.
+        run_id: Identifies this finished run (later stages record it among
+            their inputs, so a retrained stage invalidates them).
     """
 
     name: str
@@ -41,6 +46,7 @@ class StageResult:
     fit_seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
     reused: bool = False
+    run_id: str = ''
 
     @property
     def best_checkpoint(self) -> Path:
@@ -80,7 +86,11 @@ def _torchgeo(command: str, config: Path, *extra: str, log: Path) -> float:
 
 
 def run_stage(
-    name: str, config: dict[str, Any], directory: Path, fresh: bool = False
+    name: str,
+    config: dict[str, Any],
+    directory: Path,
+    fresh: bool = False,
+    inputs: dict[str, str] | None = None,
 ) -> StageResult:
     """Fit and test one stage, or reuse/resume it.
 
@@ -93,26 +103,37 @@ def run_stage(
         config: Full LightningCLI config (``model``, ``data``, ``trainer``).
         directory: The stage's folder.
         fresh: Delete an earlier run of this stage first.
+        inputs: What the stage reads, ``{name: content hash}`` (data files,
+            split and pairing files, ``stage:<name>`` run ids of the stages it
+            builds on). Recorded in ``inputs.json`` when the stage starts; a
+            finished or interrupted run whose inputs differ is refused.
 
     Returns:
         The stage's result.
 
     Raises:
         RuntimeError: If a run fails, or an earlier run with another config
-            is in *directory* and *fresh* is not set.
+            or other inputs is in *directory* and *fresh* is not set.
     """
     config = _with_outputs(config, directory)
     digest = config_hash(config)
     done_file = directory / 'done.json'
+    inputs = inputs or {}
     if fresh and directory.exists():
         shutil.rmtree(directory)
     if done_file.is_file():
         done = json.loads(done_file.read_text())
         if done['config_hash'] == digest:
+            _check_inputs(name, directory, inputs)
             _check_checkpoint(name, directory / 'best.ckpt', 'its best checkpoint')
             print(f'[{name}] reusing the finished run in {directory}', flush=True)
             return StageResult(
-                name, directory, done['fit_seconds'], done['metrics'], True
+                name,
+                directory,
+                done['fit_seconds'],
+                done['metrics'],
+                True,
+                done.get('run_id', ''),
             )
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / 'config.yaml'
@@ -124,6 +145,11 @@ def run_stage(
             f'[{name}] {directory} holds a run with another (or an unknown) config; '
             'pass --fresh to start over (nothing is overwritten otherwise)'
         )
+    if resume.is_file():
+        _check_inputs(name, directory, inputs)
+    else:
+        with atomic_open(directory / 'inputs.json', 'w') as f:
+            json.dump(inputs, f, indent=0, sort_keys=True)
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     log = directory / 'stage.log'
     extra = [f'--ckpt_path={resume}'] if resume.is_file() else []
@@ -132,6 +158,7 @@ def run_stage(
         print(f'[{name}] resuming the interrupted run from {resume}', flush=True)
     # After a resume this counts the resumed part only.
     seconds = _torchgeo('fit', config_file, *extra, log=log)
+    crash_point(str(directory / 'fit'))  # checkpoints written, not yet tested
     _check_checkpoint(name, directory / 'best.ckpt', 'the checkpoint to test')
     metrics_dir = directory / 'test'
     if metrics_dir.exists():
@@ -145,13 +172,52 @@ def run_stage(
         log=log,
     )
     metrics = read_test_metrics(metrics_dir)
-    done_file.write_text(
-        json.dumps(
-            {'config_hash': digest, 'fit_seconds': seconds, 'metrics': metrics},
-            indent=1,
+    run_id = uuid.uuid4().hex
+    done = {
+        'config_hash': digest,
+        'fit_seconds': seconds,
+        'metrics': metrics,
+        'run_id': run_id,
+    }
+    # Written last and atomically: a stage is finished exactly when it exists.
+    with atomic_open(done_file, 'w') as f:
+        json.dump(done, f, indent=1)
+    return StageResult(name, directory, seconds, metrics, False, run_id)
+
+
+def _check_inputs(name: str, directory: Path, inputs: dict[str, str]) -> None:
+    """Refuse to reuse or resume a run that was made from other inputs."""
+    recorded_file = directory / 'inputs.json'
+    try:
+        recorded = json.loads(recorded_file.read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded == inputs:
+        return
+    if recorded is None:
+        what = f'no readable record of its inputs ({recorded_file})'
+    else:
+        files = describe_changes(
+            {k: v for k, v in recorded.items() if not k.startswith('stage:')},
+            {k: v for k, v in inputs.items() if not k.startswith('stage:')},
         )
+        stages = sorted(
+            k.removeprefix('stage:')
+            for k in set(recorded) | set(inputs)
+            if k.startswith('stage:') and recorded.get(k) != inputs.get(k)
+        )
+        what = '; '.join(
+            ([f'input files: {files}'] if files else [])
+            + (
+                [f'retrained stage(s) it builds on: {", ".join(stages)}']
+                if stages
+                else []
+            )
+        )
+    raise RuntimeError(
+        f'[{name}] {directory} holds a run made from other inputs ({what}). It is '
+        'not reused: pass --fresh to start every stage over, or choose a new --out'
     )
-    return StageResult(name, directory, seconds, metrics)
 
 
 def _check_checkpoint(name: str, path: Path, what: str) -> None:

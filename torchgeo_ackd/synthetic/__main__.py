@@ -30,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--rgb-format', choices=('jpg', 'png'), default='jpg')
     parser.add_argument(
+        '--mixed',
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help='scenes mix their class with a second land cover (--no-mixed: pure)',
+    )
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='replace ROOT if it holds something else',
@@ -46,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rgb_size=args.rgb_size,
             seed=args.seed,
             rgb_format=args.rgb_format,
+            mixed=args.mixed,
             overwrite=args.overwrite,
         )
     except (FileExistsError, ValueError, TypeError) as error:
