@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_preflight.py --root ../shared/data/ackd-real-mini
     .venv/bin/python benchmarks/bench_preflight.py --generate output/bench-10x \\
-        --ms-per-class 1170 --rgb-per-class 1170      # ~10x ackd-real-mini's 1166 images
+        --ms-per-class 583 --rgb-per-class 583   # 11,660 images: 10x ackd-real-mini
 
 Prints the number of images, the cold time (every file read and hashed, cache
 in a fresh temporary folder) and the warm time (a new process's view: the
@@ -24,8 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', type=Path)
     parser.add_argument('--generate', type=Path, help='write a synthetic root here')
-    parser.add_argument('--ms-per-class', type=int, default=1170)
-    parser.add_argument('--rgb-per-class', type=int, default=1170)
+    parser.add_argument('--ms-per-class', type=int, default=583)
+    parser.add_argument('--rgb-per-class', type=int, default=583)
     args = parser.parse_args()
     root = args.root
     if args.generate is not None:
