@@ -321,3 +321,19 @@ def test_a_kill_at_any_write_is_recovered(tmp_path: Path) -> None:
         new = Pairing.read(out / folder / 'pairing.pt')
         old = Pairing.read(tmp_path / 'clean' / folder / 'pairing.pt')
         assert torch.equal(new.teacher_index, old.teacher_index), folder
+
+
+def test_default_root_configs_do_not_depend_on_an_earlier_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The main job run twice must reuse its stages: the second run finds
+    # data/synthetic written, and its configs must be the first run's.
+    monkeypatch.chdir(tmp_path)
+    before = resolve_benchmark(None, None)
+    assert not (tmp_path / 'data' / 'synthetic').exists()
+    generate_synthetic_benchmark(tmp_path / 'data' / 'synthetic', **TINY)
+    after = resolve_benchmark(None, None)
+    assert after.init_args == before.init_args
+    # A synthetic root given explicitly is used as written (any size).
+    given = resolve_benchmark(tmp_path / 'data' / 'synthetic', None)
+    assert given.init_args['generate'] is False

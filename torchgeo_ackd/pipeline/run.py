@@ -62,6 +62,7 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
     (default ``S2SEUDataModule``), with the student classes read from the RGB
     class folders present (e.g. 6 of 10 in ``ackd-real-mini``).
     """
+    default = root is None
     if root is None:
         root = Path('data/synthetic')
         datamodule = datamodule or SYNTHETIC
@@ -76,8 +77,11 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
             f'--datamodule {datamodule!r} is not an ACKDDataModule subclass'
         )
     init_args: dict[str, Any] = {'root': str(root)}
-    if datamodule == SYNTHETIC and (root / 'synthetic.json').is_file():
-        init_args['generate'] = False  # use it as written, whatever its size
+    # A given synthetic root is used as written, whatever its size. The default
+    # one is generated (or reused) with the defaults: its stage configs must not
+    # depend on whether an earlier run already wrote it.
+    if datamodule == SYNTHETIC and not default and (root / 'synthetic.json').is_file():
+        init_args['generate'] = False
     student_classes = None
     rgb = root / cls.dataset_class.rgb_dir
     if rgb.is_dir():
