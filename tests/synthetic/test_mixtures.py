@@ -1,9 +1,15 @@
 """Mixed scenes: the dominant class covers its share; pure scenes are the control."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from torchgeo_ackd.synthetic import SYNTHETIC_CLASSES, synthetic_rgb_image
+from torchgeo_ackd.synthetic import (
+    SYNTHETIC_CLASSES,
+    generate_synthetic_benchmark,
+    synthetic_rgb_image,
+)
 from torchgeo_ackd.synthetic.layouts import class_abundances
 from torchgeo_ackd.synthetic.mixtures import DOMINANT_SHARE, scene_abundances
 
@@ -45,3 +51,18 @@ def test_mixed_changes_the_image_and_pure_is_unchanged() -> None:
     assert np.array_equal(pure, synthetic_rgb_image('Forest', 3, seed=1, size=24))
     mixed = synthetic_rgb_image('Forest', 3, seed=1, size=24, mixed=True)
     assert mixed.shape == pure.shape and not np.array_equal(mixed, pure)
+
+
+def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
+    import json
+
+    tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
+    root = generate_synthetic_benchmark(tmp_path / 'b', **tiny)
+    meta = json.loads((root / 'synthetic.json').read_text())
+    # What version 1 wrote for the same (pure) benchmark.
+    meta['version'] = 1
+    del meta['parameters']['mixed']
+    (root / 'synthetic.json').write_text(json.dumps(meta))
+    assert generate_synthetic_benchmark(root, **tiny) == root  # reused
+    with pytest.raises(FileExistsError, match='other parameters'):
+        generate_synthetic_benchmark(root, mixed=True, **tiny)

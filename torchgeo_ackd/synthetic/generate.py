@@ -289,11 +289,16 @@ def _read_metadata(root: Path) -> dict[str, Any] | None:
 
 
 def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    if metadata is None or metadata.get('generator') != wanted['generator']:
+        return False
+    parameters = wanted['parameters']
+    if metadata.get('version') == 1 and not parameters['mixed']:
+        # Version 1 wrote the pure scenes that version 2 writes with mixed=False.
+        pure = {k: v for k, v in parameters.items() if k != 'mixed'}
+        return metadata.get('parameters') == pure
     return (
-        metadata is not None
-        and metadata.get('generator') == wanted['generator']
-        and metadata.get('version') == wanted['version']
-        and metadata.get('parameters') == wanted['parameters']
+        metadata.get('version') == wanted['version']
+        and metadata.get('parameters') == parameters
     )
 
 
