@@ -32,7 +32,7 @@ def _write_tif(path: Path, array: np.ndarray) -> None:
 
 @pytest.fixture
 def bad_root(tmp_path: Path) -> Path:
-    """A tiny benchmark with six different bad files."""
+    """A tiny benchmark with eight bad files of seven kinds."""
     root = generate_synthetic_benchmark(tmp_path / 'bad', **TINY_DATA)
     ms, rgb = root / 'MS', root / 'RGB'
     size = TINY_DATA['ms_size']
@@ -53,6 +53,9 @@ def bad_root(tmp_path: Path) -> Path:
     _write_tif(rgb / 'Forest' / 'Forest_0000.tif', np.full((3, side, side), 900, 'u2'))
     small = Image.fromarray(np.zeros((side // 2, side // 2, 3), np.uint8))
     small.save(rgb / 'Wetland' / 'Wetland_0004.jpg')
+    # A truncated RGB test image (found before anything trains, not at test).
+    jpg = rgb / 'River' / 'River_0001.jpg'
+    jpg.write_bytes(jpg.read_bytes()[:300])
     return root
 
 
@@ -60,16 +63,17 @@ def test_all_problems_in_one_message(bad_root: Path) -> None:
     with pytest.raises(PreflightError) as error:
         preflight(SyntheticACKD, bad_root)
     message = str(error.value)
-    assert message.startswith('7 problem(s) with the images under')
+    assert message.startswith('8 problem(s) with the images under')
     for line in (
         'all MS files must share one data type (uint16, as 47 of 49 are); '
         "'MS/Forest/Forest_0001.tif' is float32 in [0.3, 0.3]",
         "'MS/River/River_0002.tif' contains NaN or inf values",
         "'MS/SeaLake/SeaLake_0000.tif' has 12 bands; MS files must have 13",
         "'MS/Pasture/Pasture_0003.tif': cannot be read whole (truncated?)",
-        'all RGB files must share one data type (uint8, as 49 of 50 are); '
+        "'RGB/River/River_0001.jpg': cannot be read whole (truncated?)",
+        'all RGB files must share one data type (uint8, as 48 of 49 are); '
         "'RGB/Forest/Forest_0000.tif' is uint16 in [900, 900]",
-        'all RGB images must have one size (24x24, as 49 of 50 have; the dataset '
+        'all RGB images must have one size (24x24, as 48 of 49 have; the dataset '
         "does not resize RGB); 'RGB/Wetland/Wetland_0004.jpg' is 12x12",
     ):
         assert line in message, line
@@ -79,11 +83,11 @@ def test_the_pipeline_and_the_datamodule_refuse_before_training(
     bad_root: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / 'out'
-    with pytest.raises(PreflightError, match='7 problem'):
+    with pytest.raises(PreflightError, match='8 problem'):
         run_pipeline(root=bad_root, out=out, use_pretrained=False)
     assert not out.exists()  # nothing written
     dm = SyntheticACKDDataModule(bad_root, generate=False, modality='rgb')
-    with pytest.raises(PreflightError, match='2 problem'):  # its RGB side only
+    with pytest.raises(PreflightError, match='3 problem'):  # its RGB side only
         dm.setup('fit')
     assert not hasattr(dm, 'train_dataset') or dm.train_dataset is None
 
