@@ -172,16 +172,27 @@ def test_pretrained_teacher_from_local_hub_cache(tmp_path: Path) -> None:
         torch.hub.set_dir(old)
 
 
+#: The two longest tests run in lane 1 only (scripts/test.sh): they exercise
+#: the pipeline's own code, which is the same on both TorchGeo versions.
+lane_1_only = pytest.mark.skipif(
+    os.environ.get('ACKD_LANE') == '2',
+    reason='lane 1 runs it; lane 2 keeps test_pipeline_runs_reuses_and_refuses',
+)
+
+
+@lane_1_only
 def test_k_fold_pipeline(tmp_path: Path) -> None:
     from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     out = tmp_path / 'out'
-    fast = FAST | {'methods': ['baseline', 'kd_sembridge', 'kd_sembridge_capacity']}
+    # SemBridge with hub-limited SSM: one method exercises fold pairings,
+    # capacity and the paired gains (plain SemBridge is the same path).
+    fast = FAST | {'methods': ['baseline', 'kd_sembridge_capacity']}
     results = run_pipeline(root=root, out=out, folds=3, **fast)
     assert [r.name for r in results] == [
         f'{method}_fold{fold}_seed0'
-        for method in ('baseline', 'kd_sembridge', 'kd_sembridge_capacity')
+        for method in ('baseline', 'kd_sembridge_capacity')
         for fold in range(3)
     ]
     for fold in range(3):
@@ -189,16 +200,13 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
         # Each fold's SSM pairing covers exactly that fold's RGB training images.
         students = SyntheticACKD(root, modality='rgb', split='train', split_file=split)
         gallery = SyntheticACKD(root, modality='ms', split='train', split_file=split)
-        pairing = Pairing.load(
-            split.parent / 'pairings' / 'nearest' / 'pairing.pt', students, gallery
-        )
-        assert len(pairing) == len(students)
-        config = out / 'students' / f'kd_sembridge_fold{fold}_seed0' / 'config.yaml'
-        assert str(split) in config.read_text()
-        # The capacity variant's SSM pairing, for the same fold, has no hub.
         capped = Pairing.load(
             split.parent / 'pairings' / 'capacity1.0' / 'pairing.pt', students, gallery
         )
+        assert len(capped) == len(students)
+        name = f'kd_sembridge_capacity_fold{fold}_seed0'
+        assert str(split) in (out / 'students' / name / 'config.yaml').read_text()
+        # The capacity variant's SSM pairing has no hub.
         for c in students.targets.unique().tolist():
             n_s = int((students.targets == c).sum())
             n_t = int((gallery.targets == c).sum())
@@ -206,25 +214,25 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
             assert int(torch.bincount(mine).max()) <= -(-n_s // n_t)
     with open(out / 'results' / 'results.csv', newline='') as f:
         rows = {row['method']: row for row in csv.DictReader(f)}
-    assert rows['baseline']['runs'] == rows['kd_sembridge']['runs'] == '3'
+    method = 'kd_sembridge_capacity'
+    assert rows['baseline']['runs'] == rows[method]['runs'] == '3'
     # The paired gain is the mean of the three run-by-run differences.
     oa = {r.name: 100 * r.metrics['test_OverallAccuracy'] for r in results}
     expected = (
         sum(
-            oa[f'kd_sembridge_fold{f}_seed0'] - oa[f'baseline_fold{f}_seed0']
+            oa[f'{method}_fold{f}_seed0'] - oa[f'baseline_fold{f}_seed0']
             for f in range(3)
         )
         / 3
     )
-    assert float(rows['kd_sembridge']['oa_gain_vs_baseline']) == pytest.approx(expected)
-    assert rows['kd_sembridge']['oa_gain_vs_baseline_runs'] == '3'
+    assert float(rows[method]['oa_gain_vs_baseline']) == pytest.approx(expected)
+    assert rows[method]['oa_gain_vs_baseline_runs'] == '3'
     assert 'paired' in (out / 'results' / 'results.md').read_text()
     # A rerun reuses every stage and the fold pairings.
-    stamp = (out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt').stat()
+    fold0 = out / 'folds' / 'fold0' / 'pairings' / 'capacity1.0' / 'pairing.pt'
+    stamp = fold0.stat()
     assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **fast))
-    assert (
-        out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt'
-    ).stat().st_mtime_ns == stamp.st_mtime_ns
+    assert fold0.stat().st_mtime_ns == stamp.st_mtime_ns
 
 
 @pytest.mark.parametrize('which', ['best', 'last'])
@@ -259,15 +267,13 @@ def test_broken_stage_checkpoints_are_named_before_torchgeo_runs(
 #: the torchgeo process of a stage, exits as if killed.
 KILLS = (
     '*/teacher/fit',  # teacher: checkpoints written, not tested
-    '*/teacher/done.json',  # teacher finished, matcher not started
     '*/matcher/pairing.pt',  # matcher: pairing .pt written, .csv not
-    '*/pairing_initial/pairing.csv',  # student: initial pairing, then training
     '*/pairing_epoch1/pairing.pt',  # student: DynM pairing in mid-training
-    '*/kd_sembridge_seed0/fit',  # student trained, not tested
     '*/results/results.md',  # results half written
 )
 
 
+@lane_1_only
 def test_a_kill_at_any_write_is_recovered(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -7,8 +7,8 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torchmetrics.classification import MulticlassCalibrationError
 
-try:  # TorchGeo >= 0.10
-    from torchgeo.tasks import ClassificationTask
+try:  # TorchGeo >= 0.10 (torchgeo.trainers.ClassificationTask is a deprecated alias)
+    from torchgeo.tasks import Classification as ClassificationTask
 except ImportError:  # TorchGeo 0.8
     from torchgeo.trainers import ClassificationTask
 
