@@ -1,5 +1,8 @@
 """Configs of an earlier version: refused with what to write, and migrated."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,28 @@ def test_old_config_is_refused_with_what_to_write(
     )
     assert 'model.init_args.dynm_epochs -> DynamicMatching init_args.epochs' in message
     assert 'python -m torchgeo_ackd.migrate' in message
+
+
+def test_plain_torchgeo_refuses_old_config_with_what_to_write() -> None:
+    """``torchgeo fit`` (not only ``torchgeo-ackd``) says what an option became."""
+    # As a shell starts it: in the config's folder, with PWD set, a relative path.
+    env = os.environ | {'PWD': str(OLD)}
+    process = subprocess.run(
+        [sys.executable, '-m', 'torchgeo', 'fit', '--config', 'old_ackd.yaml'],
+        cwd=OLD,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode != 0
+    assert (
+        'old_ackd.yaml: options of an earlier torchgeo-ackd version' in process.stderr
+    )
+    assert 'model.init_args.w_kd -> model.init_args.kd.weight' in process.stderr
+    assert 'python -m torchgeo_ackd.migrate old_ackd.yaml' in process.stderr
+    # jsonargparse's own message never comes: nothing was parsed.
+    assert 'Unable to load config' not in process.stderr
 
 
 @pytest.mark.parametrize('name', ['old_ackd.yaml', 'old_s2s_eu.yaml'])

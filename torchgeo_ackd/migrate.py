@@ -4,8 +4,9 @@ SemBridge's parts now live where they act: SSM is the datamodule's
 ``pairing_file``, DynM the :class:`~torchgeo_ackd.callbacks.DynamicMatching`
 callback, SKA the task's ``ska`` group; the teacher and the KD loss are the
 task's ``teacher`` and ``kd`` groups. A config that still sets
-the moved ``ACKDTask`` options is refused by the CLI with what to write
-instead, and ``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
+the moved ``ACKDTask`` options is refused by the CLI (``torchgeo-ackd`` and plain
+``torchgeo``) with what to write instead, and
+``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
 
     python -m torchgeo_ackd.migrate conf/old.yaml > conf/new.yaml
 """
@@ -13,6 +14,7 @@ instead, and ``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
 import argparse
 import copy
 import itertools
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,20 +171,26 @@ def migrate(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def check_config_files(argv: Sequence[str]) -> None:
+def check_config_files(argv: Sequence[str], base: Path | None = None) -> None:
     """Refuse ``--config`` files that set moved options, saying what to write.
 
     Args:
         argv: Command-line arguments of the CLI.
+        base: Folder that relative config paths are relative to, tried before
+            the current one.
 
     Raises:
         SystemExit: If a config sets a moved option.
     """
     paths = [a.split('=', 1)[1] for a in argv if a.startswith('--config=')]
-    paths += [b for a, b in itertools.pairwise(argv) if a == '--config']
+    paths += [b for a, b in itertools.pairwise(argv) if a in ('--config', '-c')]
     for path in paths:
-        file = Path(path)
-        if not file.is_file():
+        folders = [base] if base is not None else []
+        file = next(
+            (f for f in (d / path for d in [*folders, Path.cwd()]) if f.is_file()),
+            None,
+        )
+        if file is None:
             continue  # the CLI names it
         config = yaml.safe_load(file.read_text())
         lines = moved_options(config) if isinstance(config, dict) else []
@@ -192,6 +200,28 @@ def check_config_files(argv: Sequence[str]) -> None:
                 + '\n  '.join(lines)
                 + f'\nwrite them there, or run: python -m torchgeo_ackd.migrate {path}'
             )
+
+
+def check_torchgeo_command_line() -> None:
+    """Under TorchGeo's own CLI, refuse configs that set moved options.
+
+    ``torchgeo fit --config old.yaml`` imports this package while jsonargparse
+    resolves ``class_path: torchgeo_ackd.tasks.ACKDTask``, before it validates
+    the options; called from there, this gives the message of
+    :func:`check_config_files` instead of jsonargparse's "Unable to load
+    config". Anything else that imports the package is left alone.
+
+    Raises:
+        SystemExit: If the program is ``torchgeo`` (the console script or
+            ``python -m torchgeo``) and a ``--config`` sets a moved option.
+    """
+    main_module = sys.modules.get('__main__')
+    spec = getattr(main_module, '__spec__', None)
+    program = Path(sys.argv[0]).name if sys.argv else ''
+    if program == 'torchgeo' or getattr(spec, 'name', None) == 'torchgeo.__main__':
+        # jsonargparse parses a config inside the config's folder: a relative
+        # path is relative to the folder the command started in.
+        check_config_files(sys.argv[1:], Path(os.environ.get('PWD', os.curdir)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
