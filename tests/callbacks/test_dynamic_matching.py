@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing
+from torchgeo_ackd.matching import matched_teachers
 from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.tasks import ACKDTask
 
@@ -228,3 +229,23 @@ def test_capacity_limits_hubs_in_rematching(
             for c in students.unique().tolist()
         )
     )
+
+
+def test_rematching_logs_what_the_students_are_taught(
+    bench: dict[str, Path], tmp_path: Path
+) -> None:
+    task, dm, dynm = _task(bench), _datamodule(bench), DynamicMatching(epochs=[0])
+    trainer = _trainer(tmp_path, max_epochs=1, limit_val_batches=0, callbacks=[dynm])
+    trainer.fit(task, dm)
+    logged = trainer.callback_metrics
+    logits = task.teacher.gallery.logits  # type: ignore[union-attr]
+    # The 'after' statistics are those of the installed pairing, recomputed.
+    expected = matched_teachers(
+        logits, dm.ms_train.targets, dm.pairing.teacher_index, dynm.temperature
+    )
+    for key, value in expected._asdict().items():
+        assert float(logged[f'dynm_teacher_{key}_after']) == pytest.approx(
+            float(value), abs=1e-5
+        )
+        assert f'dynm_teacher_{key}_before' in logged
+    assert float(logged['dynm_max_load']) == dm.pairing.max_load()

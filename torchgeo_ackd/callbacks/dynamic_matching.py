@@ -15,6 +15,7 @@ from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
 from ..matching.schedule import dynm_schedule, validate_epochs
 from ..matching.search import match_kl
 from ..matching.sharding import shard_loader
+from ..matching.statistics import matched_teachers
 from ..models.teacher import FrozenTeacher
 
 
@@ -154,12 +155,28 @@ class DynamicMatching(Callback):
         pairing = self.rematch(trainer, pl_module)
         self.rematched_epochs.append(epoch)
         changed = (pairing.teacher_index != previous.teacher_index).float().mean()
-        for name, value in (
-            ('dynm_changed_fraction', changed),
-            ('dynm_mean_kl', pairing.scores.mean()),
-            ('dynm_distinct_teachers', float(pairing.distinct_teachers())),
-            ('dynm_max_load', float(pairing.max_load())),
-        ):
+        logs: dict[str, Tensor | float] = {
+            'dynm_changed_fraction': changed,
+            'dynm_mean_kl': pairing.scores.mean(),
+            'dynm_distinct_teachers': float(pairing.distinct_teachers()),
+            'dynm_max_load': float(pairing.max_load()),
+        }
+        # What the students are taught before and after: a rule that picks
+        # soft, ambiguous or wrong teacher labels shows here.
+        dm = _datamodule(trainer)
+        logits = self._teacher_logits(
+            dm,
+            pl_module.teacher,  # type: ignore[arg-type]
+            pl_module.device,
+            trainer.precision_plugin.forward_context,
+        )
+        for when, p in (('before', previous), ('after', pairing)):
+            stats = matched_teachers(
+                logits, dm.ms_train.targets, p.teacher_index, self.temperature
+            )
+            for key, value in stats._asdict().items():
+                logs[f'dynm_teacher_{key}_{when}'] = value
+        for name, value in logs.items():
             pl_module.log(name, value, on_epoch=True, on_step=False)
         self._log_figure(
             trainer, f'pairs/epoch_{epoch}', [('before', previous), ('after', pairing)]

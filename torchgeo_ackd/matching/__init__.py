@@ -16,8 +16,10 @@ from .initial import initial_pairing
 from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
+from .statistics import MatchedTeachers, matched_teachers
 
 __all__ = (
+    'MatchedTeachers',
     'all_gather_rows',
     'broadcast_buffers',
     'clip_soft_infonce',
@@ -28,6 +30,7 @@ __all__ = (
     'initial_pairing',
     'match_cosine',
     'match_kl',
+    'matched_teachers',
     'nearest_class_accuracy',
     'retrieval_top1',
     'validate_epochs',
