@@ -172,6 +172,46 @@ def test_pretrained_teacher_from_local_hub_cache(tmp_path: Path) -> None:
         torch.hub.set_dir(old)
 
 
+@pytest.mark.parametrize('dataset', ['S2SEU', 'S2SCN'])
+def test_pretrained_teacher_for_other_bands(tmp_path: Path, dataset: str) -> None:
+    """A 10-band (S2S-EU) or Tiangong-2 (S2S-CN) teacher starts from the weights."""
+    import timm
+    from torchgeo.models import ResNet18_Weights
+
+    import torchgeo_ackd.datasets
+    from torchgeo_ackd.pipeline.run import PRETRAINED, Benchmark, _pretrained_teacher
+    from torchgeo_ackd.tasks import TeacherTask
+
+    cls = getattr(torchgeo_ackd.datasets, dataset)
+    bench = Benchmark(f'torchgeo_ackd.datamodules.{dataset}DataModule', {}, cls, None)
+    assert _pretrained_teacher(bench, use_pretrained=False) == (None, {})
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / 'hub'))
+    try:
+        (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)
+        backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
+        name = Path(ResNet18_Weights.SENTINEL2_ALL_MOCO.url).name
+        torch.save(backbone.state_dict(), tmp_path / 'hub' / 'checkpoints' / name)
+        weights, mapped = _pretrained_teacher(bench, use_pretrained=True)
+        assert weights == PRETRAINED
+        assert mapped['bands'] == list(bench.bands)
+        assert len(mapped['wavelengths']) == len(bench.bands)
+        # The teacher stage's task is built from exactly these arguments.
+        task = TeacherTask(
+            model='resnet18',
+            weights=weights,
+            in_channels=len(bench.bands),
+            num_classes=10,
+            **mapped,
+        )
+    finally:
+        torch.hub.set_dir(old)
+    assert task.model.conv1.weight.shape[1] == len(bench.bands)
+    torch.testing.assert_close(
+        task.model.layer1[0].conv1.weight, backbone.layer1[0].conv1.weight
+    )
+
+
 #: The two longest tests run in lane 1 only (scripts/test.sh): they exercise
 #: the pipeline's own code, which is the same on both TorchGeo versions.
 lane_1_only = pytest.mark.skipif(

@@ -1,14 +1,30 @@
-"""Load teacher weights: a TorchGeo weight enum, a Lightning checkpoint, or a state dict."""
+"""Load teacher weights: a TorchGeo weight enum, a Lightning checkpoint, or a state dict.
 
+A TorchGeo weight trained on other bands than the teacher's (13 Sentinel-2
+bands for a 10-band benchmark, or another sensor) still starts the teacher:
+its first convolution takes, for each of the teacher's bands, the weight's
+channel of the same band (by name, when the centre wavelengths agree) or of
+the nearest centre wavelength, rescaled so that the layer's output keeps its
+scale.
+"""
+
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from ..datasets.torch_files import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
+
+logger = logging.getLogger(__name__)
+
+#: Largest difference of centre wavelengths (nm) under which two bands of the
+#: same name are the same band (Sentinel-2A and 2B differ by up to ~7 nm).
+SAME_BAND_NM = 25.0
 
 # TorchGeo's weight metadata spells Sentinel-2 bands 'B1', 'B8a'; the sensors
 # module spells them 'B01', 'B8A'.
@@ -33,7 +49,95 @@ def _is_enum_name(weights: str) -> bool:
     return '_Weights.' in weights and not Path(weights).exists()
 
 
-def load_teacher_weights(model: nn.Module, weights: str) -> TeacherInput:
+def is_weight_enum_name(weights: str | None) -> bool:
+    """Whether *weights* names a TorchGeo weight enum (not a file).
+
+    Args:
+        weights: A ``teacher.weights`` value.
+
+    Returns:
+        True for names like ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``.
+    """
+    return weights is not None and _is_enum_name(weights)
+
+
+class BandSource(NamedTuple):
+    """Where a teacher band's first-layer filters come from.
+
+    Attributes:
+        band: The teacher's band.
+        source: The weight's band whose channel it takes.
+        by: ``'name'`` (the same band) or ``'wavelength'`` (the nearest one).
+    """
+
+    band: str
+    source: str
+    by: str
+
+
+def map_bands(
+    weight_bands: Sequence[str],
+    weight_wavelengths: Sequence[float],
+    bands: Sequence[str],
+    wavelengths: Sequence[float],
+) -> list[BandSource]:
+    """Choose a weight channel for every band of a sensor.
+
+    A band takes the weight's channel of the same name when their centre
+    wavelengths differ by at most :data:`SAME_BAND_NM` (so Tiangong-2's
+    ``B01`` at 413 nm is not Sentinel-2's ``B01`` at 443 nm); otherwise the
+    channel of the nearest centre wavelength (ties: the first in the weight's
+    order).
+
+    Args:
+        weight_bands: Bands the weight was trained on that have a centre
+            wavelength (an index such as NDVI is never a source).
+        weight_wavelengths: Their centre wavelengths in nm.
+        bands: The teacher's bands, in input order.
+        wavelengths: Their centre wavelengths in nm.
+
+    Returns:
+        One :class:`BandSource` per band of *bands*, in its order.
+    """
+    sources = []
+    for band, wavelength in zip(bands, wavelengths, strict=True):
+        if band in weight_bands:
+            same = weight_wavelengths[list(weight_bands).index(band)]
+            if abs(same - wavelength) <= SAME_BAND_NM:
+                sources.append(BandSource(band, band, 'name'))
+                continue
+        gaps = [abs(w - wavelength) for w in weight_wavelengths]
+        nearest = weight_bands[gaps.index(min(gaps))]
+        sources.append(BandSource(band, nearest, 'wavelength'))
+    return sources
+
+
+def select_input_channels(weight: Tensor, channels: Sequence[int]) -> Tensor:
+    """A first-layer filter bank for other input bands, at the same output scale.
+
+    The output of a convolution sums over its input channels; taking ``C_new``
+    of the ``C_w`` channels scales each filter by ``C_w / C_new`` so that inputs
+    of similar per-band scale give outputs of the scale the next layers were
+    trained on (the rule timm uses when it adapts a 3-band filter bank).
+
+    Args:
+        weight: (O, C_w, kh, kw) filters of the pretrained first convolution.
+        channels: For each new input band, the index of its channel in
+            *weight* (a channel may be taken more than once).
+
+    Returns:
+        (O, len(channels), kh, kw) filters.
+    """
+    index = torch.as_tensor(list(channels), dtype=torch.long, device=weight.device)
+    return weight.index_select(1, index) * (weight.shape[1] / len(channels))
+
+
+def load_teacher_weights(
+    model: nn.Module,
+    weights: str,
+    bands: Sequence[str] | None = None,
+    wavelengths: Sequence[float] | None = None,
+) -> TeacherInput:
     """Load weights into a teacher model (a timm model built like TorchGeo's).
 
     Three sources are accepted:
@@ -53,6 +157,12 @@ def load_teacher_weights(model: nn.Module, weights: str) -> TeacherInput:
         model: The teacher, e.g. ``timm.create_model('resnet18', in_chans=13,
             num_classes=10)``.
         weights: Enum name or file path.
+        bands: The teacher's input bands, in input order. With an enum whose
+            bands differ, the first convolution is built from the weight's
+            channels by :func:`map_bands` (logged); without them, the model
+            must take the enum's bands.
+        wavelengths: Centre wavelengths (nm) of *bands*; default: those of
+            the Sentinel-2 bands of these names.
 
     Returns:
         The input preparation the weights need.
@@ -63,7 +173,7 @@ def load_teacher_weights(model: nn.Module, weights: str) -> TeacherInput:
             count or architecture), naming the mismatching tensor.
     """
     if _is_enum_name(weights):
-        return _load_enum(model, weights)
+        return _load_enum(model, weights, bands, wavelengths)
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(
@@ -93,7 +203,71 @@ def load_teacher_weights(model: nn.Module, weights: str) -> TeacherInput:
     return TeacherInput()
 
 
-def _load_enum(model: nn.Module, name: str) -> TeacherInput:
+def sentinel2_wavelengths(bands: Sequence[str]) -> list[float]:
+    """Centre wavelengths (nm) of Sentinel-2 bands by name.
+
+    Args:
+        bands: Sentinel-2 band names (``'B02'``, ``'B8A'``, ...).
+
+    Returns:
+        One wavelength per band.
+
+    Raises:
+        ValueError: If a name is not a Sentinel-2 band.
+    """
+    s2 = SENTINEL2_SSL4EO
+    unknown = [b for b in bands if b not in s2.bands]
+    if unknown:
+        raise ValueError(
+            f'bands {unknown} are not Sentinel-2 band names {list(s2.bands)}; give '
+            'their centre wavelengths (teacher wavelengths) to map them to the '
+            'weight by wavelength'
+        )
+    return [s2.wavelengths[s2.bands.index(b)] for b in bands]
+
+
+def weight_band_sources(
+    name: str,
+    weight_bands: Sequence[str],
+    bands: Sequence[str],
+    wavelengths: Sequence[float] | None = None,
+) -> list[BandSource]:
+    """The weight channel each band of a teacher takes from a TorchGeo weight.
+
+    Args:
+        name: The weight enum's name (its bands are Sentinel-2 bands when the
+            name says ``SENTINEL2``).
+        weight_bands: The weight's bands (``enum.meta['bands']``, any spelling).
+        bands: The teacher's bands, in input order.
+        wavelengths: Their centre wavelengths in nm (default: Sentinel-2's).
+
+    Returns:
+        One :class:`BandSource` per teacher band.
+
+    Raises:
+        ValueError: If the weight has no Sentinel-2 band, or *bands* are not
+            Sentinel-2 names and no wavelengths are given.
+    """
+    spelled = [_S2_ALIASES.get(b, b) for b in weight_bands]
+    s2 = 'SENTINEL2' in name.upper()
+    known = [b for b in spelled if s2 and b in SENTINEL2_SSL4EO.bands]
+    if not known:
+        raise ValueError(
+            f'teacher weights {name!r} take bands {list(weight_bands)}; the '
+            f'teacher takes {list(bands)} and the weight has no Sentinel-2 band '
+            'to build its first convolution from'
+        )
+    if wavelengths is None:
+        wavelengths = sentinel2_wavelengths(bands)
+    return map_bands(known, sentinel2_wavelengths(known), bands, wavelengths)
+
+
+def _load_enum(
+    model: nn.Module,
+    name: str,
+    bands: Sequence[str] | None,
+    wavelengths: Sequence[float] | None,
+) -> TeacherInput:
     from torchgeo.models import get_weight
 
     try:
@@ -103,14 +277,35 @@ def _load_enum(model: nn.Module, name: str) -> TeacherInput:
     state = enum.get_state_dict(progress=True)
     head = {k for k in state if k.split('.')[0] in ('fc', 'head', 'classifier')}
     backbone = {k: v for k, v in state.items() if k not in head}
-    check_state_dict(model, backbone, name, ignore_missing_head=True)
-    model.load_state_dict(backbone, strict=False)
-    bands = enum.meta.get('bands')
-    band_names = tuple(_S2_ALIASES.get(b, b) for b in bands) if bands else None
+    meta_bands = enum.meta.get('bands')
+    band_names = (
+        tuple(_S2_ALIASES.get(b, b) for b in meta_bands) if meta_bands else None
+    )
     if band_names is not None and len(band_names) == 13:
         # Every TorchGeo 13-band Sentinel-2 weight uses the SSL4EO order.
         assert band_names == SENTINEL2_SSL4EO.bands, band_names
     scale = _normalize_std(enum.transforms)
+    if bands is not None and band_names is not None and tuple(bands) != band_names:
+        first = next(k for k, v in model.state_dict().items() if v.ndim == 4)
+        # Sentinel-2 bands of the weight, with their wavelengths (the
+        # TorchGeo multispectral weights of these backbones are Sentinel-2).
+        if first not in backbone:
+            raise ValueError(
+                f'teacher weights {name!r} have no {first!r} to build the first '
+                'convolution from'
+            )
+        sources = weight_band_sources(name, band_names, bands, wavelengths)
+        backbone[first] = select_input_channels(
+            backbone[first], [band_names.index(s.source) for s in sources]
+        )
+        logger.info(
+            'teacher weights %s: first convolution from the weight bands %s',
+            name,
+            ', '.join(f'{s.band}<-{s.source} (by {s.by})' for s in sources),
+        )
+        band_names = tuple(bands)
+    check_state_dict(model, backbone, name, ignore_missing_head=True)
+    model.load_state_dict(backbone, strict=False)
     return TeacherInput(bands=band_names, scale=scale)
 
 

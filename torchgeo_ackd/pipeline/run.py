@@ -16,6 +16,7 @@ from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
 from ..datasets.preflight import file_hashes, preflight
 from ..datasets.torch_files import read_torch_file
+from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
 from .folds import write_fold_split
@@ -111,6 +112,46 @@ def pretrained_teacher_available(timeout: float = 15.0) -> tuple[bool, str]:
     finally:
         socket.setdefaulttimeout(previous)
     return True, 'loaded with TorchGeo (torch hub cache or download)'
+
+
+def _pretrained_teacher(
+    bench: Benchmark, use_pretrained: bool
+) -> tuple[str | None, dict[str, Any]]:
+    """TorchGeo's Sentinel-2 weights for the teacher, when they can be loaded.
+
+    With all 13 Sentinel-2 bands every stage reads them in the weights' order;
+    with other bands (a 10-band subset, another sensor) the teacher's first
+    convolution is built from the weights' channels of its bands (by name,
+    else by nearest centre wavelength), printed here.
+
+    Returns:
+        The weight name (None: from scratch) and the ``TeacherTask`` arguments
+        that map the weights to the bands.
+    """
+    if not use_pretrained:
+        return None, {}
+    ok, reason = pretrained_teacher_available()
+    print(f'[teacher] pretrained {PRETRAINED}: {"yes" if ok else "no"} ({reason})')
+    if not ok:
+        return None, {}
+    if set(bench.bands) == set(SENTINEL2_SSL4EO.bands):
+        # Every stage reads the bands in the order the weights expect.
+        bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
+        return PRETRAINED, {}
+    sensor = bench.dataset.ms_sensor
+    bands = list(bench.bands)
+    wavelengths = [sensor.wavelengths[sensor.bands.index(b)] for b in bands]
+    sources = weight_band_sources(
+        PRETRAINED, SENTINEL2_SSL4EO.bands, bands, wavelengths
+    )
+    print(
+        f"[teacher] {sensor.name} bands from the weights' Sentinel-2 bands: "
+        + ', '.join(
+            f'{s.band}<-{s.source}' + ('' if s.by == 'name' else ' (nearest)')
+            for s in sources
+        )
+    )
+    return PRETRAINED, {'bands': bands, 'wavelengths': wavelengths}
 
 
 def _config(name: str) -> dict[str, Any]:
@@ -220,21 +261,7 @@ def run_pipeline(
     num_classes = len(bench.dataset.classes)
     # One pipeline per output folder (a stale lock of a dead process is taken over).
     with output_lock(out):
-        weights = None
-        if use_pretrained and set(bench.bands) == set(SENTINEL2_SSL4EO.bands):
-            ok, reason = pretrained_teacher_available()
-            if ok:
-                weights = PRETRAINED
-                # Every stage reads the bands in the order the weights expect.
-                bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
-            print(
-                f'[teacher] pretrained {PRETRAINED}: {"yes" if ok else "no"} ({reason})'
-            )
-        elif use_pretrained:
-            print(
-                f'[teacher] pretrained {PRETRAINED}: not used (it takes the 13 Sentinel-2 '
-                f'bands; this benchmark has {list(bench.bands)})'
-            )
+        weights, mapped = _pretrained_teacher(bench, use_pretrained)
         print(
             f'[teacher] starting from '
             f'{"TorchGeo pretrained weights " + PRETRAINED if weights else "scratch (random init)"}'
@@ -246,7 +273,7 @@ def run_pipeline(
             'in_channels': in_channels,
             'num_classes': num_classes,
             'weights': weights,
-        }
+        } | mapped
         teacher['data'] = _data(bench, modality='ms')
         teacher['trainer']['max_epochs'] = teacher_epochs
         teacher_result = run_stage(

@@ -7,6 +7,8 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torchmetrics.classification import MulticlassCalibrationError
 
+from ..models.teacher_weights import is_weight_enum_name, load_teacher_weights
+
 try:  # TorchGeo >= 0.10 (torchgeo.trainers.ClassificationTask is a deprecated alias)
     from torchgeo.tasks import Classification as ClassificationTask
 except ImportError:  # TorchGeo 0.8
@@ -47,6 +49,8 @@ class TeacherTask(ClassificationTask):
         self,
         lr_schedule: Literal['plateau', 'cosine'] = 'plateau',
         calibration_bins: int = 15,
+        bands: list[str] | None = None,
+        wavelengths: list[float] | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new TeacherTask instance.
@@ -57,6 +61,14 @@ class TeacherTask(ClassificationTask):
                 ``'cosine'``: AdamW with the learning rate annealed to 0 over
                 the trainer's ``max_epochs`` (per epoch).
             calibration_bins: Confidence bins of the calibration error.
+            bands: The MS bands of the input, in order. With a TorchGeo
+                weight enum trained on other bands (e.g. all 13 Sentinel-2
+                bands for a 10-band benchmark), the first convolution is built
+                from the weight's channels of these bands (by name, else by
+                nearest centre wavelength); without them the model must take
+                the weight's bands.
+            wavelengths: Centre wavelengths (nm) of *bands* (default: those of
+                the Sentinel-2 bands of these names).
             **kwargs: Keyword arguments of ``ClassificationTask`` (``model``,
                 ``weights``, ``in_channels``, ``num_classes``, ``lr``, ...).
         """
@@ -65,7 +77,34 @@ class TeacherTask(ClassificationTask):
                 f"lr_schedule must be 'plateau' or 'cosine', got {lr_schedule!r}"
             )
         self.calibration_bins = calibration_bins
+        if wavelengths is not None and (
+            bands is None or len(wavelengths) != len(bands)
+        ):
+            raise ValueError(
+                f'wavelengths {wavelengths} need one value per band of bands={bands}'
+            )
+        if bands is not None and len(bands) != kwargs.get('in_channels', 3):
+            raise ValueError(
+                f'bands {bands} name {len(bands)} bands, but '
+                f'in_channels={kwargs.get("in_channels", 3)}'
+            )
         super().__init__(**kwargs)
+
+    def configure_models(self) -> None:
+        """TorchGeo's model; a weight enum for other bands is mapped to ``bands``."""
+        # Set by TorchGeo's __init__ before it calls this.
+        weights = self.weights  # type: ignore[has-type]
+        bands = self.hparams.get('bands')
+        if not (bands and isinstance(weights, str) and is_weight_enum_name(weights)):
+            super().configure_models()
+            return
+        # Build (and freeze, if asked) without weights, then load them mapped.
+        self.weights = None
+        try:
+            super().configure_models()
+        finally:
+            self.weights = weights
+        load_teacher_weights(self.model, weights, bands, self.hparams['wavelengths'])
 
     def configure_optimizers(self) -> Any:
         """AdamW with the chosen learning-rate schedule.
