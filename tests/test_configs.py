@@ -46,6 +46,49 @@ def test_reference_dynm_schedules(config: str, epochs: list[int]) -> None:
     assert conf['data']['init_args']['pairing_file'].endswith('matcher/pairing.pt')
 
 
+def _printed(config: Path, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fit', f'--config={config}', '--print_config'])
+    assert exit_info.value.code in (0, None)
+    return yaml.safe_load(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize('paper', ['s2s_eu', 's2s_cn', 'm2s_gl'])
+def test_paper_configs_have_the_reference_setting(
+    paper: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each benchmark's three stages as the authors' code runs them."""
+    student = _printed(CONF / f'{paper}.yaml', capsys)
+    model, data = student['model']['init_args'], student['data']['init_args']
+    assert model['student'] == model['teacher']['model'] == 'resnet34'
+    assert data['rgb_augment'] is False  # Resize + Normalize only
+    assert data['gallery_split'] == 'all'  # matched against all MS images
+    assert data['batch_size'] == 256 and student['trainer']['max_epochs'] == 200
+    multilabel = paper == 'm2s_gl'
+    assert model['teacher']['multilabel'] is multilabel
+    if multilabel:  # raw BCE logits into softmax(z / T), as the reference
+        assert model['teacher']['multilabel_logits'] == 'raw'
+    teacher = _printed(CONF / f'{paper}_teacher.yaml', capsys)
+    t = teacher['model']['init_args']
+    assert t['model'] == 'resnet34' and t['weights'] is None and t['lr'] == 0.001
+    assert t['in_channels'] == model['teacher']['in_channels']
+    assert t['task'] == ('multilabel' if multilabel else 'multiclass')
+    assert teacher['data']['init_args']['batch_size'] == 256
+    assert teacher['trainer']['max_epochs'] == 200
+    matcher = _printed(CONF / f'{paper}_matcher.yaml', capsys)
+    m = matcher['model']['init_args']
+    assert m['ms_model'] == m['rgb_model'] == 'resnet34'
+    assert (m['embed_dim'], m['dropout'], m['temperature']) == (256, 0.1, 1.0)
+    assert (m['lr'], m['weight_decay'], m['patience']) == (0.001, 0.001, None)
+    assert m['in_channels'] == model['teacher']['in_channels']
+    assert matcher['data']['init_args']['batch_size'] == 64
+    assert matcher['data']['init_args']['gallery_split'] == 'all'
+    assert matcher['trainer']['max_epochs'] == 100
+    # The stages read each other's outputs.
+    assert model['teacher']['weights'] == f'output/{paper}/teacher/teacher.ckpt'
+    assert data['pairing_file'] == f'{m["pairing_dir"]}/pairing.pt'
+
+
 def _documented_overrides() -> list[str]:
     import re
 

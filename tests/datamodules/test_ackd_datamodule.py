@@ -122,6 +122,26 @@ def test_default_pairing_is_seeded_random_same_class(root: Path) -> None:
     assert not torch.equal(pairing(0), pairing(1))
 
 
+def test_gallery_of_every_ms_image(root: Path) -> None:
+    """``gallery_split='all'``: students are matched against every MS image."""
+    dm = FakeDataModule(root, gallery_split='all')
+    dm.setup('fit')
+    every = Fake(root, split='all')
+    assert dm.gallery.files == every.files and len(dm.gallery) == 30
+    assert len(dm.ms_train) < len(dm.gallery)  # the training split is still a split
+    index = dm.pairing.teacher_index
+    assert torch.equal(dm.gallery.targets[index], dm.rgb_train.targets)
+    # Some students are taught by MS images outside the MS training split.
+    train = set(dm.ms_train.files)
+    assert any(dm.gallery.files[i] not in train for i in range(len(dm.gallery)))
+    batch = next(iter(dm.gallery_dataloader()))
+    assert batch['image_ms'].shape[0] == min(len(dm.gallery), dm.eval_batch_size)
+    default = FakeDataModule(root)
+    assert default.gallery is default.ms_train
+    with pytest.raises(ValueError, match="gallery_split='val'"):
+        FakeDataModule(root, gallery_split='val')  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize('num_workers', [0, 2])
 def test_workers_see_new_pairing(root: Path, num_workers: int) -> None:
     dm = FakeDataModule(root, batch_size=100, num_workers=num_workers)

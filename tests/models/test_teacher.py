@@ -103,6 +103,31 @@ def test_multilabel_logits_converted_once() -> None:
     assert float(top) == pytest.approx(0.5696, abs=1e-4)
 
 
+def test_multilabel_raw_logits_as_the_reference() -> None:
+    """``multilabel_logits='raw'``: BCE logits straight into the softmax."""
+    from torchgeo_ackd.models.teacher import TeacherConfig
+
+    z = torch.tensor([5.0, -5, -5, -5, -5])
+    tops = {}
+    for mode in ('raw', 'logsigmoid'):
+        teacher = FrozenTeacher(
+            'resnet18', 13, 5, multilabel=True, multilabel_logits=mode
+        )
+        # A classifier that answers z whatever the image.
+        torch.nn.init.zeros_(teacher.model.fc.weight)
+        with torch.no_grad():
+            teacher.model.fc.bias.copy_(z)
+        logits = teacher(torch.randn(2, 13, 16, 16)).logits
+        tops[mode] = float(torch.softmax(logits / 3, 1)[0, 0])
+    # Reference: e^(5/3) / (e^(5/3) + 4 e^(-5/3)) = 1 / (1 + 4 e^(-10/3)).
+    assert tops['raw'] == pytest.approx(1 / (1 + 4 * math.exp(-10 / 3)), rel=1e-5)
+    assert tops['raw'] == pytest.approx(0.8751, abs=1e-4)
+    # logsigmoid: sigmoid(5)^(1/3) / (sigmoid(5)^(1/3) + 4 sigmoid(-5)^(1/3)).
+    assert tops['logsigmoid'] == pytest.approx(0.5696, abs=1e-4)
+    with pytest.raises(ValueError, match="'logsigmoid' or 'raw'"):
+        TeacherConfig(multilabel=True, multilabel_logits='softmax')  # type: ignore[arg-type]
+
+
 def test_cached_gallery_equals_forward() -> None:
     torch.manual_seed(0)
     teacher = FrozenTeacher('resnet10t', 4, 3)

@@ -172,7 +172,7 @@ class DynamicMatching(Callback):
         )
         for when, p in (('before', previous), ('after', pairing)):
             stats = matched_teachers(
-                logits, dm.ms_train.targets, p.teacher_index, self.temperature
+                logits, dm.gallery.targets, p.teacher_index, self.temperature
             )
             for key, value in stats._asdict().items():
                 logs[f'dynm_teacher_{key}_{when}'] = value
@@ -213,13 +213,13 @@ class DynamicMatching(Callback):
             student_logits,
             dm.rgb_train.targets.to(device),
             teacher_logits,
-            dm.ms_train.targets.to(device),
+            dm.gallery.targets.to(device),
             temperature=self.temperature,
             chunk_size=self.chunk_size,
             capacity=self.capacity,
         )
         pairing = replace(
-            Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.ms_train, kl),
+            Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl),
             epoch=trainer.current_epoch,
         )
         dm.set_pairing(pairing)
@@ -244,7 +244,7 @@ class DynamicMatching(Callback):
                 self._gallery_logits = compute_embeddings(
                     lambda image: teacher(image).logits,
                     shard_loader(dm.gallery_dataloader()),
-                    num_samples=len(dm.ms_train),
+                    num_samples=len(dm.gallery),
                     key='image_ms',
                     device=device,
                     transform=dm.preprocess,
@@ -284,7 +284,7 @@ class DynamicMatching(Callback):
         ):
             return
         dm = _datamodule(trainer)
-        figure = plot_pairs(dm.rgb_train, dm.ms_train, columns, self.log_pairs)
+        figure = plot_pairs(dm.rgb_train, dm.gallery, columns, self.log_pairs)
         logger.experiment.add_figure(tag, figure, trainer.global_step)
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import kornia.augmentation as K
 import torch
@@ -32,8 +32,9 @@ class ACKDDataModule(NonGeoDataModule):
       sample and its paired MS teacher sample (``image``, ``label``,
       ``index``, ``image_ms``, ``teacher_index``); val/test batches are RGB.
 
-    Everything else exists in every mode: the MS gallery :attr:`ms_train`
-    and the student set :attr:`rgb_train` (read on first use), their
+    Everything else exists in every mode: the MS training split
+    :attr:`ms_train`, the teacher :attr:`gallery` (the MS training split or
+    every MS image) and the student set :attr:`rgb_train` (read on first use), their
     per-band :meth:`statistics` (computed from a seeded sample of the
     training split unless given), :meth:`preprocess` and the whole-set
     loaders used for matching. In the ``paired`` mode the datamodule owns the
@@ -75,6 +76,7 @@ class ACKDDataModule(NonGeoDataModule):
         rgb_std: Sequence[float] | None = None,
         stats_samples: int = 512,
         check_images: bool = True,
+        gallery_split: Literal['train', 'all'] = 'train',
     ) -> None:
         """Initialize a new ACKDDataModule instance.
 
@@ -116,6 +118,10 @@ class ACKDDataModule(NonGeoDataModule):
                 all problems listed (unreadable or truncated files, band
                 counts, mixed data types or sizes, NaN/inf); see
                 :func:`~torchgeo_ackd.datasets.preflight.preflight`.
+            gallery_split: The MS images students are matched with and taught
+                by (:attr:`gallery`): ``'train'``, the MS training split, or
+                ``'all'``, every MS image (the reference code; its teacher
+                never sees the MS validation images either way).
         """
         if modality not in ('ms', 'rgb', 'paired'):
             raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
@@ -123,6 +129,10 @@ class ACKDDataModule(NonGeoDataModule):
             raise ValueError("pseudo_rgb=True needs modality='ms'")
         if pairing_file is not None and modality != 'paired':
             raise ValueError("pairing_file needs modality='paired'")
+        if gallery_split not in ('train', 'all'):
+            raise ValueError(
+                f"gallery_split={gallery_split!r}; expected 'train' or 'all'"
+            )
         super().__init__(self.dataset_class, batch_size, num_workers)
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
@@ -161,6 +171,8 @@ class ACKDDataModule(NonGeoDataModule):
             'pseudo_rgb_std': None,
         }
         self._ms_train: ACKDDataset | None = None
+        self.gallery_split = gallery_split
+        self._gallery: ACKDDataset | None = None
         self._rgb_train: ACKDDataset | None = None
         self._pipelines: dict[str, K.AugmentationSequential] = {}
         self._pairing: Pairing | None = None
@@ -198,10 +210,22 @@ class ACKDDataModule(NonGeoDataModule):
 
     @property
     def ms_train(self) -> ACKDDataset:
-        """The MS training split: the teacher gallery (read on first use)."""
+        """The MS training split (read on first use)."""
         if self._ms_train is None:
             self._ms_train = self.ms_dataset('train')
         return self._ms_train
+
+    @property
+    def gallery(self) -> ACKDDataset:
+        """The teacher gallery: the MS images students are paired with.
+
+        The MS training split, or every MS image with ``gallery_split='all'``.
+        """
+        if self.gallery_split == 'train':
+            return self.ms_train
+        if self._gallery is None:
+            self._gallery = self.ms_dataset('all')
+        return self._gallery
 
     @property
     def rgb_train(self) -> ACKDDataset:
@@ -248,7 +272,7 @@ class ACKDDataModule(NonGeoDataModule):
     def _paired_train(self) -> PairedDataset:
         """The student training set joined with the teacher gallery."""
         self._check_teacher_folders()
-        student, teacher = self.rgb_train, self.ms_train
+        student, teacher = self.rgb_train, self.gallery
         teacher_classes = set(teacher.targets.tolist())
         for c in sorted(set(student.targets.tolist()) - teacher_classes):
             raise ValueError(
@@ -292,7 +316,7 @@ class ACKDDataModule(NonGeoDataModule):
             pairing: The new pairing; mapped onto the training sets by file
                 name if it was made in another order.
         """
-        pairing = pairing.remap(self.rgb_train, self.ms_train)
+        pairing = pairing.remap(self.rgb_train, self.gallery)
         self._pairing = pairing
         train = getattr(self, 'train_dataset', None)
         if isinstance(train, PairedDataset):
@@ -462,13 +486,13 @@ class ACKDDataModule(NonGeoDataModule):
         return self._loader(dataset, shuffle=train, batch_size=size)
 
     def gallery_dataloader(self) -> DataLoader[Sample]:
-        """All MS training samples (the teacher gallery), unshuffled, as ``image_ms``.
+        """Every teacher gallery sample (:attr:`gallery`), unshuffled, as ``image_ms``.
 
         Returns:
             The loader; batches carry ``image_ms``, ``label`` and ``index``.
         """
         return self._loader(
-            RenamedDataset(self.ms_train, 'image_ms'), False, self.eval_batch_size
+            RenamedDataset(self.gallery, 'image_ms'), False, self.eval_batch_size
         )
 
     def student_dataloader(self) -> DataLoader[Sample]:

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import timm
 import torch
@@ -34,15 +34,29 @@ class TeacherConfig:
         weights: A TorchGeo weight enum name (e.g.
             ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a checkpoint of
             TorchGeo's classification task, or a state-dict file.
-        multilabel: The teacher is a multi-label (sigmoid) classifier (M2S-GL):
-            its logits become a class distribution through ``logsigmoid``
-            before KD and re-matching.
+        multilabel: The teacher is a multi-label (sigmoid) classifier (M2S-GL).
+        multilabel_logits: What KD and re-matching see of a multi-label
+            teacher: ``'logsigmoid'`` (``softmax(log sigmoid(z) / T)``, its
+            per-class probabilities renormalised and tempered; a logit of 0
+            keeps meaning "probability 0.5") or ``'raw'`` (the BCE logits
+            straight into ``softmax(z / T)``, as the reference code does; the
+            paper configs). For z = [5, -5, -5, -5, -5] at T = 3 the top class
+            gets 0.570 and 0.875.
     """
 
     model: str = 'resnet34'
     in_channels: int = 13
     weights: str | None = None
     multilabel: bool = False
+    multilabel_logits: Literal['logsigmoid', 'raw'] = 'logsigmoid'
+
+    def __post_init__(self) -> None:
+        """Check the multi-label conversion."""
+        if self.multilabel_logits not in ('logsigmoid', 'raw'):
+            raise ValueError(
+                "teacher.multilabel_logits must be 'logsigmoid' or 'raw', got "
+                f'{self.multilabel_logits!r}'
+            )
 
 
 class TeacherOutputs(NamedTuple):
@@ -110,6 +124,7 @@ class FrozenTeacher(nn.Module):
         num_classes: int = 10,
         weights: str | None = None,
         multilabel: bool = False,
+        multilabel_logits: Literal['logsigmoid', 'raw'] = 'logsigmoid',
     ) -> None:
         """Initialize a new FrozenTeacher instance.
 
@@ -118,9 +133,11 @@ class FrozenTeacher(nn.Module):
             in_channels: MS bands the teacher takes.
             num_classes: Size of the class vocabulary.
             weights: TorchGeo weight enum name, checkpoint or state-dict file.
-            multilabel: The teacher is a multi-label (sigmoid) classifier: its
-                logits become those of a class distribution through
-                ``logsigmoid`` before any loss or matching sees them.
+            multilabel: The teacher is a multi-label (sigmoid) classifier.
+            multilabel_logits: ``'logsigmoid'``: its logits become those of a
+                class distribution through ``logsigmoid`` before any loss or
+                matching sees them; ``'raw'``: they are used as they are (the
+                reference code).
         """
         super().__init__()
         self.model = timm.create_model(
@@ -131,6 +148,7 @@ class FrozenTeacher(nn.Module):
             self.input = load_teacher_weights(self.model, weights)
         self.in_channels = in_channels
         self.multilabel = multilabel
+        self.convert_logits = multilabel and multilabel_logits == 'logsigmoid'
         self.adapter: nn.Module = nn.Identity()
         self.gallery: TeacherOutputs | None = None
         self.model.requires_grad_(False)
@@ -196,7 +214,7 @@ class FrozenTeacher(nn.Module):
         logits, patches, embedding = forward_with_features(
             self.model, self.adapter(image)
         )
-        if self.multilabel:
+        if self.convert_logits:
             logits = multilabel_teacher_logits(logits)
         return TeacherOutputs(logits, patches, embedding)
 

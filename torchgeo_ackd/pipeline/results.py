@@ -301,6 +301,6 @@ def _pairs_figure(student_dir: Path, path: Path, n: int = 6) -> None:
     data = yaml.safe_load((student_dir / 'config.yaml').read_text())['data']
     module, _, name = data['class_path'].rpartition('.')
     dm = getattr(importlib.import_module(module), name)(**data['init_args'])
-    figure = plot_pairs(dm.rgb_train, dm.ms_train, columns, n)
+    figure = plot_pairs(dm.rgb_train, dm.gallery, columns, n)
     figure.savefig(path, dpi=120)
     plt.close(figure)

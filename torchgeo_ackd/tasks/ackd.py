@@ -120,6 +120,7 @@ class ACKDTask(StudentEvaluationTask):
             hp['num_classes'],
             teacher.weights,
             teacher.multilabel,
+            teacher.multilabel_logits,
         )
         self.kd_loss = DistillationConfig(**hp['kd']).build()
         self.planner: Planner | None = None
@@ -164,7 +165,7 @@ class ACKDTask(StudentEvaluationTask):
     def on_fit_start(self) -> None:
         """Check the data against the teacher and cache the teacher's gallery."""
         dm = self.datamodule
-        gallery = dm.ms_train
+        gallery = dm.gallery
         self.teacher.check_bands(gallery.bands)
         if len(gallery.classes) != self.hparams['num_classes']:
             raise ValueError(

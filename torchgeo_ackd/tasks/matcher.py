@@ -416,7 +416,7 @@ class MatcherTask(BaseTask):
                 self.embed_rgb,
                 datamodule.gallery_dataloader(),
                 datamodule.student_dataloader(),
-                datamodule.ms_train.targets,
+                datamodule.gallery.targets,
                 datamodule.rgb_train.targets,
                 transform=datamodule.preprocess,
                 chunk_size=self.hparams['pairing_chunk_size'],
@@ -424,7 +424,7 @@ class MatcherTask(BaseTask):
                 capacity=self.hparams.get('pairing_capacity'),
             )
         return Pairing.for_datasets(
-            index, datamodule.rgb_train, datamodule.ms_train, scores
+            index, datamodule.rgb_train, datamodule.gallery, scores
         )
 
     def cross_modal_accuracy(
@@ -456,7 +456,7 @@ class MatcherTask(BaseTask):
             gallery = compute_embeddings(
                 self.embed_ms,
                 shard_loader(datamodule.gallery_dataloader()),
-                len(datamodule.ms_train),
+                len(datamodule.gallery),
                 key='image_ms',
                 device=self.device,
                 transform=datamodule.preprocess,
@@ -470,6 +470,6 @@ class MatcherTask(BaseTask):
                 transform=datamodule.preprocess,
             )
         accuracy = nearest_class_accuracy(
-            query, rgb.targets, gallery, datamodule.ms_train.targets
+            query, rgb.targets, gallery, datamodule.gallery.targets
         )
         return float(accuracy)
