@@ -138,3 +138,54 @@ def test_documented_overrides(
 
 def test_overrides_table_found() -> None:
     assert len(_documented_overrides()) >= 12
+
+
+PAIRS = sorted((CONF / 'pairs').glob('*.yaml'))
+
+
+def test_every_paper_pair_has_a_config() -> None:
+    archs = {'R': 'resnet34', 'M': 'mobilenetv2_512', 'S': 'shufflenetv2_x0_5_512'}
+    pairs = {(t, s) for t, s in ['RR', 'MM', 'SS', 'RM', 'RS', 'MS']}
+    assert {p.stem for p in PAIRS} == {
+        f's2s_eu_{archs[t]}_{archs[s]}' for t, s in pairs
+    }
+
+
+@pytest.mark.parametrize('config', PAIRS, ids=[p.stem for p in PAIRS])
+def test_paper_pair_runs_one_step(
+    config: Path, bench: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each pair's teacher and student build and take a step (SKA and DynM on)."""
+    from conftest import TINY_DATA, TINY_TRAINER
+
+    conf = yaml.safe_load(config.read_text())
+    teacher, student = (
+        conf['model']['init_args']['teacher']['model'],
+        conf['model']['init_args']['student'],
+    )
+    assert config.stem == f's2s_eu_{teacher}_{student}'
+    conf['model']['init_args']['teacher'] |= {'in_channels': 13, 'weights': None}
+    conf['model']['init_args']['num_classes'] = 10
+    conf['data'] = {
+        'class_path': 'torchgeo_ackd.datamodules.SyntheticACKDDataModule',
+        'init_args': {
+            'root': str(bench['root']),
+            'modality': 'paired',
+            'batch_size': 4,
+            **TINY_DATA,
+        },
+    }
+    conf['trainer'] = {
+        'default_root_dir': str(tmp_path),
+        'fast_dev_run': 1,
+        'callbacks': [
+            {
+                'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
+                'init_args': {'epochs': [0], 'log_pairs': 0},
+            }
+        ],
+    }
+    file = tmp_path / 'pair.yaml'
+    file.write_text(yaml.safe_dump(conf))
+    main(['fit', f'--config={file}', *TINY_TRAINER])
+    assert (tmp_path / 'pairing_epoch0' / 'pairing.pt').is_file()

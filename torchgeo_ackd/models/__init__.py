@@ -1,4 +1,8 @@
-"""Models of the ACKD pipeline: the SKA Planner and the frozen teacher's options."""
+"""Models of the ACKD pipeline: the SKA Planner, the teacher, the paper's backbones.
+
+Importing the package registers the paper's MobileNetV2 and ShuffleNetV2
+x0.5 with timm by name (``mobilenetv2_512``, ``shufflenetv2_x0_5_512``).
+"""
 
 from .planner import (
     AlignmentConfig,
@@ -8,10 +12,13 @@ from .planner import (
     patch_transport_weights,
     pool_patches_to_grid,
 )
+from .reference_backbones import MobileNetV2Embedding512, ShuffleNetV2x05Embedding512
 
 __all__ = (
     'AlignmentConfig',
+    'MobileNetV2Embedding512',
     'Planner',
+    'ShuffleNetV2x05Embedding512',
     'cross_modal_weights',
     'energy_preserving_refinement',
     'patch_transport_weights',
