@@ -74,6 +74,7 @@ def test_paper_configs_have_the_reference_setting(
     assert t['in_channels'] == model['teacher']['in_channels']
     assert t['task'] == ('multilabel' if multilabel else 'multiclass')
     assert teacher['data']['init_args']['batch_size'] == 256
+    assert teacher['data']['init_args']['ms_augment'] is False
     assert teacher['trainer']['max_epochs'] == 200
     matcher = _printed(CONF / f'{paper}_matcher.yaml', capsys)
     m = matcher['model']['init_args']
@@ -83,6 +84,7 @@ def test_paper_configs_have_the_reference_setting(
     assert m['in_channels'] == model['teacher']['in_channels']
     assert matcher['data']['init_args']['batch_size'] == 64
     assert matcher['data']['init_args']['gallery_split'] == 'all'
+    assert matcher['data']['init_args']['ms_augment'] is False  # nor the views
     assert matcher['trainer']['max_epochs'] == 100
     # The stages read each other's outputs.
     assert model['teacher']['weights'] == f'output/{paper}/teacher/teacher.ckpt'

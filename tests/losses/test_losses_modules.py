@@ -210,6 +210,21 @@ def test_ctkd_lambda_schedule_reference_length() -> None:
     assert loss_fn.grl_lambda == -1.0
 
 
+def test_ctkd_lambda_schedule_of_the_ackd_reference() -> None:
+    """``first_epoch=0``: the ACKD authors' CosineDecay(0, -1, 5).get_value(epoch)."""
+    loss_fn = CTKDLoss(cosine_epochs=5, first_epoch=0)
+    # (cos(i pi / 5) + 1) / 2 * (0 - (-1)) - 1, by hand.
+    expected = [0.0, -0.0954915, -0.3454915, -0.6545085, -0.9045085, -1.0, -1.0]
+    for epoch, value in enumerate(expected):
+        loss_fn.set_epoch(epoch)
+        assert loss_fn.grl_lambda == pytest.approx(value, abs=1e-7)
+    loss_fn = CTKDLoss(cosine_epochs=5)  # CTKD's count: one epoch ahead
+    loss_fn.set_epoch(0)
+    assert loss_fn.grl_lambda == pytest.approx(expected[1], abs=1e-7)
+    with pytest.raises(ValueError, match='first_epoch must be 0 or 1'):
+        CTKDLoss(first_epoch=2)
+
+
 def test_ctkd_forward_value_and_temperature(batch: dict[str, torch.Tensor]) -> None:
     s, t = batch['student_logits'].numpy(), batch['teacher_logits'].numpy()
     loss_fn = CTKDLoss()

@@ -21,9 +21,10 @@ class CTKDLoss(DistillationLoss):
     *raises* the distillation loss, an easy-to-hard curriculum.
 
     Epochs: CTKD's loop counts from 1 and evaluates the schedule at that count,
-    so after ``set_epoch(epoch)`` (0-based) lambda is the cosine at epoch + 1:
-    with 10 cosine epochs, -0.0245 in the first epoch and -1 from epoch index 9
-    on. Defaults are the CTKD paper's (tau in [1, 21], theta initialised to 1,
+    so by default (``first_epoch=1``), after ``set_epoch(epoch)`` (0-based),
+    lambda is the cosine at epoch + 1: with 10 cosine epochs, -0.0245 in the
+    first epoch and -1 from epoch index 9 on. The ACKD reference code evaluates
+    it at the 0-based epoch (``first_epoch=0``: lambda 0 in the first epoch). Defaults are the CTKD paper's (tau in [1, 21], theta initialised to 1,
     10 cosine epochs); the ACKD authors used 5 cosine epochs and no tau^2.
 
     The module owns the parameter ``theta``: include this module's parameters
@@ -39,6 +40,7 @@ class CTKDLoss(DistillationLoss):
         lambda_max: float = 0.0,
         lambda_min: float = -1.0,
         scale_by_temperature_squared: bool = True,
+        first_epoch: int = 1,
     ) -> None:
         """Initialise the loss.
 
@@ -51,6 +53,8 @@ class CTKDLoss(DistillationLoss):
             lambda_max: lambda at the start of training.
             lambda_min: lambda at the end of the cosine.
             scale_by_temperature_squared: whether to multiply KD by tau^2.
+            first_epoch: the count the schedule gives the first epoch: 1 as
+                CTKD's authors' loop, 0 as the ACKD reference code.
 
         Raises:
             ValueError: on a non-positive start temperature or cosine length, or
@@ -67,6 +71,9 @@ class CTKDLoss(DistillationLoss):
             )
         if cosine_epochs <= 0:
             raise ValueError(f'cosine_epochs must be positive, got {cosine_epochs!r}')
+        if first_epoch not in (0, 1):
+            raise ValueError(f'first_epoch must be 0 or 1, got {first_epoch!r}')
+        self.first_epoch = first_epoch
         self.temperature_start = float(temperature_start)
         self.temperature_range = float(temperature_range)
         self.cosine_epochs = cosine_epochs
@@ -79,7 +86,10 @@ class CTKDLoss(DistillationLoss):
     def grl_lambda(self) -> float:
         """Gradient-reversal multiplier of the current epoch."""
         return cosine_decay(
-            self.epoch + 1, self.cosine_epochs, self.lambda_max, self.lambda_min
+            self.epoch + self.first_epoch,
+            self.cosine_epochs,
+            self.lambda_max,
+            self.lambda_min,
         )
 
     def _temperature_of(self, theta: Tensor) -> Tensor:
