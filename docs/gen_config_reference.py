@@ -319,7 +319,7 @@ def generate() -> str:
     from torchgeo_ackd.losses import DistillationConfig
     from torchgeo_ackd.models import AlignmentConfig
     from torchgeo_ackd.models.teacher import TeacherConfig
-    from torchgeo_ackd.tasks import ACKDTask, MatcherTask
+    from torchgeo_ackd.tasks import ACKDTask, MatcherTask, TeacherTask
 
     shared: Sequence[type] = (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule)
     for cls in shared:
@@ -341,6 +341,13 @@ def generate() -> str:
         ),
         class_section(
             MatcherTask, 'Stage 2 (the matcher). Config: `conf/matcher.yaml`.'
+        ),
+        class_section(
+            TeacherTask,
+            'Stage 1 (the teacher). Config: `conf/teacher.yaml`. The arguments '
+            'below come on top of those of TorchGeo\'s `ClassificationTask` '
+            '(`model`, `weights`, `in_channels`, `num_classes`, `lr`, '
+            '`patience`, ...), which it passes on.',
         ),
         class_section(
             ACKDDataModule,

@@ -140,6 +140,17 @@ def test_rkd_module(batch: dict[str, torch.Tensor]) -> None:
     )
     expected = rkd_loss(batch['student_embedding'], batch['teacher_embedding'])
     torch.testing.assert_close(loss, expected)
+    # The student's embedding gets a gradient (the reference detaches both
+    # embeddings, so its RKD trains nothing).
+    student = batch['student_embedding'].clone().requires_grad_(True)
+    loss_fn(
+        batch['student_logits'],
+        batch['teacher_logits'],
+        batch['target'],
+        student,
+        batch['teacher_embedding'],
+    ).backward()
+    assert student.grad is not None and float(student.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match='embedding'):
         loss_fn(batch['student_logits'], batch['teacher_logits'], batch['target'])
 
