@@ -345,7 +345,7 @@ def generate() -> str:
         class_section(
             TeacherTask,
             'Stage 1 (the teacher). Config: `conf/teacher.yaml`. The arguments '
-            'below come on top of those of TorchGeo\'s `ClassificationTask` '
+            "below come on top of those of TorchGeo's `ClassificationTask` "
             '(`model`, `weights`, `in_channels`, `num_classes`, `lr`, '
             '`patience`, ...), which it passes on.',
         ),
