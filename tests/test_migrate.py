@@ -82,6 +82,7 @@ def test_migrated_configs_parse_and_keep_their_meaning(
         'in_channels': old['teacher_in_channels'],
         'weights': old['teacher_weights'],
         'multilabel': old.get('teacher_multilabel', False),
+        'multilabel_logits': 'logsigmoid',  # the default, as before
     }
     assert args['kd'] == {
         'loss': old['kd'],
