@@ -249,3 +249,27 @@ def test_rematching_logs_what_the_students_are_taught(
         )
         assert f'dynm_teacher_{key}_before' in logged
     assert float(logged['dynm_max_load']) == dm.pairing.max_load()
+
+
+def test_right_teachers_only(bench: dict[str, Path], tmp_path: Path) -> None:
+    """Re-matching skips gallery images the teacher gets wrong, lowest KL otherwise."""
+    task, dm = _task(bench), _datamodule(bench)
+    dynm = DynamicMatching(epochs=[0], right_teachers_only=True)
+    # An untrained-for-long teacher on tiny data gets some gallery images wrong.
+    pairing = _rematch_after_fit_start(tmp_path, task, dm, dynm)
+    logits = task.teacher.gallery.logits  # type: ignore[union-attr]
+    targets = dm.gallery.targets
+    right = logits.argmax(1) == targets
+    assert 0 < int(right.sum()) < len(right)  # the rule has something to do
+    # Without the option, the lowest-KL rule does pick wrong teachers here.
+    plain = DynamicMatching(epochs=[0])
+    plain_pairing = plain.rematch(task.trainer, task)
+    assert not bool(right[plain_pairing.teacher_index].all())
+    dm.set_pairing(pairing)
+    for i, t in enumerate(pairing.teacher_index.tolist()):
+        c = int(dm.rgb_train.targets[i])
+        candidates = ((targets == c) & right).nonzero().flatten()
+        if len(candidates):  # the lowest KL among the right ones
+            assert t in candidates.tolist()
+        else:  # a class the teacher gets all wrong keeps all its images
+            assert int(targets[t]) == c

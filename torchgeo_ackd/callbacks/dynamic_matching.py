@@ -15,7 +15,7 @@ from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
 from ..matching.schedule import dynm_schedule, validate_epochs
 from ..matching.search import match_kl
 from ..matching.sharding import shard_loader
-from ..matching.statistics import matched_teachers
+from ..matching.statistics import classes_of_right_teachers, matched_teachers
 from ..models.teacher import FrozenTeacher
 
 
@@ -50,6 +50,7 @@ class DynamicMatching(Callback):
         num_matchings: int | None = 4,
         temperature: float = 3.0,
         capacity: float | None = None,
+        right_teachers_only: bool = False,
         chunk_size: int = 4096,
         log_pairs: int = 8,
         output_dir: str | None = None,
@@ -66,6 +67,13 @@ class DynamicMatching(Callback):
             capacity: Limit hubs: each teacher serves at most
                 ``ceil(capacity x`` its class's students per teacher ``)``
                 students (None: the lowest-KL teacher, as the reference).
+            right_teachers_only: Re-match only with gallery images the teacher
+                classifies as their class (the reference: all). The lowest-KL
+                rule follows the student's own uncertainty: early in training
+                it picks the gallery images the teacher is least sure of,
+                often ones it gets wrong, whose soft labels then teach the
+                student another class (logged as
+                ``dynm_teacher_wrong_fraction_after``).
             chunk_size: Students per chunk of the search.
             log_pairs: Matched pairs drawn per TensorBoard figure (0: none).
             output_dir: Folder of the pairing files (default: the trainer's
@@ -77,6 +85,7 @@ class DynamicMatching(Callback):
         self.schedule_args = (e0, delta_e, e_mu, num_matchings)
         self.temperature = temperature
         self.capacity = capacity
+        self.right_teachers_only = right_teachers_only
         self.chunk_size = chunk_size
         self.log_pairs = log_pairs
         self.output_dir = output_dir
@@ -185,6 +194,9 @@ class DynamicMatching(Callback):
     def rematch(self, trainer: Trainer, pl_module: LightningModule) -> Pairing:
         """DynM: re-pair every student with its lowest-KL teacher of its class.
 
+        With ``right_teachers_only``, among the teachers of its class that the
+        teacher model classifies right.
+
         Args:
             trainer: The trainer.
             pl_module: The student task (``student`` and ``teacher`` modules).
@@ -209,11 +221,14 @@ class DynamicMatching(Callback):
                 device=device,
                 transform=dm.preprocess,
             )
+        teacher_classes = dm.gallery.targets.to(device)
+        if self.right_teachers_only:
+            teacher_classes = classes_of_right_teachers(teacher_logits, teacher_classes)
         index, kl = match_kl(
             student_logits,
             dm.rgb_train.targets.to(device),
             teacher_logits,
-            dm.gallery.targets.to(device),
+            teacher_classes,
             temperature=self.temperature,
             chunk_size=self.chunk_size,
             capacity=self.capacity,

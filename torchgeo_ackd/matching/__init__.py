@@ -16,12 +16,13 @@ from .initial import initial_pairing
 from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
-from .statistics import MatchedTeachers, matched_teachers
+from .statistics import MatchedTeachers, classes_of_right_teachers, matched_teachers
 
 __all__ = (
     'MatchedTeachers',
     'all_gather_rows',
     'broadcast_buffers',
+    'classes_of_right_teachers',
     'clip_soft_infonce',
     'compute_embeddings',
     'compute_outputs',

@@ -336,7 +336,11 @@ def run_pipeline(
                         'init_args': {
                             'epochs': list(dynm_epochs) if spec.dynm else [],
                             'capacity': spec.capacity,
-                        },
+                        }
+                        # Only when on: earlier runs keep their configs.
+                        | (
+                            {'right_teachers_only': True} if spec.right_teachers else {}
+                        ),
                     }
                 ]
                 student['seed_everything'] = seed
