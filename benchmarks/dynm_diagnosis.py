@@ -37,6 +37,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torchgeo_ackd.datamodules import ACKDDataModule
 from torchgeo_ackd.datasets import Pairing
 from torchgeo_ackd.matching import compute_embeddings, eval_mode, matched_teachers
+from torchgeo_ackd.pipeline.intervals import paired_difference
 from torchgeo_ackd.tasks import ACKDTask
 
 RUN = re.compile(r'(?P<method>.+?)_(?:fold(?P<fold>\d+)_)?seed(?P<seed>\d+)$')
@@ -144,6 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', type=Path, help='a pipeline --out folder')
     parser.add_argument('--json', type=Path, help='also write the rows here')
+    parser.add_argument(
+        '--baseline', default='baseline', help='method the others are paired with'
+    )
     args = parser.parse_args()
     rows = [
         describe(run)
@@ -172,6 +176,26 @@ def main() -> None:
             f'{method} (n={len(runs)}): '
             + ' '.join(f'{k}={v:.3f}' for k, v in means.items())
         )
+    baseline = {(r['fold'], r['seed']): r for r in by_method.get(args.baseline, [])}
+    if baseline:
+        print(f'\npaired against {args.baseline} on the same folds and seeds (95 % CI)')
+        for method, runs in by_method.items():
+            if method == args.baseline:
+                continue
+            line = [f'{method}:']
+            for key in ('val_oa_best', 'val_oa_last4', 'test_oa'):
+                mine = {f'{r["fold"]}_{r["seed"]}': r[key] for r in runs}
+                base = {f'{f}_{s}': r[key] for (f, s), r in baseline.items()}
+                common = mine.keys() & base.keys()
+                if len(common) < 2:
+                    continue
+                d = paired_difference(
+                    {k: mine[k] for k in common}, {k: base[k] for k in common}
+                )
+                line.append(
+                    f'{key} {d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}] (n={d.n})'
+                )
+            print(' '.join(line))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

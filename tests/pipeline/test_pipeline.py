@@ -273,6 +273,25 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
     stamp = fold0.stat()
     assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **fast))
     assert fold0.stat().st_mtime_ns == stamp.st_mtime_ns
+    # The variance diagnosis reads these runs back (benchmarks/dynm_diagnosis.py).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        'dynm_diagnosis',
+        Path(__file__).parents[2] / 'benchmarks' / 'dynm_diagnosis.py',
+    )
+    assert spec is not None and spec.loader is not None
+    diagnosis = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagnosis)
+    run = out / 'students' / f'{method}_fold0_seed0'
+    row = diagnosis.describe(run)
+    assert (row['method'], row['fold'], row['seed']) == (method, 0, 0)
+    assert row['test_oa'] == pytest.approx(oa[run.name])
+    assert 0 <= row['val_oa_best'] <= 100
+    initial = Pairing.read(run / 'pairing_initial' / 'pairing.pt')
+    assert row['initial_max_load'] == initial.max_load()
+    assert row['initial_teachers'] == initial.distinct_teachers()
+    assert 0 <= row['initial_wrong'] <= 1 and row['initial_entropy'] >= 0
 
 
 @pytest.mark.parametrize('which', ['best', 'last'])
