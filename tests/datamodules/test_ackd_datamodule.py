@@ -142,6 +142,49 @@ def test_gallery_of_every_ms_image(root: Path) -> None:
         FakeDataModule(root, gallery_split='val')  # type: ignore[arg-type]
 
 
+def test_decoded_in_memory_gives_the_same_batches(root: Path) -> None:
+    """The default (decoded once into memory) and files-only give equal batches."""
+
+    def batches(in_memory_gb: float) -> tuple[FakeDataModule, list[dict]]:  # type: ignore[type-arg]
+        dm = FakeDataModule(root, batch_size=4, in_memory_gb=in_memory_gb)
+        dm.setup('fit')
+        out = []
+        for loader in (dm.train_dataloader(), dm.val_dataloader()):
+            for batch in loader:
+                out.append(dm.preprocess(batch, train=False))
+        return dm, out
+
+    memory, from_memory = batches(4.0)
+    files, from_files = batches(0.0)
+    assert memory.rgb_train.decoded is not None and memory.ms_train.decoded is not None
+    assert files.rgb_train.decoded is None and files.ms_train.decoded is None
+    assert len(from_memory) == len(from_files)
+    for a, b in zip(from_memory, from_files, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+    # Every dataset decoded: no loader workers needed; files-only: some.
+    assert memory.all_decoded and memory.loader_workers == 0
+    assert not files.all_decoded
+    assert FakeDataModule(root, num_workers=3).loader_workers == 3
+
+
+def test_memory_budget_is_respected(root: Path) -> None:
+    probe = FakeDataModule(root)
+    rgb_bytes = probe.rgb_train.decoded_bytes()
+    ms_bytes = probe.ms_train.decoded_bytes()
+    assert rgb_bytes is not None and ms_bytes is not None
+    # Room for the RGB training split, not for the MS one too.
+    budget = (rgb_bytes + ms_bytes - 1) / 2**30
+    dm = FakeDataModule(root, in_memory_gb=budget)
+    assert dm.rgb_train.decoded is not None
+    assert dm.ms_train.decoded is None  # read from the files instead
+    assert dm.memory_used == rgb_bytes <= dm.memory_budget
+    assert not dm.all_decoded
+    with pytest.raises(ValueError, match='in_memory_gb'):
+        FakeDataModule(root, in_memory_gb=-1)
+
+
 @pytest.mark.parametrize('num_workers', [0, 2])
 def test_workers_see_new_pairing(root: Path, num_workers: int) -> None:
     dm = FakeDataModule(root, batch_size=100, num_workers=num_workers)

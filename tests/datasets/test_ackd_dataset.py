@@ -224,3 +224,49 @@ class TestBadInput:
     def test_subclass_without_classes(self, root: Path) -> None:
         with pytest.raises(TypeError, match='must declare its classes'):
             ACKDDataset(root)
+
+
+class TestDecodedInMemory:
+    def test_samples_are_bit_identical(self, root: Path) -> None:
+        for modality, dtype in (('ms', torch.int16), ('rgb', torch.uint8)):
+            files = Fake(root, modality=modality, split='all')
+            memory = Fake(root, modality=modality, split='all')
+            needed = memory.decoded_bytes()
+            assert needed is not None
+            assert memory.decode(needed)
+            assert memory.decoded is not None and memory.decoded.dtype == dtype
+            assert memory.decoded.numel() * memory.decoded.element_size() == needed
+            for i in range(len(files)):
+                a, b = files[i], memory[i]
+                assert torch.equal(a['image'], b['image']), (modality, i)
+                assert a['image'].dtype == b['image'].dtype == torch.float32
+                assert torch.equal(a['label'], b['label'])
+            # No file is read once decoded.
+            memory.files = [Path('/nonexistent')] * len(memory.files)
+            assert torch.equal(memory[0]['image'], files[0]['image'])
+
+    def test_budget_and_fallback(self, root: Path) -> None:
+        ds = Fake(root, modality='ms', split='all')
+        needed = ds.decoded_bytes()
+        assert needed is not None
+        assert not ds.decode(needed - 1)  # does not fit: files as before
+        assert ds.decoded is None
+        assert torch.equal(ds[0]['image'], Fake(root, split='all')[0]['image'])
+
+    def test_values_beyond_int16_stay_exact(self, tmp_path: Path) -> None:
+        make_benchmark(tmp_path, CLASSES, n_ms=2, n_rgb=1)
+        bright = np.full((13, 8, 8), 40000, dtype=np.uint16)  # saturated pixels
+        write_geotiff(tmp_path / 'MS' / 'A' / 'A_0000.tif', bright)
+        ds = Fake(tmp_path, split='all')
+        assert ds.decode(2**30)
+        assert ds.decoded is not None and ds.decoded.dtype == torch.int32
+        index = ds.files.index(tmp_path / 'MS' / 'A' / 'A_0000.tif')
+        assert float(ds[index]['image'].max()) == 40000.0
+
+    def test_images_of_other_sizes_are_not_decoded(self, tmp_path: Path) -> None:
+        make_benchmark(tmp_path, CLASSES, n_ms=2, n_rgb=1)
+        write_geotiff(
+            tmp_path / 'MS' / 'B' / 'B_0000.tif', np.ones((13, 6, 6), np.uint16)
+        )
+        ds = Fake(tmp_path, split='all')
+        assert not ds.decode(2**30) and ds.decoded is None

@@ -126,6 +126,7 @@ def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
         'in_channels': 12,
         'weights': None,
         'multilabel': False,
+        'multilabel_logits': 'logsigmoid',
     }
     assert task.hparams['kd'] == {
         'loss': 'dkd',

@@ -1,5 +1,6 @@
 """Base DataModule of the ACKD benchmarks (teacher, matcher and student stages)."""
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -55,7 +56,7 @@ class ACKDDataModule(NonGeoDataModule):
         modality: str = 'paired',
         batch_size: int = 64,
         eval_batch_size: int | None = None,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         bands: Sequence[str] | None = None,
         student_classes: Sequence[str] | None = None,
         split_file: str | Path | None = None,
@@ -77,6 +78,7 @@ class ACKDDataModule(NonGeoDataModule):
         stats_samples: int = 512,
         check_images: bool = True,
         gallery_split: Literal['train', 'all'] = 'train',
+        in_memory_gb: float = 4.0,
     ) -> None:
         """Initialize a new ACKDDataModule instance.
 
@@ -86,7 +88,9 @@ class ACKDDataModule(NonGeoDataModule):
             batch_size: Training batch size.
             eval_batch_size: Batch size of val/test/predict and of the gallery
                 and student loaders used for matching (default: *batch_size*).
-            num_workers: Loader worker processes.
+            num_workers: Loader worker processes (default: 0 while every
+                dataset is decoded in memory, else one per CPU core but one,
+                at most 8).
             bands: MS bands to use, by name (default: the dataset's default).
             student_classes: RGB class folders present (default: all classes).
             split_file: Optional CSV ``path,split`` fixing every file's split.
@@ -122,6 +126,11 @@ class ACKDDataModule(NonGeoDataModule):
                 by (:attr:`gallery`): ``'train'``, the MS training split, or
                 ``'all'``, every MS image (the reference code; its teacher
                 never sees the MS validation images either way).
+            in_memory_gb: Memory (GiB, all splits together) for images decoded
+                once into memory (:meth:`ACKDDataset.decode`): every split that
+                still fits is decoded when first built, and its samples then
+                come from memory, bit-identical to the files; the others are
+                read from the files. 0: always read the files.
         """
         if modality not in ('ms', 'rgb', 'paired'):
             raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
@@ -129,11 +138,14 @@ class ACKDDataModule(NonGeoDataModule):
             raise ValueError("pseudo_rgb=True needs modality='ms'")
         if pairing_file is not None and modality != 'paired':
             raise ValueError("pairing_file needs modality='paired'")
+        if not in_memory_gb >= 0:
+            raise ValueError(f'in_memory_gb must be >= 0, got {in_memory_gb!r}')
         if gallery_split not in ('train', 'all'):
             raise ValueError(
                 f"gallery_split={gallery_split!r}; expected 'train' or 'all'"
             )
-        super().__init__(self.dataset_class, batch_size, num_workers)
+        super().__init__(self.dataset_class, batch_size, num_workers or 0)
+        self.requested_workers = num_workers
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
         for key in ('root', 'split_file', 'pairing_file'):
@@ -174,6 +186,11 @@ class ACKDDataModule(NonGeoDataModule):
         self.gallery_split = gallery_split
         self._gallery: ACKDDataset | None = None
         self._rgb_train: ACKDDataset | None = None
+        self.memory_budget = int(in_memory_gb * 2**30)
+        #: Bytes of decoded images so far, and whether every dataset built so
+        #: far is decoded (then loader workers have nothing to do).
+        self.memory_used = 0
+        self.all_decoded = True
         self._pipelines: dict[str, K.AugmentationSequential] = {}
         self._pairing: Pairing | None = None
         self._pseudo_rgb: PseudoRGB | None = None
@@ -188,8 +205,10 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        return self.dataset_class(
-            modality='ms', split=split, bands=self.bands, **self.dataset_kwargs
+        return self._in_memory(
+            self.dataset_class(
+                modality='ms', split=split, bands=self.bands, **self.dataset_kwargs
+            )
         )
 
     def rgb_dataset(self, split: str) -> ACKDDataset:
@@ -201,12 +220,32 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        return self.dataset_class(
-            modality='rgb',
-            split=split,
-            classes=self.student_classes,
-            **self.dataset_kwargs,
+        return self._in_memory(
+            self.dataset_class(
+                modality='rgb',
+                split=split,
+                classes=self.student_classes,
+                **self.dataset_kwargs,
+            )
         )
+
+    def _in_memory(self, dataset: ACKDDataset) -> ACKDDataset:
+        """Decode a dataset into memory if it fits what is left of the budget."""
+        if dataset.decode(self.memory_budget - self.memory_used):
+            assert dataset.decoded is not None
+            self.memory_used += dataset.decoded.numel() * dataset.decoded.element_size()
+        elif len(dataset):
+            self.all_decoded = False
+        return dataset
+
+    @property
+    def loader_workers(self) -> int:
+        """Worker processes of the loaders (see ``num_workers``)."""
+        if self.requested_workers is not None:
+            return self.requested_workers
+        if self.all_decoded:
+            return 0
+        return max(0, min(8, (os.cpu_count() or 1) - 1))
 
     @property
     def ms_train(self) -> ACKDDataset:
@@ -464,11 +503,11 @@ class ACKDDataModule(NonGeoDataModule):
             # leaves the global RNG (augmentation) untouched, so resumed runs
             # draw the same augmentations as uninterrupted ones.
             generator=torch.Generator().manual_seed(self.seed),
-            num_workers=self.num_workers,
+            num_workers=self.loader_workers,
             collate_fn=self.collate_fn,
             # A last training batch of 1 would break BatchNorm; keep it otherwise.
             drop_last=shuffle and len(dataset) > batch_size,  # type: ignore[arg-type]
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.loader_workers > 0,
         )
 
     def _dataloader_factory(self, split: str) -> DataLoader[Sample]:

@@ -21,6 +21,27 @@ from ..sensors import RGB, SENTINEL2_EUROSAT, Sensor
 
 Sample = dict[str, Tensor]
 
+_TORCH_DTYPES = {
+    np.dtype(np.uint8): torch.uint8,
+    np.dtype(np.int16): torch.int16,
+    np.dtype(np.float32): torch.float32,
+}
+_NUMPY_DTYPES = {
+    torch.uint8: np.uint8,
+    torch.int16: np.int16,
+    torch.int32: np.int32,
+    torch.float32: np.float32,
+}
+
+
+def _storage_dtype(stored: np.dtype) -> np.dtype:  # type: ignore[type-arg]
+    """The in-memory type of decoded images of a stored type (values exact)."""
+    if stored == np.uint8:
+        return np.dtype(np.uint8)
+    if stored.kind in 'iu' and stored.itemsize <= 2:
+        return np.dtype(np.int16)  # uint16 reflectance x 10000 fits int16
+    return np.dtype(np.float32)
+
 
 class ACKDDataset(NonGeoDataset):
     """One modality (MS teacher or RGB student) of an ACKD benchmark.
@@ -153,6 +174,8 @@ class ACKDDataset(NonGeoDataset):
         self.targets = torch.tensor(
             [t for t, k in zip(targets, keep, strict=True) if k], dtype=torch.long
         )
+        #: Every image of the split, decoded (see :meth:`decode`), or None.
+        self.decoded: Tensor | None = None
         self.multilabels: Tensor | None = None
         if modality == 'ms' and self.ms_multilabel:
             self.multilabels = self._read_multilabels(self.files, self.targets)
@@ -335,8 +358,10 @@ class ACKDDataset(NonGeoDataset):
             ValueError: If the file cannot be read, has the wrong number of
                 bands, or holds non-finite values.
         """
-        path = self.files[index]
-        image = self._load(path)
+        if self.decoded is not None:
+            image = self.decoded[index].float()
+        else:
+            image = self._load(self.files[index])
         if self.size is not None and image.shape[-2:] != (self.size, self.size):
             image = F.interpolate(
                 image[None],
@@ -356,6 +381,10 @@ class ACKDDataset(NonGeoDataset):
 
     def _load(self, path: Path) -> Tensor:
         """Read the selected bands of one file as float32 (C, H, W)."""
+        return torch.from_numpy(self._read(path).astype(np.float32))
+
+    def _read(self, path: Path) -> np.ndarray:  # type: ignore[type-arg]
+        """Read the selected bands of one file in its stored data type (C, H, W)."""
         expected = self.sensor.num_bands
         try:
             if path.suffix.lower() in ('.tif', '.tiff'):
@@ -382,7 +411,58 @@ class ACKDDataset(NonGeoDataset):
         # Integer rasters cannot hold NaN/inf: only float ones need the check.
         if array.dtype.kind == 'f' and not np.isfinite(array).all():
             raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
-        return torch.from_numpy(array.astype(np.float32))
+        return array
+
+    def decoded_bytes(self) -> int | None:
+        """Memory :meth:`decode` would take, from the first image (None: empty).
+
+        Returns:
+            Bytes of the decoded split, or None for an empty split.
+        """
+        if not self.files:
+            return None
+        first = self._read(self.files[0])
+        dtype = _storage_dtype(first.dtype)
+        return len(self.files) * first.size * dtype.itemsize
+
+    def decode(self, max_bytes: int) -> bool:
+        """Decode every image of the split once into one in-memory tensor.
+
+        Afterwards :meth:`__getitem__` reads no file: images come from
+        :attr:`decoded`, stored in the smallest type that holds the stored
+        values exactly (uint8 RGB, int16 MS reflectance x 10000; int32 if a
+        value does not fit int16), so samples are bit-identical to reading
+        the files. Images are stored before any resize; a split whose images
+        differ in size is not decoded.
+
+        Args:
+            max_bytes: Memory the decoded split may take.
+
+        Returns:
+            Whether the split is decoded (False: it would not fit, or its
+            images differ in size; samples are then read from the files).
+        """
+        if self.decoded is not None:
+            return True
+        needed = self.decoded_bytes()
+        if needed is None or needed > max_bytes:
+            return False
+        first = self._read(self.files[0])
+        store = torch.empty(
+            (len(self.files), *first.shape),
+            dtype=_TORCH_DTYPES[_storage_dtype(first.dtype)],
+        )
+        for i, path in enumerate(self.files):
+            array = first if i == 0 else self._read(path)
+            if array.shape != first.shape:
+                return False
+            if store.dtype == torch.int16 and (
+                array.max(initial=0) > 32767 or array.min(initial=0) < -32768
+            ):
+                store = store.to(torch.int32)  # rare: keep every value exact
+            store[i] = torch.from_numpy(array.astype(_NUMPY_DTYPES[store.dtype]))
+        self.decoded = store
+        return True
 
     def plot(
         self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
