@@ -1,0 +1,262 @@
+"""Is the student stage bound by the device or by the data? Measured at paper scale.
+
+Writes (or reuses) a synthetic benchmark of a fraction of the paper's size
+(70,414 MS images of 10 bands at 64 x 64 and 63,549 RGB images, 10 balanced
+classes; the default fraction 0.1), then measures on one device:
+
+* the decoded in-memory cache: build rate next to the raw read rate;
+* the student stage (ResNet-34 -> ResNet-34, batch 256, vanilla KD +
+  SemBridge with the teacher cache): seconds per measured step, the fraction
+  of the time spent waiting for the next batch (Lightning's profiler:
+  ``train_dataloader_next``), images/s and the achieved TFLOP/s (FLOPs of one
+  step counted by ``torch.utils.flop_counter``) next to the device's peak
+  where it is known; projected to a whole epoch and to 200 epochs;
+* one DynM re-matching of every student and one matcher step.
+
+The last line is ``data_wait_fraction=<x> images_per_s=<y>``::
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_scale.py            # CPU, 10 %
+    python benchmarks/bench_scale.py --fraction 1 --device cuda --steps 30  # a GPU
+"""
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, Trainer
+from lightning.pytorch.profilers import SimpleProfiler
+from torch.utils.flop_counter import FlopCounterMode
+
+from torchgeo_ackd.callbacks import DynamicMatching
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.models.teacher import TeacherConfig
+from torchgeo_ackd.sensors import SENTINEL2_10BAND
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.tasks import ACKDTask, MatcherTask
+
+#: The paper's benchmark: MS and RGB images in all, over 10 classes.
+PAPER_MS, PAPER_RGB, CLASSES = 70_414, 63_549, 10
+#: Dense bf16 tensor peak (TFLOP/s) of devices the project runs on.
+PEAK_TFLOPS = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0, 'L4': 121.0}
+
+
+class StepTimer(Callback):
+    """Wall time of the training steps after the first few (warm-up)."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.start: float | None = None
+        self.end = 0.0
+        self.steps = 0
+
+    def on_train_batch_start(self, trainer: Trainer, *args: Any) -> None:
+        if trainer.global_step == self.warmup:
+            _sync(trainer)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Trainer, *args: Any) -> None:
+        if self.start is not None:
+            _sync(trainer)
+            self.end = time.perf_counter()
+            self.steps += 1
+
+
+def _sync(trainer: Trainer) -> None:
+    if trainer.strategy.root_device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def paper_counts(fraction: float) -> tuple[int, int]:
+    """MS and RGB images per class for a fraction of the paper's benchmark."""
+    return (
+        max(2, round(PAPER_MS * fraction / CLASSES)),
+        max(2, round(PAPER_RGB * fraction / CLASSES)),
+    )
+
+
+def step_flops(task: ACKDTask, dm: SyntheticACKDDataModule, device: str) -> float:
+    """FLOPs of one SemBridge training step (forward and backward)."""
+    batch = next(iter(dm.train_dataloader()))
+    batch = dm.preprocess({k: v.to(device) for k, v in batch.items()}, train=True)
+    with FlopCounterMode(display=False) as counter:
+        loss, _, _ = task.compute_losses(batch)
+        loss.backward()
+    task.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--fraction', type=float, default=0.1)
+    parser.add_argument('--root', type=Path, help='default: data/scale-<fraction>')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--steps', type=int, default=4, help='measured steps')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--in-memory-gb', type=float, default=16.0)
+    parser.add_argument('--precision', default=None, help='e.g. bf16-mixed')
+    args = parser.parse_args()
+    root = args.root or Path(f'data/scale-{args.fraction:g}')
+    ms_per_class, rgb_per_class = paper_counts(args.fraction)
+    start = time.perf_counter()
+    generate_synthetic_benchmark(
+        root,
+        ms_per_class=ms_per_class,
+        rgb_per_class=rgb_per_class,
+        ms_size=64,
+        rgb_size=64,
+    )
+    print(
+        f'benchmark {root}: {ms_per_class * CLASSES} MS (10 of 13 bands, 64 x 64) and '
+        f'{rgb_per_class * CLASSES} RGB (64 x 64) images; ready in '
+        f'{time.perf_counter() - start:.1f} s'
+    )
+
+    def datamodule(in_memory_gb: float) -> SyntheticACKDDataModule:
+        return SyntheticACKDDataModule(
+            root,
+            modality='paired',
+            bands=list(SENTINEL2_10BAND.bands),
+            batch_size=args.batch_size,
+            ms_per_class=ms_per_class,
+            rgb_per_class=rgb_per_class,
+            ms_size=64,
+            rgb_size=64,
+            in_memory_gb=in_memory_gb,
+            check_images=False,
+        )
+
+    # Raw read rate (files, float32 samples) against the decoded cache's build
+    # rate, on the same files (both after a first read: the page cache is warm).
+    files_only = datamodule(0.0)
+    for modality, make in (
+        ('RGB', files_only.rgb_dataset),
+        ('MS', files_only.ms_dataset),
+    ):
+        dataset = make('train')
+        start = time.perf_counter()
+        for i in range(len(dataset)):
+            dataset[i]
+        raw_rate = len(dataset) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        assert dataset.decode(2**40)
+        build_rate = len(dataset) / (time.perf_counter() - start)
+        print(
+            f'{modality} training split ({len(dataset)} images): raw read '
+            f'{raw_rate:.0f} images/s, decoded cache built at {build_rate:.0f} '
+            f'images/s ({build_rate / raw_rate:.2f}x)'
+        )
+    dm = datamodule(args.in_memory_gb)
+    dm.setup('fit')
+    print(
+        f'in memory: {dm.memory_used / 2**20:.0f} MiB of {dm.memory_budget / 2**30:.0f} '
+        f'GiB; every split decoded: {dm.all_decoded}; loader workers {dm.loader_workers}'
+    )
+
+    torch.manual_seed(0)
+    task = ACKDTask(
+        num_classes=CLASSES,
+        student='resnet34',
+        teacher=TeacherConfig('resnet34', in_channels=10),
+    )
+    device = 'cuda' if args.device.startswith('cuda') else 'cpu'
+    timer = StepTimer(args.warmup)
+    # The profiler's table goes to a file, not the output.
+    profiler = SimpleProfiler(dirpath=tempfile.mkdtemp(), filename='profile')
+    dynm = DynamicMatching(epochs=[], log_pairs=0)
+    trainer = Trainer(
+        accelerator=device,
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=args.warmup + args.steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer, dynm],
+        profiler=profiler,
+        precision=args.precision,
+    )
+    trainer.fit(task, dm)
+    step_s = (timer.end - (timer.start or timer.end)) / max(timer.steps, 1)
+    waits = profiler.recorded_durations.get(
+        '[_TrainingEpochLoop].train_dataloader_next', []
+    )
+    wait_s = sum(waits[args.warmup :]) / max(len(waits[args.warmup :]), 1)
+    wait_fraction = wait_s / step_s if step_s else math.nan
+    images_per_s = args.batch_size / step_s
+    task.to(device)
+    flops = step_flops(task, dm, device)
+    tflops = flops / step_s / 1e12
+    name = torch.cuda.get_device_name() if device == 'cuda' else 'CPU'
+    peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+    steps_per_epoch = math.ceil(len(dm.rgb_train) / args.batch_size)
+    epoch_s = steps_per_epoch * step_s
+    print(
+        f'student step ({name}, batch {args.batch_size}, ResNet-34 -> ResNet-34, '
+        f'KD + SemBridge, teacher cached): {step_s:.3f} s, data wait '
+        f'{wait_s:.4f} s ({100 * wait_fraction:.1f} %), {images_per_s:.0f} images/s, '
+        f'{flops / 1e9:.0f} GFLOP/step, {tflops:.2f} TFLOP/s'
+        + (f' ({100 * tflops / peak:.1f} % of {peak:.0f} peak)' if peak else '')
+    )
+    print(
+        f'projected: {epoch_s:.1f} s per epoch ({steps_per_epoch} steps), '
+        f'{200 * epoch_s / 60:.1f} min for 200 epochs'
+    )
+
+    # One re-matching of every student (lowest KL within each class).
+    task.train()
+    start = time.perf_counter()
+    dynm.rematch(trainer, task)
+    _sync(trainer)
+    print(
+        f'one re-matching of {len(dm.rgb_train)} students: {time.perf_counter() - start:.2f} s'
+    )
+
+    # One matcher step (ResNet-34 encoders, batch 64, as the reference).
+    matcher_dm = SyntheticACKDDataModule(
+        root,
+        modality='ms',
+        pseudo_rgb=True,
+        bands=list(SENTINEL2_10BAND.bands),
+        batch_size=64,
+        ms_per_class=ms_per_class,
+        rgb_per_class=rgb_per_class,
+        ms_size=64,
+        rgb_size=64,
+        in_memory_gb=args.in_memory_gb,
+        check_images=False,
+    )
+    matcher = MatcherTask('resnet34', 'resnet34', in_channels=10, write_pairing=False)
+    matcher_timer = StepTimer(args.warmup)
+    Trainer(
+        accelerator=device,
+        devices=1,
+        max_epochs=1,
+        limit_train_batches=args.warmup + args.steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[matcher_timer],
+        precision=args.precision,
+    ).fit(matcher, matcher_dm)
+    matcher_step = (matcher_timer.end - (matcher_timer.start or 0)) / max(
+        matcher_timer.steps, 1
+    )
+    matcher_steps = math.ceil(len(matcher_dm.ms_train) / 64)
+    print(
+        f'matcher step (batch 64): {matcher_step:.3f} s; projected epoch '
+        f'{matcher_steps * matcher_step:.1f} s ({matcher_steps} steps)'
+    )
+    print(f'data_wait_fraction={wait_fraction:.4f} images_per_s={images_per_s:.1f}')
+
+
+if __name__ == '__main__':
+    main()
