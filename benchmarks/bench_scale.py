@@ -35,11 +35,10 @@ from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.sensors import SENTINEL2_10BAND
-from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark, paper_counts
 from torchgeo_ackd.tasks import ACKDTask, MatcherTask
 
-#: The paper's benchmark: MS and RGB images in all, over 10 classes.
-PAPER_MS, PAPER_RGB, CLASSES = 70_414, 63_549, 10
+CLASSES = 10
 #: Dense bf16 tensor peak (TFLOP/s) of devices the project runs on.
 PEAK_TFLOPS = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0, 'L4': 121.0}
 
@@ -68,14 +67,6 @@ class StepTimer(Callback):
 def _sync(trainer: Trainer) -> None:
     if trainer.strategy.root_device.type == 'cuda':
         torch.cuda.synchronize()
-
-
-def paper_counts(fraction: float) -> tuple[int, int]:
-    """MS and RGB images per class for a fraction of the paper's benchmark."""
-    return (
-        max(2, round(PAPER_MS * fraction / CLASSES)),
-        max(2, round(PAPER_RGB * fraction / CLASSES)),
-    )
 
 
 def step_flops(task: ACKDTask, dm: SyntheticACKDDataModule, device: str) -> float:

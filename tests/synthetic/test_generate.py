@@ -253,6 +253,23 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*args, '--seed', '9', '--overwrite']) == 0
 
 
+def test_paper_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from torchgeo_ackd.synthetic import paper_counts
+
+    # The paper's 70,414 MS and 63,549 RGB images over 10 balanced classes.
+    assert paper_counts(1.0) == (7041, 6355)
+    assert paper_counts(0.1) == (704, 635)
+    assert paper_counts(1e-6) == (2, 2)
+    with pytest.raises(ValueError, match='fraction'):
+        paper_counts(0)
+    assert main(['--root', str(tmp_path / 'p'), '--paper-size', '0.0005']) == 0
+    out = capsys.readouterr().out
+    # round(70,414 x 0.0005 / 10) = 4 and round(63,549 x 0.0005 / 10) = 3 per class.
+    assert '40 MS GeoTIFFs (64x64x13' in out and '30 RGB JPGs (64x64x3' in out
+    with pytest.raises(SystemExit):
+        main(['--root', str(tmp_path / 'q'), '--paper-size', '-1'])
+
+
 # --------------------------------------------------------------------------
 # It poses a real ACKD problem (a trivial classifier on files on disk)
 # --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ than the RGB student can learn alone. See ``docs/synthetic.md``.
 from .generate import (
     GENERATOR_VERSION,
     generate_synthetic_benchmark,
+    paper_counts,
     synthetic_ms_image,
     synthetic_rgb_image,
 )
@@ -26,6 +27,7 @@ __all__ = (
     'SYNTHETIC_CLASSES',
     'endmember_spectra',
     'generate_synthetic_benchmark',
+    'paper_counts',
     'synthetic_ms_image',
     'synthetic_rgb_image',
 )

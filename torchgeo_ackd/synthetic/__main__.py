@@ -4,7 +4,7 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from .generate import generate_synthetic_benchmark
+from .generate import PAPER_SIZE, generate_synthetic_benchmark, paper_counts
 from .layouts import SYNTHETIC_CLASSES
 
 
@@ -36,11 +36,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='scenes mix their class with a second land cover (--no-mixed: pure)',
     )
     parser.add_argument(
+        '--paper-size',
+        type=float,
+        metavar='FRACTION',
+        help="a fraction of the paper's benchmark (1: 70,414 MS and 63,549 RGB "
+        'images, 64 x 64; 0.1 for CPU runs): sets the counts and sizes',
+    )
+    parser.add_argument(
         '--overwrite',
         action='store_true',
         help='replace ROOT if it holds something else',
     )
     args = parser.parse_args(argv)
+    if args.paper_size is not None:
+        try:
+            args.ms_per_class, args.rgb_per_class = paper_counts(args.paper_size)
+        except ValueError as error:
+            parser.error(f'--paper-size: {error}')
+        args.ms_size = args.rgb_size = PAPER_SIZE
 
     start = time.perf_counter()
     try:

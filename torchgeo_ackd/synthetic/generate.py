@@ -340,6 +340,36 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
                     Image.fromarray(rgb, 'RGB').save(path, compress_level=1)
 
 
+#: The paper's benchmark (S2S-EU, S2S-CN and M2S-GL together): MS and RGB
+#: images in all. Its images are 64 x 64 (S2S-EU RGB and the MS side).
+PAPER_MS_IMAGES, PAPER_RGB_IMAGES, PAPER_SIZE = 70_414, 63_549, 64
+
+
+def paper_counts(fraction: float, num_classes: int = 10) -> tuple[int, int]:
+    """Images per class of a synthetic benchmark at a fraction of the paper's size.
+
+    Classes are balanced, as in the default benchmark: the totals are the
+    paper's 70,414 MS and 63,549 RGB images times *fraction*, rounded per class
+    (at 1.0: 7,041 and 6,355 per class, 70,410 and 63,550 in all).
+
+    Args:
+        fraction: Fraction of the paper's size, > 0.
+        num_classes: Classes of the benchmark.
+
+    Returns:
+        ``(ms_per_class, rgb_per_class)``, each at least 2.
+
+    Raises:
+        ValueError: If *fraction* is not positive.
+    """
+    if not fraction > 0:
+        raise ValueError(f'fraction must be > 0, got {fraction!r}')
+    return (
+        max(2, round(PAPER_MS_IMAGES * fraction / num_classes)),
+        max(2, round(PAPER_RGB_IMAGES * fraction / num_classes)),
+    )
+
+
 def generate_synthetic_benchmark(
     root: str | Path,
     *,
