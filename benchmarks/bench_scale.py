@@ -31,7 +31,7 @@ from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.profilers import SimpleProfiler
 from torch.utils.flop_counter import FlopCounterMode
 
-from torchgeo_ackd.callbacks import DynamicMatching
+from torchgeo_ackd.callbacks import ChannelsLast, DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.sensors import SENTINEL2_10BAND
@@ -90,6 +90,9 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--in-memory-gb', type=float, default=16.0)
     parser.add_argument('--precision', default=None, help='e.g. bf16-mixed')
+    parser.add_argument(
+        '--channels-last', action='store_true', help='the ChannelsLast callback'
+    )
     args = parser.parse_args()
     root = args.root or Path(f'data/scale-{args.fraction:g}')
     ms_per_class, rgb_per_class = paper_counts(args.fraction)
@@ -169,7 +172,7 @@ def main() -> None:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[timer, dynm],
+        callbacks=[timer, dynm] + [ChannelsLast()] * args.channels_last,
         profiler=profiler,
         precision=args.precision,
     )

@@ -1,5 +1,6 @@
-"""Lightning callbacks of the ACKD student stage (behaviour that happens at epochs)."""
+"""Lightning callbacks of the ACKD stages (behaviour that happens at epochs)."""
 
+from .channels_last import ChannelsLast
 from .dynamic_matching import DynamicMatching
 
-__all__ = ('DynamicMatching',)
+__all__ = ('ChannelsLast', 'DynamicMatching')
