@@ -103,6 +103,7 @@ def describe(run: Path) -> dict[str, Any]:
     c = curve(run)
     loss, oa = c['val_loss'], [100 * v for v in c['val_OverallAccuracy']]
     best = min(range(len(loss)), key=loss.__getitem__)
+    row['val_curve'] = oa
     row |= {
         'best_epoch': best,
         'val_oa_best': oa[best],
@@ -141,6 +142,30 @@ def describe(run: Path) -> dict[str, Any]:
     return row
 
 
+def plot_curves(by_method: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Mean validation OA per epoch of each method (the band: min to max)."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for method, runs in by_method.items():
+        curves = [r['val_curve'] for r in runs]
+        epochs = min(map(len, curves))
+        stacked = torch.tensor([c[:epochs] for c in curves])
+        x = range(epochs)
+        ax.plot(x, stacked.mean(0), label=f'{method} (n={len(runs)})')
+        ax.fill_between(x, stacked.min(0).values, stacked.max(0).values, alpha=0.1)
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation OA (%)')
+    ax.set_title('Validation accuracy per epoch (mean over runs; band: min-max)')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', type=Path, help='a pipeline --out folder')
@@ -148,6 +173,7 @@ def main() -> None:
     parser.add_argument(
         '--baseline', default='baseline', help='method the others are paired with'
     )
+    parser.add_argument('--plot', type=Path, help='write the validation curves here')
     args = parser.parse_args()
     rows = [
         describe(run)
@@ -159,6 +185,7 @@ def main() -> None:
             ' '.join(
                 f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}'
                 for k, v in row.items()
+                if k != 'val_curve'
             )
         )
     by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -166,7 +193,7 @@ def main() -> None:
         by_method[row['method']].append(row)
     print('\nmeans over runs (val_* on validation folds; test_oa only to report)')
     for method, runs in by_method.items():
-        keys = [k for k in runs[0] if k not in ('method', 'fold', 'seed')]
+        keys = [k for k in runs[0] if k not in ('method', 'fold', 'seed', 'val_curve')]
         means = {
             k: statistics.mean(r[k] for r in runs if k in r)
             for k in keys
@@ -198,6 +225,9 @@ def main() -> None:
             print(' '.join(line))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.plot:
+        plot_curves(by_method, args.plot)
+        print(f'validation curves: {args.plot}')
 
 
 if __name__ == '__main__':
