@@ -142,6 +142,29 @@ def describe(run: Path) -> dict[str, Any]:
     return row
 
 
+def seed_spread(
+    by_method: dict[str, list[dict[str, Any]]],
+) -> dict[str, dict[str, float]]:
+    """Per method: the standard deviation over seeds within each fold, averaged.
+
+    Only methods with at least two seeds in some fold are listed.
+    """
+    out = {}
+    for method, runs in by_method.items():
+        folds: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in runs:
+            folds[r['fold']].append(r)
+        groups = [g for g in folds.values() if len(g) >= 2]
+        if groups:
+            out[method] = {
+                key: statistics.mean(
+                    statistics.stdev(r[key] for r in g) for g in groups
+                )
+                for key in ('val_oa_best', 'test_oa')
+            }
+    return out
+
+
 def plot_curves(by_method: dict[str, list[dict[str, Any]]], path: Path) -> None:
     """Mean validation OA per epoch of each method (the band: min to max)."""
     import matplotlib
@@ -203,6 +226,11 @@ def main() -> None:
             f'{method} (n={len(runs)}): '
             + ' '.join(f'{k}={v:.3f}' for k, v in means.items())
         )
+    spread = seed_spread(by_method)
+    if spread:
+        print('\nspread over seeds (std over seeds within a fold, mean over folds)')
+        for method, values in spread.items():
+            print(f'{method}: ' + ' '.join(f'{k}={v:.2f}' for k, v in values.items()))
     baseline = {(r['fold'], r['seed']): r for r in by_method.get(args.baseline, [])}
     if baseline:
         print(f'\npaired against {args.baseline} on the same folds and seeds (95 % CI)')
