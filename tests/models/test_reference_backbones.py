@@ -56,3 +56,23 @@ def test_shufflenet_embedding_is_the_authors_projection_of_the_pooled_map() -> N
         stage, _, rest = key.partition('.')
         name = ['stage2', 'stage3', 'stage4', 'conv5'][int(stage)] + '.' + rest
         assert tv[name].shape == shape
+
+
+def test_every_task_builds_them_by_name() -> None:
+    """Teacher stage (TorchGeo's ClassificationTask code) and matcher encoders."""
+    from torchgeo_ackd.tasks import MatcherTask, TeacherTask
+
+    teacher = TeacherTask(model='mobilenetv2_512', in_channels=10, num_classes=7)
+    assert teacher.model(torch.randn(2, 10, 32, 32)).shape == (2, 7)
+    matcher = MatcherTask('shufflenetv2_x0_5_512', 'mobilenetv2_512', in_channels=10)
+    matcher.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    batch = {
+        'image': torch.randn(3, 10, 32, 32),
+        'image_pseudo_rgb': torch.randn(3, 3, 32, 32),
+    }
+    loss = matcher.training_step(batch, 0)
+    assert loss is not None and bool(torch.isfinite(loss))
+    assert (
+        matcher.embed_ms(batch['image']).shape
+        == matcher.embed_rgb(batch['image_pseudo_rgb']).shape
+    )
