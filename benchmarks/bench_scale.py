@@ -63,6 +63,11 @@ class StepTimer(Callback):
             self.end = time.perf_counter()
             self.steps += 1
 
+    @property
+    def seconds_per_step(self) -> float:
+        """Mean wall time of the measured steps."""
+        return (self.end - (self.start or self.end)) / max(self.steps, 1)
+
 
 def _sync(trainer: Trainer) -> None:
     if trainer.strategy.root_device.type == 'cuda':
@@ -110,20 +115,42 @@ def main() -> None:
         f'{time.perf_counter() - start:.1f} s'
     )
 
-    def datamodule(in_memory_gb: float) -> SyntheticACKDDataModule:
+    def datamodule(in_memory_gb: float, **overrides: Any) -> SyntheticACKDDataModule:
+        kwargs: dict[str, Any] = {
+            'modality': 'paired',
+            'batch_size': args.batch_size,
+        } | overrides
         return SyntheticACKDDataModule(
             root,
-            modality='paired',
             bands=list(SENTINEL2_10BAND.bands),
-            batch_size=args.batch_size,
             ms_per_class=ms_per_class,
             rgb_per_class=rgb_per_class,
             ms_size=64,
             rgb_size=64,
             in_memory_gb=in_memory_gb,
             check_images=False,
+            **kwargs,
         )
 
+    def timed_fit(task: Any, dm: Any, callbacks: list[Callback], **kw: Any) -> Trainer:
+        trainer = Trainer(
+            accelerator=device,
+            devices=1,
+            max_epochs=1,
+            limit_train_batches=args.warmup + args.steps,
+            limit_val_batches=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=callbacks,
+            precision=args.precision,
+            **kw,
+        )
+        trainer.fit(task, dm)
+        return trainer
+
+    device = 'cuda' if args.device.startswith('cuda') else 'cpu'
     # Raw read rate (files, float32 samples) against the decoded cache's build
     # rate, on the same files (both after a first read: the page cache is warm).
     files_only = datamodule(0.0)
@@ -157,27 +184,17 @@ def main() -> None:
         student='resnet34',
         teacher=TeacherConfig('resnet34', in_channels=10),
     )
-    device = 'cuda' if args.device.startswith('cuda') else 'cpu'
     timer = StepTimer(args.warmup)
     # The profiler's table goes to a file, not the output.
     profiler = SimpleProfiler(dirpath=tempfile.mkdtemp(), filename='profile')
     dynm = DynamicMatching(epochs=[], log_pairs=0)
-    trainer = Trainer(
-        accelerator=device,
-        devices=1,
-        max_epochs=1,
-        limit_train_batches=args.warmup + args.steps,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer, dynm] + [ChannelsLast()] * args.channels_last,
+    trainer = timed_fit(
+        task,
+        dm,
+        [timer, dynm] + [ChannelsLast()] * args.channels_last,
         profiler=profiler,
-        precision=args.precision,
     )
-    trainer.fit(task, dm)
-    step_s = (timer.end - (timer.start or timer.end)) / max(timer.steps, 1)
+    step_s = timer.seconds_per_step
     waits = profiler.recorded_durations.get(
         '[_TrainingEpochLoop].train_dataloader_next', []
     )
@@ -213,37 +230,13 @@ def main() -> None:
     )
 
     # One matcher step (ResNet-34 encoders, batch 64, as the reference).
-    matcher_dm = SyntheticACKDDataModule(
-        root,
-        modality='ms',
-        pseudo_rgb=True,
-        bands=list(SENTINEL2_10BAND.bands),
-        batch_size=64,
-        ms_per_class=ms_per_class,
-        rgb_per_class=rgb_per_class,
-        ms_size=64,
-        rgb_size=64,
-        in_memory_gb=args.in_memory_gb,
-        check_images=False,
+    matcher_dm = datamodule(
+        args.in_memory_gb, modality='ms', pseudo_rgb=True, batch_size=64
     )
     matcher = MatcherTask('resnet34', 'resnet34', in_channels=10, write_pairing=False)
     matcher_timer = StepTimer(args.warmup)
-    Trainer(
-        accelerator=device,
-        devices=1,
-        max_epochs=1,
-        limit_train_batches=args.warmup + args.steps,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[matcher_timer],
-        precision=args.precision,
-    ).fit(matcher, matcher_dm)
-    matcher_step = (matcher_timer.end - (matcher_timer.start or 0)) / max(
-        matcher_timer.steps, 1
-    )
+    timed_fit(matcher, matcher_dm, [matcher_timer])
+    matcher_step = matcher_timer.seconds_per_step
     matcher_steps = math.ceil(len(matcher_dm.ms_train) / 64)
     print(
         f'matcher step (batch 64): {matcher_step:.3f} s; projected epoch '
