@@ -263,6 +263,23 @@ class TestDecodedInMemory:
         index = ds.files.index(tmp_path / 'MS' / 'A' / 'A_0000.tif')
         assert float(ds[index]['image'].max()) == 40000.0
 
+    def test_resized_once(self, tmp_path: Path) -> None:
+        """A dataset that resizes its files stores them resized (float32)."""
+        make_benchmark(tmp_path, CLASSES, n_ms=2, n_rgb=3)  # RGB files 12 x 12
+
+        class Resized(Fake):
+            rgb_size = 6
+
+        files = Resized(tmp_path, modality='rgb', split='all')
+        memory = Resized(tmp_path, modality='rgb', split='all')
+        assert memory.decoded_bytes() == len(memory) * 3 * 6 * 6 * 4
+        assert memory.decode(2**30)
+        assert memory.decoded is not None
+        assert memory.decoded.shape == (len(memory), 3, 6, 6)
+        assert memory.decoded.dtype == torch.float32
+        for i in range(len(files)):
+            assert torch.equal(memory[i]['image'], files[i]['image'])
+
     def test_images_of_other_sizes_are_not_decoded(self, tmp_path: Path) -> None:
         make_benchmark(tmp_path, CLASSES, n_ms=2, n_rgb=1)
         write_geotiff(

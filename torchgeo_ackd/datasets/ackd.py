@@ -1,6 +1,7 @@
 """Base class for one modality of an asymmetric cross-modal benchmark."""
 
 import csv
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -362,13 +363,7 @@ class ACKDDataset(NonGeoDataset):
             image = self.decoded[index].float()
         else:
             image = self._load(self.files[index])
-        if self.size is not None and image.shape[-2:] != (self.size, self.size):
-            image = F.interpolate(
-                image[None],
-                size=(self.size, self.size),
-                mode='bilinear',
-                antialias=True,
-            )[0]
+        image = self._resized(image)
         label = (
             self.multilabels[index]
             if self.multilabels is not None
@@ -378,6 +373,14 @@ class ACKDDataset(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def _resized(self, image: Tensor) -> Tensor:
+        """An image at the dataset's size (bilinear, antialiased), if it has one."""
+        if self.size is None or image.shape[-2:] == (self.size, self.size):
+            return image
+        return F.interpolate(
+            image[None], size=(self.size, self.size), mode='bilinear', antialias=True
+        )[0]
 
     def _load(self, path: Path) -> Tensor:
         """Read the selected bands of one file as float32 (C, H, W)."""
@@ -413,6 +416,17 @@ class ACKDDataset(NonGeoDataset):
             raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
         return array
 
+    def _storage(self, first: np.ndarray) -> tuple[tuple[int, ...], torch.dtype]:  # type: ignore[type-arg]
+        """Shape and type of one decoded image, from the split's first image.
+
+        Images the dataset resizes are stored resized, as float32 (what
+        :meth:`__getitem__` computes from the file); others as stored.
+        """
+        size = self.size
+        if size is not None and first.shape[-2:] != (size, size):
+            return (first.shape[0], size, size), torch.float32
+        return first.shape, _TORCH_DTYPES[_storage_dtype(first.dtype)]
+
     def decoded_bytes(self) -> int | None:
         """Memory :meth:`decode` would take, from the first image (None: empty).
 
@@ -421,26 +435,26 @@ class ACKDDataset(NonGeoDataset):
         """
         if not self.files:
             return None
-        first = self._read(self.files[0])
-        dtype = _storage_dtype(first.dtype)
-        return len(self.files) * first.size * dtype.itemsize
+        shape, dtype = self._storage(self._read(self.files[0]))
+        return len(self.files) * math.prod(shape) * dtype.itemsize
 
     def decode(self, max_bytes: int) -> bool:
-        """Decode every image of the split once into one in-memory tensor.
+        """Decode (and resize) every image of the split once into one tensor.
 
         Afterwards :meth:`__getitem__` reads no file: images come from
-        :attr:`decoded`, stored in the smallest type that holds the stored
-        values exactly (uint8 RGB, int16 MS reflectance x 10000; int32 if a
-        value does not fit int16), so samples are bit-identical to reading
-        the files. Images are stored before any resize; a split whose images
-        differ in size is not decoded.
+        :attr:`decoded`, bit-identical to reading the files. Images the
+        dataset does not resize are stored in the smallest type that holds the
+        stored values exactly (uint8 RGB, int16 MS reflectance x 10000; int32
+        if a value does not fit int16); images it resizes (to
+        :attr:`rgb_size` / :attr:`ms_size`) are stored resized, as float32.
 
         Args:
             max_bytes: Memory the decoded split may take.
 
         Returns:
             Whether the split is decoded (False: it would not fit, or its
-            images differ in size; samples are then read from the files).
+            images differ in size and the dataset does not resize them;
+            samples are then read from the files).
         """
         if self.decoded is not None:
             return True
@@ -448,12 +462,14 @@ class ACKDDataset(NonGeoDataset):
         if needed is None or needed > max_bytes:
             return False
         first = self._read(self.files[0])
-        store = torch.empty(
-            (len(self.files), *first.shape),
-            dtype=_TORCH_DTYPES[_storage_dtype(first.dtype)],
-        )
+        shape, dtype = self._storage(first)
+        store = torch.empty((len(self.files), *shape), dtype=dtype)
         for i, path in enumerate(self.files):
             array = first if i == 0 else self._read(path)
+            if dtype == torch.float32 and self.size is not None:
+                image = torch.from_numpy(array.astype(np.float32))
+                store[i] = self._resized(image)
+                continue
             if array.shape != first.shape:
                 return False
             if store.dtype == torch.int16 and (
