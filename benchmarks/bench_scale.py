@@ -99,6 +99,9 @@ def main() -> None:
         '--channels-last', action='store_true', help='the ChannelsLast callback'
     )
     args = parser.parse_args()
+    # Everything the runs write (pairing files, the profile) stays out of the
+    # working folder.
+    scratch = tempfile.mkdtemp(prefix='bench_scale_')
     root = args.root or Path(f'data/scale-{args.fraction:g}')
     ms_per_class, rgb_per_class = paper_counts(args.fraction)
     start = time.perf_counter()
@@ -143,6 +146,7 @@ def main() -> None:
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
+            default_root_dir=scratch,
             callbacks=callbacks,
             precision=args.precision,
             **kw,
@@ -185,9 +189,9 @@ def main() -> None:
         teacher=TeacherConfig('resnet34', in_channels=10),
     )
     timer = StepTimer(args.warmup)
-    # The profiler's table goes to a file, not the output.
-    profiler = SimpleProfiler(dirpath=tempfile.mkdtemp(), filename='profile')
-    dynm = DynamicMatching(epochs=[], log_pairs=0)
+    # The profiler's table and the pairing files go to the scratch folder.
+    profiler = SimpleProfiler(dirpath=scratch, filename='profile')
+    dynm = DynamicMatching(epochs=[], log_pairs=0, output_dir=scratch)
     trainer = timed_fit(
         task,
         dm,

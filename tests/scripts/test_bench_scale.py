@@ -10,6 +10,7 @@ SCRIPT = Path(__file__).parents[2] / 'benchmarks' / 'bench_scale.py'
 
 
 def test_bench_scale_prints_its_line(tmp_path: Path) -> None:
+    (tmp_path / 'cwd').mkdir()
     process = subprocess.run(
         [
             sys.executable,
@@ -23,6 +24,7 @@ def test_bench_scale_prints_its_line(tmp_path: Path) -> None:
         text=True,
         timeout=600,
         env=os.environ | {'OMP_NUM_THREADS': '1'},
+        cwd=tmp_path / 'cwd',
     )
     assert process.returncode == 0, process.stderr[-2000:]
     lines = process.stdout.strip().splitlines()
@@ -34,3 +36,5 @@ def test_bench_scale_prints_its_line(tmp_path: Path) -> None:
     # 0.2 % of the paper's 70,414 MS / 63,549 RGB images: 14 and 13 per class.
     assert any('140 MS' in line and '130 RGB' in line for line in lines)
     assert any('every split decoded: True' in line for line in lines)
+    # Nothing is written into the folder it runs in (pairing files, profiles).
+    assert list((tmp_path / 'cwd').iterdir()) == []

@@ -181,44 +181,36 @@ class ShuffleNetV2x05Embedding512(_TimmLike):
         return self.projection(self.stages(self.stem(x)))  # type: ignore[no-any-return]
 
 
-@register_model
-def mobilenetv2_512(
-    pretrained: bool = False, in_chans: int = 3, num_classes: int = 1000, **_: Any
-) -> MobileNetV2Embedding512:
-    """MobileNetV2 ending in 512 channels (the paper's MobileNetV2; from scratch).
+def _from_scratch(cls: type[_TimmLike], name: str, **kwargs: Any) -> _TimmLike:
+    """Build one of the paper's backbones as timm's ``create_model`` asks.
 
     Args:
-        pretrained: Must be False: the paper trains it from scratch.
-        in_chans: Input bands.
-        num_classes: Classes.
+        cls: The backbone class.
+        name: Its registered name (for the message).
+        **kwargs: timm's arguments: ``pretrained`` (must be False: the paper
+            trains these from scratch), ``in_chans``, ``num_classes``; others
+            (timm's pretrained-config keys) are ignored.
 
     Returns:
         The model.
+
+    Raises:
+        ValueError: If pretrained weights are asked for.
     """
-    _no_pretrained(pretrained, 'mobilenetv2_512')
-    return MobileNetV2Embedding512(in_chans, num_classes)
-
-
-@register_model
-def shufflenetv2_x0_5_512(
-    pretrained: bool = False, in_chans: int = 3, num_classes: int = 1000, **_: Any
-) -> ShuffleNetV2x05Embedding512:
-    """ShuffleNetV2 x0.5 with a 512-d embedding (the paper's; from scratch).
-
-    Args:
-        pretrained: Must be False: the paper trains it from scratch.
-        in_chans: Input bands.
-        num_classes: Classes.
-
-    Returns:
-        The model.
-    """
-    _no_pretrained(pretrained, 'shufflenetv2_x0_5_512')
-    return ShuffleNetV2x05Embedding512(in_chans, num_classes)
-
-
-def _no_pretrained(pretrained: bool, name: str) -> None:
-    if pretrained:
+    if kwargs.get('pretrained'):
         raise ValueError(
             f'{name} has no pretrained weights (the paper trains it from scratch)'
         )
+    return cls(kwargs.get('in_chans', 3), kwargs.get('num_classes', 1000))  # type: ignore[call-arg]
+
+
+@register_model
+def mobilenetv2_512(**kwargs: Any) -> _TimmLike:
+    """MobileNetV2 ending in 512 channels (the paper's MobileNetV2; from scratch)."""
+    return _from_scratch(MobileNetV2Embedding512, 'mobilenetv2_512', **kwargs)
+
+
+@register_model
+def shufflenetv2_x0_5_512(**kwargs: Any) -> _TimmLike:
+    """ShuffleNetV2 x0.5 with a 512-d embedding (the paper's; from scratch)."""
+    return _from_scratch(ShuffleNetV2x05Embedding512, 'shufflenetv2_x0_5_512', **kwargs)
