@@ -29,9 +29,10 @@ from typing import Any
 import torch
 from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.profilers import SimpleProfiler
+from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-from torchgeo_ackd.callbacks import ChannelsLast, DynamicMatching
+from torchgeo_ackd.callbacks import ChannelsLast, CompileModels, DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.sensors import SENTINEL2_10BAND
@@ -74,6 +75,29 @@ def _sync(trainer: Trainer) -> None:
         torch.cuda.synchronize()
 
 
+class PerSample(Dataset[dict[str, Any]]):
+    """A dataset seen one sample at a time (hides the batched fetch)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.dataset[index]  # type: ignore[no-any-return]
+
+
+def loader_rate(loader: DataLoader[Any], batches: int = 12) -> float:
+    """Images/s of a loader alone, after its first batch (workers started)."""
+    iterator = iter(loader)
+    next(iterator)
+    start, images = time.perf_counter(), 0
+    for _, batch in zip(range(batches), iterator, strict=False):
+        images += len(batch['index'])
+    return images / (time.perf_counter() - start)
+
+
 def step_flops(task: ACKDTask, dm: SyntheticACKDDataModule, device: str) -> float:
     """FLOPs of one SemBridge training step (forward and backward)."""
     batch = next(iter(dm.train_dataloader()))
@@ -97,6 +121,12 @@ def main() -> None:
     parser.add_argument('--precision', default=None, help='e.g. bf16-mixed')
     parser.add_argument(
         '--channels-last', action='store_true', help='the ChannelsLast callback'
+    )
+    parser.add_argument(
+        '--compile', action='store_true', help='the CompileModels callback (inductor)'
+    )
+    parser.add_argument(
+        '--num-workers', type=int, default=None, help="default: the datamodule's choice"
     )
     args = parser.parse_args()
     # Everything the runs write (pairing files, the profile) stays out of the
@@ -122,6 +152,7 @@ def main() -> None:
         kwargs: dict[str, Any] = {
             'modality': 'paired',
             'batch_size': args.batch_size,
+            'num_workers': args.num_workers,
         } | overrides
         return SyntheticACKDDataModule(
             root,
@@ -182,6 +213,24 @@ def main() -> None:
         f'GiB; every split decoded: {dm.all_decoded}; loader workers {dm.loader_workers}'
     )
 
+    # The loader alone (no model): the rate at which it can feed any device,
+    # with the teacher's images (uncached teacher) and without (teacher cache,
+    # the measured step). The batched fetch (ACKDDataset.__getitems__, what the
+    # datamodule's loaders use) against one sample at a time.
+    for teacher_images in (True, False):
+        dm.teacher_images = teacher_images
+        for label, dataset in (
+            ('batched fetch', dm.train_dataset),
+            ('one sample at a time', PerSample(dm.train_dataset)),
+        ):
+            loader = dm._loader(dataset, shuffle=True, batch_size=args.batch_size)
+            print(
+                f'training loader alone ({"RGB + MS" if teacher_images else "RGB"}, '
+                f'{label}, {dm.loader_workers} workers): '
+                f'{loader_rate(loader):.0f} images/s'
+            )
+    dm.teacher_images = True  # the task decides when it sets up
+
     torch.manual_seed(0)
     task = ACKDTask(
         num_classes=CLASSES,
@@ -195,7 +244,9 @@ def main() -> None:
     trainer = timed_fit(
         task,
         dm,
-        [timer, dynm] + [ChannelsLast()] * args.channels_last,
+        [timer, dynm]
+        + [ChannelsLast()] * args.channels_last
+        + [CompileModels()] * args.compile,
         profiler=profiler,
     )
     step_s = timer.seconds_per_step

@@ -308,7 +308,7 @@ def generate() -> str:
         ValueError: If a documented class changed shape (e.g. a benchmark
             DataModule got arguments of its own).
     """
-    from torchgeo_ackd.callbacks import DynamicMatching
+    from torchgeo_ackd.callbacks import CompileModels, DynamicMatching
     from torchgeo_ackd.datamodules import (
         ACKDDataModule,
         M2SGLDataModule,
@@ -338,6 +338,13 @@ def generate() -> str:
             DynamicMatching,
             'Stage 3: Dynamic Matching, a callback in `trainer.callbacks` '
             '(`epochs: []` records the initial pairing and never re-matches).',
+        ),
+        class_section(
+            CompileModels,
+            'Any stage, optional, in `trainer.callbacks`: `torch.compile` for the '
+            "task's convolutional networks (off by default; measure first). "
+            '`torchgeo_ackd.callbacks.ChannelsLast` (no arguments) converts '
+            'them to channels-last.',
         ),
         class_section(
             MatcherTask, 'Stage 2 (the matcher). Config: `conf/matcher.yaml`.'

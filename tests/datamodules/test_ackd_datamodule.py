@@ -7,7 +7,7 @@ import torch
 from ackd_fake_data import make_benchmark
 
 from torchgeo_ackd.datamodules import ACKDDataModule, band_statistics
-from torchgeo_ackd.datasets import ACKDDataset, PairedDataset, Pairing
+from torchgeo_ackd.datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, Sensor
 
 CLASSES = ('A', 'B', 'C')
@@ -167,6 +167,54 @@ def test_decoded_in_memory_gives_the_same_batches(root: Path) -> None:
     assert memory.all_decoded and memory.loader_workers == 0
     assert not files.all_decoded
     assert FakeDataModule(root, num_workers=3).loader_workers == 3
+
+
+def test_loader_workers_share_one_decoded_copy(root: Path) -> None:
+    """With workers, decoded splits go to shared memory; batches stay the same."""
+    batches = []
+    for workers in (0, 2):
+        dm = FakeDataModule(root, batch_size=4, num_workers=workers)
+        dm.setup('fit')
+        loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.gallery_dataloader())
+        batches.append([b for loader in loaders for b in loader])
+        for dataset in (dm.rgb_train, dm.ms_train, dm.val_dataset):
+            assert dataset.decoded is not None
+            assert dataset.decoded.is_shared() == (workers > 0)
+    assert len(batches[0]) == len(batches[1])
+    for a, b in zip(*batches, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_paired_batched_fetch_equals_samples(root: Path) -> None:
+    dm = FakeDataModule(root)
+    dm.setup('fit')
+    paired, gallery = dm.train_dataset, RenamedDataset(dm.gallery, 'image_ms')
+    for load_teacher in (True, False):
+        paired.load_teacher = load_teacher
+        for dataset in (paired, gallery):
+            indices = [3, 0, 3, len(dataset) - 1]
+            batch = dataset.__getitems__(indices).collated
+            want = [dataset[i] for i in indices]
+            assert batch.keys() == want[0].keys()
+            for key in batch:
+                stacked = torch.stack([w[key] for w in want])
+                assert torch.equal(batch[key].to(stacked.dtype), stacked), key
+    assert 'image_ms' not in paired.__getitems__([0]).collated
+
+
+def test_datasets_are_built_and_decoded_once(root: Path) -> None:
+    dm = FakeDataModule(root)
+    dm.setup('fit')
+    used, val = dm.memory_used, dm.val_dataset
+    assert used > 0
+    dm.setup('fit')
+    dm.setup('validate')
+    assert dm.val_dataset is val and dm.memory_used == used
+    dm.setup('test')
+    assert dm.memory_used == used + dm.test_dataset.decoded_bytes()
+    assert dm.gallery is dm.ms_train is dm.ms_dataset('train')
 
 
 def test_memory_budget_is_respected(root: Path) -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 from ackd_fake_data import make_benchmark, write_geotiff, write_rgb
+from torch.utils.data import default_collate
 
-from torchgeo_ackd.datasets import ACKDDataset
+from torchgeo_ackd.datasets import ACKDDataset, collate_fetched
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, Sensor
 
 matplotlib.use('Agg')
@@ -287,3 +288,53 @@ class TestDecodedInMemory:
         )
         ds = Fake(tmp_path, split='all')
         assert not ds.decode(2**30) and ds.decoded is None
+
+    def test_batched_fetch_equals_samples(self, tmp_path: Path) -> None:
+        """``__getitems__`` (the loader's batched fetch) gives ``__getitem__``'s samples."""
+        make_benchmark(tmp_path, CLASSES, n_ms=4, n_rgb=4, multilabel=True)
+        cases = (
+            (Fake, 'rgb', torch.uint8),
+            (Fake, 'ms', torch.int16),
+            (FakeMultiLabel, 'ms', torch.int16),
+        )
+        for cls, modality, stored in cases:
+            ds = cls(tmp_path, modality=modality, split='all')
+            indices = [5, 0, 5, len(ds) - 1]
+            for decoded in (False, True):
+                if decoded:
+                    assert ds.decode(2**30)
+                fetched = ds.__getitems__(indices)
+                assert len(fetched) == len(indices)
+                want = [ds[i] for i in indices]
+                # Decoded images keep their stored type; their values are exact.
+                dtype = stored if decoded else torch.float32
+                assert fetched.collated['image'].dtype == dtype
+                batch = collate_fetched(fetched)
+                assert batch is fetched.collated  # no second copy
+                assert batch.keys() == want[0].keys()
+                for key in batch:
+                    stacked = torch.stack([w[key] for w in want])
+                    assert torch.equal(batch[key].to(stacked.dtype), stacked), key
+                    for sample, one in zip(fetched, want, strict=True):
+                        assert torch.equal(sample[key].to(stacked.dtype), one[key])
+                # Any collate function works on it (a list of samples).
+                assert torch.equal(default_collate(fetched)['image'], batch['image'])
+
+    def test_shared_memory(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        ds = Fake(root, modality='rgb', split='all')
+        ds.share_decoded()  # nothing decoded: nothing to share
+        assert ds.decode(2**30) and ds.decoded is not None
+        before = ds.decoded.clone()
+        ds.share_decoded()
+        assert ds.decoded.is_shared() and torch.equal(ds.decoded, before)
+
+        def no_room(self: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError('unable to write to file </torch_1_2>: No space left')
+
+        other = Fake(root, modality='ms', split='all')
+        assert other.decode(2**30)
+        monkeypatch.setattr(torch.Tensor, 'share_memory_', no_room)
+        with pytest.raises(
+            RuntimeError, match=r'decoded MS all split .* MiB.*shm-size'
+        ):
+            other.share_decoded()

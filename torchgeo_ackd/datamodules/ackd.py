@@ -11,7 +11,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
 
-from ..datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
+from ..datasets import (
+    ACKDDataset,
+    PairedDataset,
+    Pairing,
+    RenamedDataset,
+    collate_fetched,
+)
 from ..datasets.ackd import Sample
 from ..datasets.preflight import preflight
 from ..transforms import PseudoRGB, build_augmentation
@@ -43,7 +49,9 @@ class ACKDDataModule(NonGeoDataModule):
     one stored in checkpoints.
 
     Normalisation and augmentation run on the batch after transfer to the
-    device, with one kornia pipeline per modality.
+    device, with one kornia pipeline per modality. Batches of splits decoded
+    in memory are fetched with one gather and reach the device in their
+    stored type (uint8 RGB, int16 MS), converted to float there.
 
     Subclasses set :attr:`dataset_class`; nothing else is needed.
     """
@@ -146,6 +154,8 @@ class ACKDDataModule(NonGeoDataModule):
             )
         super().__init__(self.dataset_class, batch_size, num_workers or 0)
         self.requested_workers = num_workers
+        # Batches of decoded splits come collated from the dataset (one gather).
+        self.collate_fn = collate_fetched
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
         for key in ('root', 'split_file', 'pairing_file'):
@@ -182,10 +192,10 @@ class ACKDDataModule(NonGeoDataModule):
             'pseudo_rgb_mean': None,
             'pseudo_rgb_std': None,
         }
-        self._ms_train: ACKDDataset | None = None
         self.gallery_split = gallery_split
-        self._gallery: ACKDDataset | None = None
-        self._rgb_train: ACKDDataset | None = None
+        #: Every dataset built, by (modality, split): each is built (and
+        #: decoded) once, however often ``setup`` runs.
+        self._datasets: dict[tuple[str, str], ACKDDataset] = {}
         self.memory_budget = int(in_memory_gb * 2**30)
         #: Bytes of decoded images so far, and whether every dataset built so
         #: far is decoded (then loader workers have nothing to do).
@@ -197,7 +207,7 @@ class ACKDDataModule(NonGeoDataModule):
 
     # ------------------------------------------------------------------ datasets
     def ms_dataset(self, split: str) -> ACKDDataset:
-        """The MS (teacher) dataset of one split, all classes.
+        """The MS (teacher) dataset of one split, all classes (built once).
 
         Args:
             split: ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
@@ -205,14 +215,16 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        return self._in_memory(
-            self.dataset_class(
-                modality='ms', split=split, bands=self.bands, **self.dataset_kwargs
+        if ('ms', split) not in self._datasets:
+            self._datasets['ms', split] = self._in_memory(
+                self.dataset_class(
+                    modality='ms', split=split, bands=self.bands, **self.dataset_kwargs
+                )
             )
-        )
+        return self._datasets['ms', split]
 
     def rgb_dataset(self, split: str) -> ACKDDataset:
-        """The RGB (student) dataset of one split, the student classes.
+        """The RGB (student) dataset of one split, the student classes (built once).
 
         Args:
             split: ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
@@ -220,14 +232,16 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        return self._in_memory(
-            self.dataset_class(
-                modality='rgb',
-                split=split,
-                classes=self.student_classes,
-                **self.dataset_kwargs,
+        if ('rgb', split) not in self._datasets:
+            self._datasets['rgb', split] = self._in_memory(
+                self.dataset_class(
+                    modality='rgb',
+                    split=split,
+                    classes=self.student_classes,
+                    **self.dataset_kwargs,
+                )
             )
-        )
+        return self._datasets['rgb', split]
 
     def _in_memory(self, dataset: ACKDDataset) -> ACKDDataset:
         """Decode a dataset into memory if it fits what is left of the budget."""
@@ -250,9 +264,7 @@ class ACKDDataModule(NonGeoDataModule):
     @property
     def ms_train(self) -> ACKDDataset:
         """The MS training split (read on first use)."""
-        if self._ms_train is None:
-            self._ms_train = self.ms_dataset('train')
-        return self._ms_train
+        return self.ms_dataset('train')
 
     @property
     def gallery(self) -> ACKDDataset:
@@ -260,18 +272,12 @@ class ACKDDataModule(NonGeoDataModule):
 
         The MS training split, or every MS image with ``gallery_split='all'``.
         """
-        if self.gallery_split == 'train':
-            return self.ms_train
-        if self._gallery is None:
-            self._gallery = self.ms_dataset('all')
-        return self._gallery
+        return self.ms_dataset(self.gallery_split)
 
     @property
     def rgb_train(self) -> ACKDDataset:
         """The RGB training split: the students (read on first use)."""
-        if self._rgb_train is None:
-            self._rgb_train = self.rgb_dataset('train')
-        return self._rgb_train
+        return self.rgb_dataset('train')
 
     def setup(self, stage: str) -> None:
         """Build the datasets of a stage (and, paired mode, the pairing).
@@ -470,7 +476,7 @@ class ACKDDataModule(NonGeoDataModule):
         batch = dict(batch)
         if self.pseudo_rgb and 'image' in batch:
             to_rgb = self.pseudo_rgb_transform.to(batch['image'].device)
-            batch['image_pseudo_rgb'] = to_rgb(batch['image'])
+            batch['image_pseudo_rgb'] = to_rgb(batch['image'].float())
         for key, modality in self.image_modalities().items():
             if key in batch:
                 pipeline = self.pipeline(modality, train).to(batch[key].device)
@@ -495,6 +501,11 @@ class ACKDDataModule(NonGeoDataModule):
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
         sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None  # type: ignore[arg-type]
+        if self.loader_workers > 0:
+            # One copy of the decoded images for all workers, whatever their
+            # start method; each is shared once (later calls do nothing).
+            for built in self._datasets.values():
+                built.share_decoded()
         return DataLoader(
             dataset,
             batch_size=batch_size,

@@ -1,6 +1,7 @@
 """Datasets of asymmetric cross-modal (MS teacher -> RGB student) benchmarks."""
 
 from .ackd import ACKDDataset
+from .batch import FetchedBatch, collate_fetched
 from .m2s_gl import M2SGL
 from .paired import PairedDataset, plot_pairs
 from .pairing import Pairing, relative_files
@@ -15,11 +16,13 @@ __all__ = (
     'S2SCN',
     'S2SEU',
     'ACKDDataset',
+    'FetchedBatch',
     'PairedDataset',
     'Pairing',
     'RenamedDataset',
     'SyntheticACKD',
     'check_pairing',
+    'collate_fetched',
     'plot_pairs',
     'random_same_class_pairing',
     'relative_files',

@@ -19,8 +19,7 @@ from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import percentile_normalization
 
 from ..sensors import RGB, SENTINEL2_EUROSAT, Sensor
-
-Sample = dict[str, Tensor]
+from .batch import FetchedBatch, Sample
 
 _TORCH_DTYPES = {
     np.dtype(np.uint8): torch.uint8,
@@ -373,6 +372,58 @@ class ACKDDataset(NonGeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def __getitems__(self, indices: Sequence[int]) -> FetchedBatch:
+        """Load the samples of one batch at once (the DataLoader's batched fetch).
+
+        From a decoded split (:meth:`decode`) the batch is one gather from
+        memory, its images kept in their stored type (uint8 RGB, int16 MS;
+        float32 where the dataset resized them): the datamodule converts them
+        to float on the device (:meth:`ACKDDataModule.preprocess`), where they
+        equal :meth:`__getitem__`'s float images exactly. A loader then needs no
+        workers to keep up with a fast device, and moves a half (MS) or a
+        quarter (RGB) of the bytes to it. Without a decoded split, or with
+        ``transforms``, the samples are :meth:`__getitem__`'s, stacked.
+
+        Args:
+            indices: Indexes of the batch's images in this split.
+
+        Returns:
+            The samples, and the batch they make.
+        """
+        if self.decoded is None or self.transforms is not None:
+            return FetchedBatch.of([self[i] for i in indices])
+        index = torch.as_tensor(indices, dtype=torch.long)
+        labels = self.targets if self.multilabels is None else self.multilabels
+        # Decoded images already have the dataset's size (decode resized them).
+        return FetchedBatch(
+            {'image': self.decoded[index], 'label': labels[index], 'index': index}
+        )
+
+    def share_decoded(self) -> None:
+        """Move the decoded split into shared memory (loader workers read it).
+
+        Workers then map the one copy instead of each getting its own when
+        the dataset is sent to them (a ``spawn`` start, e.g. on macOS).
+
+        Raises:
+            RuntimeError: If the shared-memory file system (``/dev/shm``) has
+                no room for it; the message names its size and what to do.
+        """
+        if self.decoded is None or self.decoded.is_shared():
+            return
+        size = self.decoded.numel() * self.decoded.element_size()
+        try:
+            self.decoded.share_memory_()
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'cannot put the decoded {self.modality.upper()} {self.split} split '
+                f'of {str(self.root)!r} ({size / 2**20:.0f} MiB) in shared memory '
+                f'for the loader workers: {err}. Give the machine or container '
+                'more shared memory (e.g. docker run --shm-size), or set '
+                'num_workers: 0 (decoded splits need no workers), or lower '
+                'in_memory_gb'
+            ) from err
 
     def _resized(self, image: Tensor) -> Tensor:
         """An image at the dataset's size (bilinear, antialiased), if it has one."""

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from ..transforms import PseudoRGB
 from .ackd import ACKDDataset, Sample
+from .batch import FetchedBatch
 from .pairing import Pairing
 from .same_class import check_pairing
 
@@ -78,6 +79,26 @@ class PairedDataset(Dataset[Sample]):
             sample['image_ms'] = self.teacher[teacher_index]['image']
         sample['teacher_index'] = torch.tensor(teacher_index)
         return sample
+
+    def __getitems__(self, indices: Sequence[int]) -> FetchedBatch:
+        """Return the student samples of one batch with their teacher samples.
+
+        Both datasets fetch the batch at once (:meth:`ACKDDataset.__getitems__`).
+
+        Args:
+            indices: Student indexes.
+
+        Returns:
+            The samples and their batch, as :meth:`__getitem__` gives them
+            (images of decoded splits in their stored type).
+        """
+        batch = dict(self.student.__getitems__(indices).collated)
+        teacher_index = self.pairing[torch.as_tensor(indices, dtype=torch.long)]
+        if self.load_teacher:
+            teachers = self.teacher.__getitems__(teacher_index.tolist())
+            batch['image_ms'] = teachers.collated['image']
+        batch['teacher_index'] = teacher_index
+        return FetchedBatch(batch)
 
 
 def plot_pairs(

@@ -1,8 +1,11 @@
 """A dataset view that renames the image key."""
 
+from collections.abc import Sequence
+
 from torch.utils.data import Dataset
 
-from .ackd import ACKDDataset, Sample
+from .ackd import ACKDDataset
+from .batch import FetchedBatch, Sample
 
 
 class RenamedDataset(Dataset[Sample]):
@@ -34,3 +37,16 @@ class RenamedDataset(Dataset[Sample]):
         sample = dict(self.dataset[index])
         sample[self.key] = sample.pop('image')
         return sample
+
+    def __getitems__(self, indices: Sequence[int]) -> FetchedBatch:
+        """Return the wrapped samples of one batch with ``image`` renamed.
+
+        Args:
+            indices: Sample indexes.
+
+        Returns:
+            The samples and their batch (:meth:`ACKDDataset.__getitems__`).
+        """
+        batch = dict(self.dataset.__getitems__(indices).collated)
+        batch[self.key] = batch.pop('image')
+        return FetchedBatch(batch)
