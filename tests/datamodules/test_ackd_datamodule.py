@@ -1,3 +1,5 @@
+import multiprocessing
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -169,22 +171,32 @@ def test_decoded_in_memory_gives_the_same_batches(root: Path) -> None:
     assert FakeDataModule(root, num_workers=3).loader_workers == 3
 
 
-def test_loader_workers_share_one_decoded_copy(root: Path) -> None:
-    """With workers, decoded splits go to shared memory; batches stay the same."""
+def test_loader_workers_read_one_decoded_copy(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are the same with workers; non-forked workers get shared memory."""
     batches = []
     for workers in (0, 2):
         dm = FakeDataModule(root, batch_size=4, num_workers=workers)
         dm.setup('fit')
         loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.gallery_dataloader())
         batches.append([b for loader in loaders for b in loader])
-        for dataset in (dm.rgb_train, dm.ms_train, dm.val_dataset):
-            assert dataset.decoded is not None
-            assert dataset.decoded.is_shared() == (workers > 0)
     assert len(batches[0]) == len(batches[1])
     for a, b in zip(*batches, strict=True):
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key
+    # Linux forks its workers: they share the parent's pages, nothing to move.
+    assert multiprocessing.get_start_method() == 'fork'
+    assert not dm.rgb_train.decoded.is_shared()  # type: ignore[union-attr]
+    monkeypatch.setattr(multiprocessing, 'get_start_method', lambda: 'spawn')
+    for workers in (0, 2):
+        dm = FakeDataModule(root, batch_size=4, num_workers=workers)
+        dm.setup('fit')
+        dm.train_dataloader()
+        for dataset in (dm.rgb_train, dm.ms_train, dm.val_dataset):
+            assert dataset.decoded is not None
+            assert dataset.decoded.is_shared() == (workers > 0)
 
 
 def test_paired_batched_fetch_equals_samples(root: Path) -> None:
@@ -202,6 +214,22 @@ def test_paired_batched_fetch_equals_samples(root: Path) -> None:
                 stacked = torch.stack([w[key] for w in want])
                 assert torch.equal(batch[key].to(stacked.dtype), stacked), key
     assert 'image_ms' not in paired.__getitems__([0]).collated
+
+
+def test_default_workers(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dm = FakeDataModule(root)
+    dm.setup('fit')
+    assert dm.all_decoded and dm.loader_workers == 0
+    # With a GPU, two workers fetch while the device computes.
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 16)
+    assert dm.loader_workers == 2
+    files = FakeDataModule(root, in_memory_gb=0)
+    files.setup('fit')
+    assert files.loader_workers == 8
+    monkeypatch.setattr(os, 'cpu_count', lambda: 2)
+    assert dm.loader_workers == 1 and files.loader_workers == 1
+    assert FakeDataModule(root, num_workers=3).loader_workers == 3
 
 
 def test_datasets_are_built_and_decoded_once(root: Path) -> None:

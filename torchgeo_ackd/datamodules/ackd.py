@@ -1,5 +1,6 @@
 """Base DataModule of the ACKD benchmarks (teacher, matcher and student stages)."""
 
+import multiprocessing
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,9 +97,10 @@ class ACKDDataModule(NonGeoDataModule):
             batch_size: Training batch size.
             eval_batch_size: Batch size of val/test/predict and of the gallery
                 and student loaders used for matching (default: *batch_size*).
-            num_workers: Loader worker processes (default: 0 while every
-                dataset is decoded in memory, else one per CPU core but one,
-                at most 8).
+            num_workers: Loader worker processes (default: while every
+                dataset is decoded in memory 0, or 2 with a GPU so that
+                fetching overlaps the device's step; else one per CPU core
+                but one, at most 8).
             bands: MS bands to use, by name (default: the dataset's default).
             student_classes: RGB class folders present (default: all classes).
             split_file: Optional CSV ``path,split`` fixing every file's split.
@@ -257,9 +259,13 @@ class ACKDDataModule(NonGeoDataModule):
         """Worker processes of the loaders (see ``num_workers``)."""
         if self.requested_workers is not None:
             return self.requested_workers
+        cores = max(0, (os.cpu_count() or 1) - 1)
         if self.all_decoded:
-            return 0
-        return max(0, min(8, (os.cpu_count() or 1) - 1))
+            # A batch is one gather; with a GPU, two workers still fetch the
+            # next batches while the device computes (without workers the
+            # loader fetches between steps).
+            return min(2, cores) if torch.cuda.is_available() else 0
+        return min(8, cores)
 
     @property
     def ms_train(self) -> ACKDDataset:
@@ -501,9 +507,10 @@ class ACKDDataModule(NonGeoDataModule):
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
         sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None  # type: ignore[arg-type]
-        if self.loader_workers > 0:
-            # One copy of the decoded images for all workers, whatever their
-            # start method; each is shared once (later calls do nothing).
+        if self.loader_workers > 0 and multiprocessing.get_start_method() != 'fork':
+            # Workers started otherwise than by fork get the datasets pickled:
+            # shared memory keeps one copy of the decoded images for all of
+            # them. Forked workers share the parent's pages as they are.
             for built in self._datasets.values():
                 built.share_decoded()
         return DataLoader(
