@@ -227,6 +227,19 @@ def test_dkd_target_must_be_valid() -> None:
         dkd_loss(torch.zeros(3, 1), torch.zeros(3, 1), torch.zeros(3, dtype=torch.long))
 
 
+def test_dkd_reads_no_values_off_a_device() -> None:
+    """On a device the target check reads no values (no host-device sync).
+
+    Meta tensors have no values: reading one (``int(t.max())``) raises, so the
+    loss building its graph here proves the step never waits for the device.
+    """
+    logits = torch.zeros(3, 4, device='meta')
+    target = torch.empty(3, dtype=torch.long, device='meta')
+    assert dkd_loss(logits, logits, target).shape == ()
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        int(target.max())  # what the CPU check does
+
+
 # ----------------------------------------------------------------------------- RKD
 @pytest.mark.parametrize(('w_dist', 'w_angle'), [(25.0, 50.0), (1.0, 0.0), (0.0, 1.0)])
 def test_rkd_golden(rng: np.random.Generator, w_dist: float, w_angle: float) -> None:
