@@ -1,0 +1,130 @@
+"""Test a pipeline's synthetic students on fresh images: a test set without its noise.
+
+A synthetic benchmark's test split holds 120 RGB images, so one image is 0.83
+points and a 2-point difference between methods is within the noise of the
+test set alone. The generator can draw any number of new scenes: a benchmark
+with more images per class is the same benchmark with more images appended
+(each file has its own seeded generator), so the images after the first
+``rgb_per_class`` of each class were never seen by any stage. This script
+writes that larger benchmark, takes the new RGB images as a test set
+(``--per-class`` more per class), and scores every student of a pipeline
+output folder on it with its best checkpoint, normalised with the statistics
+stored in that checkpoint, as ``torchgeo test`` would. Then, paired by seed,
+every method against the baseline (and the oracle pairing of
+``benchmarks/oracle_pairing.py``, if run, against vanilla KD)::
+
+    python benchmarks/fresh_test.py output/mixed --per-class 240
+
+Nothing here chooses options: the fresh images are a test set.
+"""
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import yaml
+
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.tasks import ACKDTask
+
+_RUN = re.compile(r'^(?P<method>.+?)_seed(?P<seed>\d+)$')
+
+
+def fresh_indices(dm: SyntheticACKDDataModule, per_class: int) -> list[int]:
+    """Positions of the RGB images numbered ``per_class`` or more in their class."""
+    dataset = dm.rgb_dataset('all')
+    return [
+        i
+        for i, f in enumerate(dataset.files)
+        if int(f.stem.rsplit('_', 1)[1]) >= per_class
+    ]
+
+
+@torch.no_grad()
+def accuracy(
+    checkpoint: Path, dm: SyntheticACKDDataModule, indices: list[int]
+) -> float:
+    """Overall accuracy (%) of a student checkpoint on the chosen RGB images."""
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    stats = state[type(dm).__name__]
+    task = ACKDTask.load_from_checkpoint(
+        checkpoint, map_location='cpu', weights_only=True
+    )
+    task.eval()
+    # The statistics the student was trained with (what `torchgeo test` restores).
+    dm.stats.update({k: v for k, v in stats.items() if k in dm.stats})
+    dm._pipelines.clear()
+    dataset = dm.rgb_dataset('all')
+    right = 0
+    for start in range(0, len(indices), 256):
+        batch = dataset.__getitems__(indices[start : start + 256]).collated
+        batch = dm.preprocess(batch, train=False)
+        predicted = task.student(batch['image']).argmax(1)
+        right += int((predicted == batch['label']).sum())
+    return 100 * right / len(indices)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('out', type=Path, help='a pipeline output folder (synthetic)')
+    parser.add_argument(
+        '--per-class', type=int, default=240, help='fresh RGB images per class'
+    )
+    parser.add_argument('--root', type=Path, help='where to write the larger benchmark')
+    parser.add_argument(
+        '--students',
+        type=Path,
+        help='folder of the student runs (default: OUT/students)',
+    )
+    args = parser.parse_args()
+    students = args.students or args.out / 'students'
+    runs = sorted(d for d in students.iterdir() if _RUN.match(d.name))
+    config = yaml.safe_load((runs[0] / 'config.yaml').read_text())['data']['init_args']
+    # The generator's parameters as written (the students' configs may leave
+    # them at their defaults when the benchmark was generated beforehand).
+    written = Path(config['root']) / 'synthetic.json'
+    generator = json.loads(written.read_text())['parameters']
+    seen = generator.pop('rgb_per_class')
+    root = args.root or Path(str(config['root']) + f'-fresh{args.per_class}')
+    generate_synthetic_benchmark(root, rgb_per_class=seen + args.per_class, **generator)
+    seed = generator.pop('seed')
+    del generator['rgb_format']
+    dm = SyntheticACKDDataModule(
+        root,
+        generate=False,
+        rgb_per_class=seen + args.per_class,
+        generator_seed=seed,
+        check_images=False,
+        **generator,
+    )
+    indices = fresh_indices(dm, seen)
+    print(
+        f'{len(indices)} fresh RGB test images ({args.per_class} per class) in {root}'
+    )
+    scores: dict[str, dict[str, float]] = defaultdict(dict)
+    for run in runs:
+        match = _RUN.match(run.name)
+        assert match is not None
+        scores[match['method']][match['seed']] = accuracy(
+            run / 'best.ckpt', dm, indices
+        )
+        print(f'{run.name}: {scores[match["method"]][match["seed"]]:.2f} %')
+    baseline = scores.get('baseline', {})
+    for method, values in scores.items():
+        line = f'{method}: OA {mean_interval(list(values.values()))} over seeds {sorted(values)}'
+        if baseline and method != 'baseline':
+            line += f'; vs baseline {paired_difference(values, baseline)}'
+        if method == 'kd_oracle' and 'kd' in scores:
+            line += f'; vs kd {paired_difference(values, scores["kd"])}'
+        if method == 'kd_sembridge' and 'kd' in scores:
+            line += f'; vs kd {paired_difference(values, scores["kd"])}'
+        print(line)
+
+
+if __name__ == '__main__':
+    main()

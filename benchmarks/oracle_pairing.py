@@ -1,0 +1,207 @@
+"""Does the mixed synthetic benchmark reward distillation from well-matched teachers?
+
+An upper bound for any matching, SemBridge's included: every RGB student of a
+mixed-scene benchmark (``python -m torchgeo_ackd.synthetic --mixed``) is paired
+with an MS teacher image of its class that holds the *same second land cover*
+(the nearest dominant share among them), read from the generator itself: the
+generator writes neither the second class nor the share, so they are
+recomputed by replaying each file's seeded draws. Vanilla KD is then trained
+with this oracle pairing (no re-matching, no SKA) with the seeds of a pipeline
+run in the same ``OUT`` folder, and compared, paired by seed, with that run's
+baseline, vanilla KD (random same-class pairs) and KD + SemBridge.
+
+If oracle pairs do not beat random ones, the benchmark does not carry the
+mechanism (no matching can show a gain on it); if they do and SemBridge does
+not, the matching is what falls short::
+
+    python -m torchgeo_ackd.synthetic --root data/synthetic-mixed --mixed
+    python -m torchgeo_ackd.pipeline --root data/synthetic-mixed --out output/mixed \
+        --methods baseline,kd,kd_sembridge --seeds 0,1,2
+    python benchmarks/oracle_pairing.py data/synthetic-mixed output/mixed --seeds 0,1,2
+
+The same splits as the pipeline (its default seed-0 split); nothing is tuned
+on the test split: the script reports what the runs give.
+"""
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from torchgeo_ackd.datasets import Pairing, SyntheticACKD
+from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
+from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
+from torchgeo_ackd.synthetic import generate, mixtures
+from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
+
+
+class _Drawn(Exception):
+    """Carries a scene's second class and dominant share out of the generator."""
+
+
+def _probe(
+    class_name: str, rng: np.random.Generator, size: int, pixel_m: float, mixed: bool
+) -> np.ndarray:
+    # Replay scene_abundances' draws on a copy of the file's generator.
+    clone = np.random.Generator(type(rng.bit_generator)())
+    clone.bit_generator.state = rng.bit_generator.state
+    class_abundances(class_name, clone, size, pixel_m)
+    others = [c for c in SYNTHETIC_CLASSES if c != class_name]
+    second = others[int(clone.integers(len(others)))]
+    raise _Drawn(second, float(clone.uniform(*mixtures.DOMINANT_SHARE)))
+
+
+def scene_mixture(modality: str, path: Path, params: dict) -> tuple[str, float]:  # type: ignore[type-arg]
+    """Second class and dominant share of one file of a mixed benchmark."""
+    class_name = path.parent.name
+    index = int(path.stem.rsplit('_', 1)[1])
+    real = generate.scene_abundances
+    generate.scene_abundances = _probe  # type: ignore[assignment]
+    try:
+        if modality == 'ms':
+            generate._ms_sample(
+                class_name, index, params['seed'], params['ms_size'], True
+            )
+        else:
+            generate.synthetic_rgb_image(
+                class_name,
+                index,
+                seed=params['seed'],
+                size=params['rgb_size'],
+                mixed=True,
+            )
+    except _Drawn as drawn:
+        return drawn.args[0], drawn.args[1]
+    finally:
+        generate.scene_abundances = real  # type: ignore[assignment]
+    raise RuntimeError(f'{path}: no mixed scene drawn (is the benchmark mixed?)')
+
+
+def oracle_pairing(
+    student: SyntheticACKD, teacher: SyntheticACKD, params: dict
+) -> Pairing:  # type: ignore[type-arg]
+    """Each student with a same-class teacher of the same second land cover."""
+    s_mix = [scene_mixture('rgb', f, params) for f in student.files]
+    t_mix = [scene_mixture('ms', f, params) for f in teacher.files]
+    index = torch.empty(len(student), dtype=torch.long)
+    found = 0
+    for s, (second, share) in enumerate(s_mix):
+        label = int(student.targets[s])
+        candidates = [
+            t
+            for t in range(len(teacher))
+            if int(teacher.targets[t]) == label and t_mix[t][0] == second
+        ]
+        found += bool(candidates)
+        if not candidates:  # no such teacher image: any of the class
+            candidates = (teacher.targets == label).nonzero().flatten().tolist()
+        index[s] = min(candidates, key=lambda t: abs(t_mix[t][1] - share))
+    print(
+        f'oracle pairing: {found} of {len(student)} students have a teacher of the same mixture'
+    )
+    return Pairing.for_datasets(index, student, teacher)
+
+
+def write_split(
+    student: SyntheticACKD,
+    split: dict,
+    path: Path,
+    train_per_class: int,  # type: ignore[type-arg]
+) -> Path:
+    """A split file keeping the first *train_per_class* RGB training images per class.
+
+    Every other file keeps its split; the RGB training images left out
+    join the validation split (the same for every method).
+    """
+    root = student.root
+    rows = []
+    for modality in ('ms', 'rgb'):
+        for name in ('train', 'val', 'test'):
+            dataset = SyntheticACKD(root, modality=modality, split=name, **split)
+            kept: dict[int, int] = {}
+            for file, label in zip(
+                dataset.files, dataset.targets.tolist(), strict=True
+            ):
+                assigned = name
+                if modality == 'rgb' and name == 'train':
+                    kept[label] = kept.get(label, 0) + 1
+                    assigned = 'train' if kept[label] <= train_per_class else 'val'
+                rows.append(f'{file.relative_to(root)},{assigned}')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('path,split\n' + '\n'.join(rows) + '\n')
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
+    parser.add_argument('out', type=Path, help='the pipeline output folder')
+    parser.add_argument('--seeds', default='0,1,2')
+    parser.add_argument(
+        '--train-per-class',
+        type=int,
+        help='keep this many labelled RGB training images per class (then the '
+        'baseline and vanilla KD are trained again too, into '
+        'OUT/students-train<N>)',
+    )
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(',')]
+    params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
+    if not params.get('mixed'):
+        raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
+
+    def config_of(method: str, seed: int) -> dict:  # type: ignore[type-arg]
+        path = args.out / 'students' / f'{method}_seed{seed}' / 'config.yaml'
+        return copy.deepcopy(yaml.safe_load(path.read_text()))
+
+    data = config_of('kd', seeds[0])['data']['init_args']
+    split = {k: data[k] for k in ('val_fraction', 'test_fraction', 'seed') if k in data}
+    students = args.out / 'students'
+    methods: tuple[str, ...] = ('baseline', 'kd', 'kd_sembridge', 'kd_oracle')
+    split_file = None
+    if args.train_per_class:
+        everything = SyntheticACKD(args.root, modality='rgb', split='train', **split)
+        n = args.train_per_class
+        split_file = write_split(everything, split, args.out / f'split-train{n}.csv', n)
+        students = args.out / f'students-train{n}'
+        methods = ('baseline', 'kd', 'kd_oracle')
+    chosen = split | ({'split_file': split_file} if split_file else {})
+    student = SyntheticACKD(args.root, modality='rgb', split='train', **chosen)
+    teacher = SyntheticACKD(args.root, modality='ms', split='train', **chosen)
+    pairing = oracle_pairing(student, teacher, params)
+    print(
+        f'oracle pairing of {len(student)} students: {pairing.distinct_teachers()} '
+        f'distinct teachers, at most {pairing.max_load()} students on one'
+    )
+    _, csv_path = pairing.save(students.parent / f'{students.name}-oracle_pairing')
+    runs: dict[str, dict[str, float]] = {}
+    for method in methods:
+        runs[method] = {}
+        for seed in seeds:
+            name = f'{method}_seed{seed}'
+            if method == 'kd_oracle' or split_file:
+                config = config_of('kd' if method == 'kd_oracle' else method, seed)
+                if split_file:
+                    config['data']['init_args']['split_file'] = str(split_file)
+                if method == 'kd_oracle':
+                    config['data']['init_args']['pairing_file'] = str(csv_path)
+                run_stage(name, config, students / name, False, {})
+            runs[method][str(seed)] = (
+                100 * read_test_metrics(students / name)['test_OverallAccuracy']
+            )
+    for method, values in runs.items():
+        mean = mean_interval(list(values.values()))
+        line = f'{method}: OA {mean}  per seed {values}'
+        if method != 'baseline':
+            line += f'  vs baseline {paired_difference(values, runs["baseline"])}'
+        if method == 'kd_oracle':
+            line += f'  vs kd {paired_difference(values, runs["kd"])}'
+        print(line)
+
+
+if __name__ == '__main__':
+    main()

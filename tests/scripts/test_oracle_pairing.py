@@ -1,0 +1,87 @@
+"""benchmarks/oracle_pairing.py: the replayed mixture of each scene is the drawn one."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from torchgeo_ackd.datasets import SyntheticACKD
+from torchgeo_ackd.synthetic import generate, generate_synthetic_benchmark, mixtures
+from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
+
+SCRIPT = Path(__file__).parents[2] / 'benchmarks' / 'oracle_pairing.py'
+spec = importlib.util.spec_from_file_location('oracle_pairing', SCRIPT)
+assert spec is not None and spec.loader is not None
+oracle = importlib.util.module_from_spec(spec)
+sys.modules['oracle_pairing'] = oracle
+spec.loader.exec_module(oracle)
+
+PARAMS = {'seed': 0, 'ms_size': 16, 'rgb_size': 16}
+
+
+def _marked(
+    class_name: str, rng: np.random.Generator, size: int, pixel_m: float
+) -> np.ndarray:
+    """The real layout's draws, but every pixel marked with the class index."""
+    real = class_abundances(class_name, rng, size, pixel_m)
+    return np.full(real.shape, float(SYNTHETIC_CLASSES.index(class_name)))
+
+
+@pytest.mark.parametrize('modality', ['ms', 'rgb'])
+def test_replayed_mixture_is_the_rendered_one(
+    modality: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Render scenes whose layouts are class markers, independently of the replay."""
+    rendered: list[np.ndarray] = []
+    real_scene = mixtures.scene_abundances
+
+    def record(*args: object) -> np.ndarray:
+        rendered.append(real_scene(*args))  # type: ignore[arg-type]
+        raise StopIteration  # the rest of the rendering is not needed
+
+    folder = tmp_path / 'MS' if modality == 'ms' else tmp_path / 'RGB'
+    for class_name in ('AnnualCrop', 'River', 'Wetland'):
+        for index in range(3):
+            path = folder / class_name / f'{class_name}_{index:04d}.tif'
+            second, share = oracle.scene_mixture(modality, path, PARAMS)
+            with monkeypatch.context() as patch:
+                patch.setattr(mixtures, 'class_abundances', _marked)
+                patch.setattr(generate, 'scene_abundances', record)
+                with pytest.raises(StopIteration):
+                    if modality == 'ms':
+                        generate._ms_sample(class_name, index, 0, 16, True)
+                    else:
+                        generate.synthetic_rgb_image(
+                            class_name, index, seed=0, size=16, mixed=True
+                        )
+            marks = rendered[-1][..., 0]
+            dominant = float(SYNTHETIC_CLASSES.index(class_name))
+            assert set(np.unique(marks)) == {dominant, SYNTHETIC_CLASSES.index(second)}
+            # The dominant region is the top `share` quantile of a smooth field.
+            assert abs(float((marks == dominant).mean()) - share) <= 1 / 16
+            assert mixtures.DOMINANT_SHARE[0] <= share <= mixtures.DOMINANT_SHARE[1]
+
+
+def test_oracle_pairs_share_the_mixture(tmp_path: Path) -> None:
+    root = generate_synthetic_benchmark(
+        tmp_path / 'bench', ms_per_class=12, rgb_per_class=3, ms_size=16, rgb_size=16,
+        mixed=True,
+    )  # fmt: skip
+    params = PARAMS | {'ms_size': 16, 'rgb_size': 16}
+    student = SyntheticACKD(root, modality='rgb', split='all')
+    teacher = SyntheticACKD(root, modality='ms', split='all')
+    pairing = oracle.oracle_pairing(student, teacher, params)
+    for s, t in enumerate(pairing.teacher_index.tolist()):
+        assert student.targets[s] == teacher.targets[t]
+        s_second, _ = oracle.scene_mixture('rgb', student.files[s], params)
+        t_second, _ = oracle.scene_mixture('ms', teacher.files[t], params)
+        # 12 teachers a class, 9 possible second classes: most students find one.
+        if s_second != t_second:
+            same_class = (teacher.targets == student.targets[s]).nonzero().flatten()
+            seconds = {
+                oracle.scene_mixture('ms', teacher.files[i], params)[0]
+                for i in same_class.tolist()
+            }
+            assert s_second not in seconds
