@@ -148,6 +148,12 @@ def main() -> None:
         'baseline and vanilla KD are trained again too, into '
         'OUT/students-train<N>)',
     )
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        help='student batch size of the --train-per-class runs (default: as the '
+        "pipeline's), so that a small training set still gives enough steps",
+    )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
     params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
@@ -187,6 +193,8 @@ def main() -> None:
                 config = config_of('kd' if method == 'kd_oracle' else method, seed)
                 if split_file:
                     config['data']['init_args']['split_file'] = str(split_file)
+                    if args.batch_size:
+                        config['data']['init_args']['batch_size'] = args.batch_size
                 if method == 'kd_oracle':
                     config['data']['init_args']['pairing_file'] = str(csv_path)
                 run_stage(name, config, students / name, False, {})
