@@ -62,6 +62,38 @@ def quiet_trainer(tmp_path: Path, **kwargs: Any) -> 'Trainer':
     return Trainer(**(defaults | kwargs))
 
 
+def seeded_student(bench: dict[str, Path]) -> Any:
+    """A ResNet-18 ACKDTask with the bench's teacher, initialised with seed 0."""
+    from torchgeo_ackd.models.teacher import TeacherConfig
+    from torchgeo_ackd.tasks import ACKDTask
+
+    torch.manual_seed(0)
+    return ACKDTask(
+        student='resnet18',
+        teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
+    )
+
+
+def fit_student(
+    bench: dict[str, Path], tmp_path: Path, steps: int, callbacks: list[Any]
+) -> Any:
+    """Train :func:`seeded_student` for *steps* steps on the bench, no re-matching."""
+    from torchgeo_ackd.callbacks import DynamicMatching
+    from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+
+    task = seeded_student(bench)
+    dm = SyntheticACKDDataModule(root=bench['root'], batch_size=4, **TINY_DATA)
+    trainer = quiet_trainer(
+        tmp_path,
+        max_epochs=1,
+        limit_train_batches=steps,
+        limit_val_batches=0,
+        callbacks=[DynamicMatching(epochs=[], log_pairs=0), *callbacks],
+    )
+    trainer.fit(task, dm)
+    return task
+
+
 @pytest.fixture(scope='session')
 def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny benchmark plus a teacher and a matcher trained on it (1 epoch each).

@@ -3,36 +3,18 @@
 from pathlib import Path
 
 import torch
-from conftest import TINY_DATA
-from conftest import quiet_trainer as _trainer
+from conftest import fit_student
 
-from torchgeo_ackd.callbacks import ChannelsLast, DynamicMatching
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-from torchgeo_ackd.models.teacher import TeacherConfig
+from torchgeo_ackd.callbacks import ChannelsLast
 from torchgeo_ackd.tasks import ACKDTask
 
 
 def _fit(
     bench: dict[str, Path], tmp_path: Path, channels_last: bool, steps: int
 ) -> ACKDTask:
-    torch.manual_seed(0)
-    task = ACKDTask(
-        student='resnet18',
-        teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
+    return fit_student(  # type: ignore[no-any-return]
+        bench, tmp_path, steps, [ChannelsLast()] if channels_last else []
     )
-    dm = SyntheticACKDDataModule(root=bench['root'], batch_size=4, **TINY_DATA)
-    callbacks = [DynamicMatching(epochs=[], log_pairs=0)]
-    if channels_last:
-        callbacks.append(ChannelsLast())  # type: ignore[arg-type]
-    trainer = _trainer(
-        tmp_path,
-        max_epochs=1,
-        limit_train_batches=steps,
-        limit_val_batches=0,
-        callbacks=callbacks,
-    )
-    trainer.fit(task, dm)
-    return task
 
 
 def test_weights_become_channels_last_with_the_same_values(

@@ -3,37 +3,10 @@
 from pathlib import Path
 
 import torch
-from conftest import TINY_DATA
-from conftest import quiet_trainer as _trainer
+from conftest import fit_student, seeded_student
 
-from torchgeo_ackd.callbacks import CompileModels, DynamicMatching
+from torchgeo_ackd.callbacks import CompileModels
 from torchgeo_ackd.callbacks.compile import convolutional_children
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-from torchgeo_ackd.models.teacher import TeacherConfig
-from torchgeo_ackd.tasks import ACKDTask
-
-
-def _fit(
-    bench: dict[str, Path], tmp_path: Path, compile: CompileModels | None
-) -> ACKDTask:
-    torch.manual_seed(0)
-    task = ACKDTask(
-        student='resnet18',
-        teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
-    )
-    dm = SyntheticACKDDataModule(root=bench['root'], batch_size=4, **TINY_DATA)
-    callbacks = [DynamicMatching(epochs=[], log_pairs=0)]
-    if compile is not None:
-        callbacks.append(compile)  # type: ignore[arg-type]
-    trainer = _trainer(
-        tmp_path,
-        max_epochs=1,
-        limit_train_batches=2,
-        limit_val_batches=0,
-        callbacks=callbacks,
-    )
-    trainer.fit(task, dm)
-    return task
 
 
 def test_compiled_training_gives_the_same_weights(
@@ -42,8 +15,8 @@ def test_compiled_training_gives_the_same_weights(
     # aot_eager traces forward and backward like inductor but runs the traced
     # graphs with eager kernels: the same numbers without a C++ compiler run.
     callback = CompileModels(backend='aot_eager')
-    compiled = _fit(bench, tmp_path / 'compiled', callback)
-    plain = _fit(bench, tmp_path / 'plain', None)
+    compiled = fit_student(bench, tmp_path / 'compiled', 2, [callback])
+    plain = fit_student(bench, tmp_path / 'plain', 2, [])
     assert callback.compiled == ['student', 'teacher']
     assert set(convolutional_children(compiled)) == {'student', 'teacher'}
     assert compiled.student._compiled_call_impl is not None
@@ -55,10 +28,6 @@ def test_compiled_training_gives_the_same_weights(
             compiled.state_dict()[key], value, rtol=1e-5, atol=1e-6, msg=key
         )
     # Two steps moved the student from its seeded start: not a vacuous check.
-    torch.manual_seed(0)
-    start = ACKDTask(
-        student='resnet18',
-        teacher=TeacherConfig('resnet18', weights=str(bench['teacher'])),
-    )
+    start = seeded_student(bench)
     moved = (start.student.fc.weight - plain.student.fc.weight).detach().abs().max()
     assert 0 < float(moved) < 0.01  # the same start, moved by two small steps
