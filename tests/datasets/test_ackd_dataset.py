@@ -317,8 +317,11 @@ class TestDecodedInMemory:
                     assert torch.equal(batch[key].to(stacked.dtype), stacked), key
                     for sample, one in zip(fetched, want, strict=True):
                         assert torch.equal(sample[key].to(stacked.dtype), one[key])
-                # Any collate function works on it (a list of samples).
+                # Any collate function works on it (a sequence of samples).
                 assert torch.equal(default_collate(fetched)['image'], batch['image'])
+                assert torch.equal(fetched[1:3][1]['image'], batch['image'][2])
+                with pytest.raises(IndexError):
+                    fetched[len(indices)]
 
     def test_shared_memory(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ds = Fake(root, modality='rgb', split='all')

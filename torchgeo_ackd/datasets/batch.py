@@ -1,7 +1,7 @@
 """Batches fetched whole (the DataLoader's ``__getitems__`` protocol)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 from torch import Tensor
 from torch.utils.data import default_collate
@@ -9,14 +9,15 @@ from torch.utils.data import default_collate
 Sample = dict[str, Tensor]
 
 
-class FetchedBatch(list[Sample]):
+class FetchedBatch(Sequence[Sample]):
     """The samples of one batch fetched at once, and the batch they make.
 
-    A dataset's ``__getitems__`` returns it: a list of samples, as the
-    DataLoader expects (any collate function works on it), that also holds
+    A dataset's ``__getitems__`` returns it: a sequence of samples, as the
+    DataLoader expects (any collate function works on it), that holds
     :attr:`collated`, the same samples as one batch, so that
     :func:`collate_fetched` hands the batch on without copying every image a
-    second time. Each sample's tensors are views into :attr:`collated`.
+    second time. A sample is made only when asked for (views into
+    :attr:`collated`), so the usual path builds none.
     """
 
     def __init__(self, collated: Sample) -> None:
@@ -25,11 +26,33 @@ class FetchedBatch(list[Sample]):
         Args:
             collated: The batch: tensors with the sample dimension first, (B, ...).
         """
-        size = len(next(iter(collated.values())))
-        super().__init__(
-            {key: value[i] for key, value in collated.items()} for i in range(size)
-        )
         self.collated = collated
+        self._size = len(next(iter(collated.values())))
+
+    def __len__(self) -> int:
+        """Number of samples."""
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Sample]: ...
+
+    def __getitem__(self, index: int | slice) -> Sample | list[Sample]:
+        """One sample (views into :attr:`collated`), or a list of them.
+
+        Args:
+            index: Sample position or slice.
+
+        Returns:
+            The sample(s).
+        """
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        if not -self._size <= index < self._size:
+            raise IndexError(f'sample {index} of a batch of {self._size}')
+        return {key: value[index] for key, value in self.collated.items()}
 
     @classmethod
     def of(cls, samples: Sequence[Sample]) -> 'FetchedBatch':
