@@ -28,7 +28,6 @@ import copy
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -36,35 +35,27 @@ from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
 from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
 from torchgeo_ackd.synthetic import generate, mixtures
-from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
 
 
 class _Drawn(Exception):
-    """Carries a scene's second class and dominant share out of the generator."""
+    """Carries a scene's mixture out of the generator."""
 
 
-def _probe(
-    class_name: str, rng: np.random.Generator, size: int, pixel_m: float, mixed: bool
-) -> np.ndarray:
-    # Replay scene_abundances' draws on a copy of the file's generator.
-    clone = np.random.Generator(type(rng.bit_generator)())
-    clone.bit_generator.state = rng.bit_generator.state
-    class_abundances(class_name, clone, size, pixel_m)
-    others = [c for c in SYNTHETIC_CLASSES if c != class_name]
-    second = others[int(clone.integers(len(others)))]
-    raise _Drawn(second, float(clone.uniform(*mixtures.DOMINANT_SHARE)))
-
-
-def scene_mixture(modality: str, path: Path, params: dict) -> tuple[str, float]:  # type: ignore[type-arg]
-    """Second class and dominant share of one file of a mixed benchmark."""
+def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture:  # type: ignore[type-arg]
+    """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
     index = int(path.stem.rsplit('_', 1)[1])
+    labels = params.get('labels', 'dominant')
     real = generate.scene_abundances
-    generate.scene_abundances = _probe  # type: ignore[assignment]
+
+    def probe(*args: object) -> None:
+        raise _Drawn(real(*args)[1])  # type: ignore[arg-type]
+
+    generate.scene_abundances = probe  # type: ignore[assignment]
     try:
         if modality == 'ms':
             generate._ms_sample(
-                class_name, index, params['seed'], params['ms_size'], True
+                class_name, index, params['seed'], params['ms_size'], True, labels
             )
         else:
             generate.synthetic_rgb_image(
@@ -73,9 +64,10 @@ def scene_mixture(modality: str, path: Path, params: dict) -> tuple[str, float]:
                 seed=params['seed'],
                 size=params['rgb_size'],
                 mixed=True,
+                labels=labels,
             )
     except _Drawn as drawn:
-        return drawn.args[0], drawn.args[1]
+        return drawn.args[0]
     finally:
         generate.scene_abundances = real  # type: ignore[assignment]
     raise RuntimeError(f'{path}: no mixed scene drawn (is the benchmark mixed?)')
@@ -89,17 +81,17 @@ def oracle_pairing(
     t_mix = [scene_mixture('ms', f, params) for f in teacher.files]
     index = torch.empty(len(student), dtype=torch.long)
     found = 0
-    for s, (second, share) in enumerate(s_mix):
+    for s, (dominant, second, share) in enumerate(s_mix):
         label = int(student.targets[s])
         candidates = [
             t
             for t in range(len(teacher))
-            if int(teacher.targets[t]) == label and t_mix[t][0] == second
+            if int(teacher.targets[t]) == label and t_mix[t][:2] == (dominant, second)
         ]
         found += bool(candidates)
         if not candidates:  # no such teacher image: any of the class
             candidates = (teacher.targets == label).nonzero().flatten().tolist()
-        index[s] = min(candidates, key=lambda t: abs(t_mix[t][1] - share))
+        index[s] = min(candidates, key=lambda t: abs(t_mix[t].share - share))
     print(
         f'oracle pairing: {found} of {len(student)} students have a teacher of the same mixture'
     )

@@ -38,20 +38,21 @@ def test_replayed_mixture_is_the_rendered_one(
     real_scene = mixtures.scene_abundances
 
     def record(*args: object) -> np.ndarray:
-        rendered.append(real_scene(*args))  # type: ignore[arg-type]
+        rendered.append(real_scene(*args)[0])  # type: ignore[arg-type]
         raise StopIteration  # the rest of the rendering is not needed
 
     folder = tmp_path / 'MS' if modality == 'ms' else tmp_path / 'RGB'
     for class_name in ('AnnualCrop', 'River', 'Wetland'):
         for index in range(3):
             path = folder / class_name / f'{class_name}_{index:04d}.tif'
-            second, share = oracle.scene_mixture(modality, path, PARAMS)
+            dominant_name, second, share = oracle.scene_mixture(modality, path, PARAMS)
+            assert dominant_name == class_name
             with monkeypatch.context() as patch:
                 patch.setattr(mixtures, 'class_abundances', _marked)
                 patch.setattr(generate, 'scene_abundances', record)
                 with pytest.raises(StopIteration):
                     if modality == 'ms':
-                        generate._ms_sample(class_name, index, 0, 16, True)
+                        generate._ms_sample(class_name, index, 0, 16, True, 'dominant')
                     else:
                         generate.synthetic_rgb_image(
                             class_name, index, seed=0, size=16, mixed=True
@@ -75,13 +76,13 @@ def test_oracle_pairs_share_the_mixture(tmp_path: Path) -> None:
     pairing = oracle.oracle_pairing(student, teacher, params)
     for s, t in enumerate(pairing.teacher_index.tolist()):
         assert student.targets[s] == teacher.targets[t]
-        s_second, _ = oracle.scene_mixture('rgb', student.files[s], params)
-        t_second, _ = oracle.scene_mixture('ms', teacher.files[t], params)
+        s_second = oracle.scene_mixture('rgb', student.files[s], params).second
+        t_second = oracle.scene_mixture('ms', teacher.files[t], params).second
         # 12 teachers a class, 9 possible second classes: most students find one.
         if s_second != t_second:
             same_class = (teacher.targets == student.targets[s]).nonzero().flatten()
             seconds = {
-                oracle.scene_mixture('ms', teacher.files[i], params)[0]
+                oracle.scene_mixture('ms', teacher.files[i], params).second
                 for i in same_class.tolist()
             }
             assert s_second not in seconds

@@ -59,6 +59,7 @@ def test_layout_and_counts(tiny_root: Path) -> None:
         'seed': 3,
         'rgb_format': 'jpg',
         'mixed': False,
+        'labels': 'dominant',
     }
     assert meta['scenes'] == 'pure'
     assert isinstance(meta['version'], int)

@@ -11,20 +11,31 @@ from torchgeo_ackd.synthetic import (
     synthetic_rgb_image,
 )
 from torchgeo_ackd.synthetic.layouts import class_abundances
-from torchgeo_ackd.synthetic.mixtures import DOMINANT_SHARE, scene_abundances
+from torchgeo_ackd.synthetic.mixtures import (
+    DOMINANT_SHARE,
+    Mixture,
+    _annotated_mixture,
+    check_label_rule,
+    scene_abundances,
+)
 
 
 @pytest.mark.parametrize('name', SYNTHETIC_CLASSES)
 def test_pure_scene_is_the_class_layout(name: str) -> None:
-    pure = scene_abundances(name, np.random.default_rng(7), 24, 10.0, mixed=False)
+    pure, mixture = scene_abundances(
+        name, np.random.default_rng(7), 24, 10.0, mixed=False
+    )
     expected = class_abundances(name, np.random.default_rng(7), 24, 10.0)
     np.testing.assert_array_equal(pure, expected)
+    assert mixture == Mixture(name, None, 1.0)
 
 
 @pytest.mark.parametrize('seed', range(8))
 def test_mixed_scene_keeps_the_dominant_share(seed: int) -> None:
     name, size = SYNTHETIC_CLASSES[seed % len(SYNTHETIC_CLASSES)], 48
-    mixed = scene_abundances(name, np.random.default_rng(seed), size, 10.0, True)
+    mixed, mixture = scene_abundances(
+        name, np.random.default_rng(seed), size, 10.0, True
+    )
     # The same generator state first draws the dominant layout, then the
     # second class, the share, the second layout and the boundary field.
     rng = np.random.default_rng(seed)
@@ -43,6 +54,7 @@ def test_mixed_scene_keeps_the_dominant_share(seed: int) -> None:
     assert exclusive.mean() <= share + pixel and from_dominant.mean() >= share - pixel
     assert DOMINANT_SHARE[0] <= share <= DOMINANT_SHARE[1]
     assert second != name
+    assert mixture == Mixture(name, second, share)
     assert 0.0 <= mixed.min() and mixed.sum(-1).max() <= 1.0 + 1e-9
 
 
@@ -61,8 +73,100 @@ def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
     meta = json.loads((root / 'synthetic.json').read_text())
     # What version 1 wrote for the same (pure) benchmark.
     meta['version'] = 1
-    del meta['parameters']['mixed']
+    del meta['parameters']['mixed'], meta['parameters']['labels']
     (root / 'synthetic.json').write_text(json.dumps(meta))
     assert generate_synthetic_benchmark(root, **tiny) == root  # reused
     with pytest.raises(FileExistsError, match='other parameters'):
         generate_synthetic_benchmark(root, mixed=True, **tiny)
+
+
+def _marked(
+    class_name: str, rng: np.random.Generator, size: int, pixel_m: float
+) -> np.ndarray:
+    """The real layout's draws, every pixel marked with the class index."""
+    real = class_abundances(class_name, rng, size, pixel_m)
+    return np.full(real.shape, float(SYNTHETIC_CLASSES.index(class_name)))
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_annotated_scene_holds_its_label_and_reports_its_mixture(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torchgeo_ackd.synthetic import mixtures
+
+    monkeypatch.setattr(mixtures, 'class_abundances', _marked)
+    label, size = SYNTHETIC_CLASSES[seed % len(SYNTHETIC_CLASSES)], 40
+    marks, mixture = scene_abundances(
+        label, np.random.default_rng(seed), size, 10.0, True, 'annotated'
+    )
+    marks = marks[..., 0]
+    assert label in (mixture.dominant, mixture.second)
+    assert mixture.dominant != mixture.second
+    index = {SYNTHETIC_CLASSES.index(c) for c in mixture[:2]}
+    assert set(np.unique(marks).astype(int)) == index
+    dominant = SYNTHETIC_CLASSES.index(mixture.dominant)
+    assert abs(float((marks == dominant).mean()) - mixture.share) <= 1 / size
+    assert DOMINANT_SHARE[0] <= mixture.share <= DOMINANT_SHARE[1]
+
+
+def test_annotated_labels_follow_the_area() -> None:
+    """Drawn given its label, a scene is dominated by it with probability E[s].
+
+    With ``s`` uniform on [a, b] and the label the dominant cover with
+    probability ``s``: P(dominant = label | label) = E[s] = (a + b) / 2, and
+    given that, ``s`` has density proportional to ``s``, so its mean is
+    E[s^2] / E[s] = (a^2 + ab + b^2) / (3 E[s]) (and for the minor case,
+    E[s (1 - s)] / E[1 - s]).
+    """
+    a, b = DOMINANT_SHARE
+    mean_s = (a + b) / 2
+    mean_s2 = (a * a + a * b + b * b) / 3
+    rng = np.random.default_rng(0)
+    n = 20_000
+    drawn = [_annotated_mixture('Forest', rng) for _ in range(n)]
+    dominated = [m for m in drawn if m.dominant == 'Forest']
+    minor = [m for m in drawn if m.second == 'Forest']
+    assert len(dominated) + len(minor) == n
+    p = len(dominated) / n
+    assert abs(p - mean_s) < 4 * np.sqrt(mean_s * (1 - mean_s) / n)
+    share_dominated = np.mean([m.share for m in dominated])
+    share_minor = np.mean([m.share for m in minor])
+    assert share_dominated == pytest.approx(mean_s2 / mean_s, abs=0.004)
+    assert share_minor == pytest.approx((mean_s - mean_s2) / (1 - mean_s), abs=0.004)
+    # The other land cover is uniform over the nine other classes.
+    counts = np.unique([m.dominant for m in minor], return_counts=True)[1]
+    assert len(counts) == len(SYNTHETIC_CLASSES) - 1
+    assert counts.min() > 0.8 * len(minor) / 9
+
+
+def test_label_rule_is_checked() -> None:
+    check_label_rule(True, 'annotated')
+    check_label_rule(False, 'dominant')
+    with pytest.raises(ValueError, match="labels must be one of .* got 'noisy'"):
+        check_label_rule(True, 'noisy')
+    with pytest.raises(ValueError, match='needs mixed scenes'):
+        check_label_rule(False, 'annotated')
+
+
+def test_annotated_benchmark_is_its_own(tmp_path: Path) -> None:
+    import json
+
+    tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
+    root = generate_synthetic_benchmark(tmp_path / 'b', mixed=True, **tiny)
+    meta = json.loads((root / 'synthetic.json').read_text())
+    assert meta['parameters']['labels'] == 'dominant'
+    # A mixed benchmark written before the label rule existed is reused ...
+    del meta['parameters']['labels']
+    (root / 'synthetic.json').write_text(json.dumps(meta))
+    assert generate_synthetic_benchmark(root, mixed=True, **tiny) == root
+    # ... but it is not the annotated one.
+    with pytest.raises(FileExistsError, match='other parameters'):
+        generate_synthetic_benchmark(root, mixed=True, labels='annotated', **tiny)
+    with pytest.raises(ValueError, match='needs mixed scenes'):
+        generate_synthetic_benchmark(tmp_path / 'c', labels='annotated', **tiny)
+    annotated = generate_synthetic_benchmark(
+        tmp_path / 'd', mixed=True, labels='annotated', **tiny
+    )
+    meta = json.loads((annotated / 'synthetic.json').read_text())
+    assert meta['parameters']['labels'] == 'annotated'
+    assert 'probability equal to its share' in meta['scenes']

@@ -36,6 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='scenes mix their class with a second land cover (--no-mixed: pure)',
     )
     parser.add_argument(
+        '--labels',
+        choices=('dominant', 'annotated'),
+        default='dominant',
+        help='how a mixed scene gets its label: its dominant land cover, or one '
+        'of its two land covers with probability equal to its share of the area '
+        '(annotated; needs --mixed)',
+    )
+    parser.add_argument(
         '--paper-size',
         type=float,
         metavar='FRACTION',
@@ -66,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             rgb_format=args.rgb_format,
             mixed=args.mixed,
+            labels=args.labels,
             overwrite=args.overwrite,
         )
     except (FileExistsError, ValueError, TypeError) as error:

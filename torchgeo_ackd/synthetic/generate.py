@@ -42,7 +42,7 @@ from rasterio.transform import Affine, from_origin
 
 from ..sensors import SENTINEL2_EUROSAT
 from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES
-from .mixtures import DOMINANT_SHARE, scene_abundances
+from .mixtures import DOMINANT_SHARE, check_label_rule, scene_abundances
 from .spectra import (
     ENDMEMBERS,
     endmember_spectra,
@@ -123,7 +123,7 @@ def _mix(
 
 
 def _ms_sample(
-    class_name: str, index: int, seed: int, size: int, mixed: bool
+    class_name: str, index: int, seed: int, size: int, mixed: bool, labels: str
 ) -> tuple[np.ndarray, int, Affine]:
     rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
     epsg = int(rng.choice(_UTM_EPSG))
@@ -132,7 +132,7 @@ def _ms_sample(
     transform = from_origin(easting, northing, MS_GSD_M, MS_GSD_M)
 
     pixel_m = MS_GSD_M / np.exp(0.1 * rng.standard_normal())
-    abundances = scene_abundances(class_name, rng, size, pixel_m, mixed)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, labels)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     tilt = 1.0 + 0.04 * rng.standard_normal((n_end, 1)) * _WAVELENGTH_TILT
@@ -149,7 +149,13 @@ def _ms_sample(
 
 
 def synthetic_ms_image(
-    class_name: str, index: int, *, seed: int = 0, size: int = 32, mixed: bool = False
+    class_name: str,
+    index: int,
+    *,
+    seed: int = 0,
+    size: int = 32,
+    mixed: bool = False,
+    labels: str = 'dominant',
 ) -> np.ndarray:
     """One MS scene of the synthetic benchmark, as written to disk.
 
@@ -159,16 +165,24 @@ def synthetic_ms_image(
         seed: Benchmark seed.
         size: Side in pixels (10 m each).
         mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+        labels: How a mixed scene gets its label (``'dominant'`` or
+            ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
         bands in SENTINEL2_EUROSAT order.
     """
-    return _ms_sample(class_name, index, seed, size, mixed)[0]
+    return _ms_sample(class_name, index, seed, size, mixed, labels)[0]
 
 
 def synthetic_rgb_image(
-    class_name: str, index: int, *, seed: int = 0, size: int = 64, mixed: bool = False
+    class_name: str,
+    index: int,
+    *,
+    seed: int = 0,
+    size: int = 64,
+    mixed: bool = False,
+    labels: str = 'dominant',
 ) -> np.ndarray:
     """One RGB scene of the synthetic benchmark, before image compression.
 
@@ -178,13 +192,15 @@ def synthetic_rgb_image(
         seed: Benchmark seed.
         size: Side in pixels (5 m each).
         mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+        labels: How a mixed scene gets its label (``'dominant'`` or
+            ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         8-bit sRGB-like values, uint8, shape (size, size, 3), channels R, G, B.
     """
     rng = _file_rng(seed, _RGB_SEED_KEY, _class_index(class_name), index)
     pixel_m = RGB_GSD_M / (RGB_FEATURE_SCALE * np.exp(0.1 * rng.standard_normal()))
-    abundances = scene_abundances(class_name, rng, size, pixel_m, mixed)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, labels)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     hue = np.exp(0.02 * rng.standard_normal((n_end, 3)))
@@ -223,6 +239,7 @@ def _parameters(
     seed: int,
     rgb_format: str,
     mixed: bool,
+    labels: str,
 ) -> dict[str, Any]:
     for name, value, minimum in (
         ('ms_per_class', ms_per_class, 1),
@@ -237,6 +254,7 @@ def _parameters(
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
     if not isinstance(mixed, bool):
         raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
+    check_label_rule(mixed, labels)
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
     return {
@@ -247,6 +265,7 @@ def _parameters(
         'seed': int(seed),
         'rgb_format': rgb_format,
         'mixed': mixed,
+        'labels': labels,
     }
 
 
@@ -257,12 +276,7 @@ def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
         'parameters': parameters,
         'classes': list(SYNTHETIC_CLASSES),
         'confusable_pairs': [list(pair) for pair in CONFUSABLE_PAIRS],
-        'scenes': (
-            f'mixed: dominant class (the label) over {DOMINANT_SHARE[0]:.0%}-'
-            f'{DOMINANT_SHARE[1]:.0%} of the area, a random other class the rest'
-            if parameters['mixed']
-            else 'pure'
-        ),
+        'scenes': _scenes(parameters),
         'ms': {
             'sensor': SENTINEL2_EUROSAT.name,
             'bands': list(SENTINEL2_EUROSAT.bands),
@@ -279,6 +293,22 @@ def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scenes(parameters: dict[str, Any]) -> str:
+    if not parameters['mixed']:
+        return 'pure'
+    shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
+    if parameters['labels'] == 'dominant':
+        return (
+            f'mixed: dominant class (the label) over {shares} of the area, a '
+            'random other class the rest'
+        )
+    return (
+        f'mixed: a dominant class over {shares} of the area, a random other '
+        'class the rest; the label names one of the two with probability equal '
+        'to its share of the area'
+    )
+
+
 def _read_metadata(root: Path) -> dict[str, Any] | None:
     try:
         with open(root / METADATA_FILE) as f:
@@ -292,10 +322,15 @@ def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> 
     if metadata is None or metadata.get('generator') != wanted['generator']:
         return False
     parameters = wanted['parameters']
-    if metadata.get('version') == 1 and not parameters['mixed']:
-        # Version 1 wrote the pure scenes that version 2 writes with mixed=False.
-        pure = {k: v for k, v in parameters.items() if k != 'mixed'}
-        return metadata.get('parameters') == pure
+    if parameters['labels'] == 'dominant':
+        # Benchmarks written before the label rule existed have the dominant
+        # labels; version 1 wrote the pure scenes that mixed=False writes.
+        earlier = {k: v for k, v in parameters.items() if k != 'labels'}
+        if metadata.get('version') == 1 and not parameters['mixed']:
+            earlier.pop('mixed')
+            return metadata.get('parameters') == earlier
+        if metadata.get('parameters') == earlier:
+            return metadata.get('version') == wanted['version']
     return (
         metadata.get('version') == wanted['version']
         and metadata.get('parameters') == parameters
@@ -304,6 +339,7 @@ def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> 
 
 def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
     seed, fmt, mixed = parameters['seed'], parameters['rgb_format'], parameters['mixed']
+    labels = parameters['labels']
     crs = {epsg: CRS.from_epsg(epsg) for epsg in _UTM_EPSG}
     descriptions = SENTINEL2_EUROSAT.bands
     with rasterio.Env():
@@ -312,7 +348,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             ms_dir.mkdir(parents=True)
             for i in range(parameters['ms_per_class']):
                 dn, epsg, transform = _ms_sample(
-                    class_name, i, seed, parameters['ms_size'], mixed
+                    class_name, i, seed, parameters['ms_size'], mixed, labels
                 )
                 with rasterio.open(
                     ms_dir / f'{class_name}_{i:04d}.tif',
@@ -331,7 +367,12 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             rgb_dir.mkdir(parents=True)
             for i in range(parameters['rgb_per_class']):
                 rgb = synthetic_rgb_image(
-                    class_name, i, seed=seed, size=parameters['rgb_size'], mixed=mixed
+                    class_name,
+                    i,
+                    seed=seed,
+                    size=parameters['rgb_size'],
+                    mixed=mixed,
+                    labels=labels,
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
                 if fmt == 'jpg':
@@ -380,6 +421,7 @@ def generate_synthetic_benchmark(
     seed: int = 0,
     rgb_format: str = 'jpg',
     mixed: bool = False,
+    labels: str = 'dominant',
     overwrite: bool = False,
 ) -> Path:
     """Write (or reuse) a synthetic MS -> RGB benchmark in the benchmark layout.
@@ -402,6 +444,11 @@ def generate_synthetic_benchmark(
         rgb_format: ``'jpg'`` (quality 95) or ``'png'``.
         mixed: Scenes mix their class with a second land cover (see
             :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
+        labels: How a mixed scene gets its label: ``'dominant'`` (its
+            dominant land cover) or ``'annotated'`` (one of its two land
+            covers, with probability equal to its share of the area; the
+            label noise of real scene annotations, which a teacher trained on
+            a large archive knows about and a few labelled images do not).
         overwrite: Replace an existing *root* that holds something else.
 
     Returns:
@@ -412,12 +459,20 @@ def generate_synthetic_benchmark(
             benchmark with the same parameters, and *overwrite* is False.
         TypeError: If a count, size or the seed is not an int, or *mixed* not
             a bool.
-        ValueError: If a count or size is too small or *rgb_format* is unknown.
+        ValueError: If a count or size is too small, *rgb_format* or *labels*
+            is unknown, or *labels* is ``'annotated'`` for pure scenes.
     """
     root = Path(root)
     wanted = _metadata(
         _parameters(
-            ms_per_class, rgb_per_class, ms_size, rgb_size, seed, rgb_format, mixed
+            ms_per_class,
+            rgb_per_class,
+            ms_size,
+            rgb_size,
+            seed,
+            rgb_format,
+            mixed,
+            labels,
         )
     )
     if root.exists() and not overwrite:
