@@ -98,6 +98,79 @@ def oracle_pairing(
     return Pairing.for_datasets(index, student, teacher)
 
 
+def mixture_agreement(
+    pairing: Pairing, root: Path, params: dict
+) -> tuple[float, float]:  # type: ignore[type-arg]
+    """How often a pairing's teacher holds its student's mixture.
+
+    Returns:
+        The fractions of pairs whose teacher has the student's dominant land
+        cover, and its dominant *and* second land cover.
+    """
+    same_dominant = same_mixture = 0
+    for student_file, t in zip(
+        pairing.student_files, pairing.teacher_index.tolist(), strict=True
+    ):
+        student = scene_mixture('rgb', root / student_file, params)
+        teacher = scene_mixture('ms', root / pairing.teacher_files[t], params)
+        same_dominant += student.dominant == teacher.dominant
+        same_mixture += student[:2] == teacher[:2]
+    n = len(pairing)
+    return same_dominant / n, same_mixture / n
+
+
+@torch.no_grad()
+def teacher_on_gallery(
+    checkpoint: Path, root: Path, params: dict, split: dict
+) -> dict[str, tuple[float, float]]:  # type: ignore[type-arg]
+    """What the teacher of a student checkpoint names, per MS split.
+
+    Returns:
+        Per split (``'train'``: the images it was trained on, the gallery;
+        ``'test'``): the fractions of the images whose label is *not* their
+        dominant land cover (annotated labels) on which the teacher's top
+        class is the label, and is the dominant land cover.
+    """
+    from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+    from torchgeo_ackd.tasks import ACKDTask
+
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    dm = SyntheticACKDDataModule(
+        root,
+        generate=False,
+        mixed=True,
+        labels=params.get('labels', 'dominant'),
+        **split,
+    )
+    saved = state[type(dm).__name__]
+    dm.stats.update({k: v for k, v in saved.items() if k in dm.stats})
+    task = ACKDTask.load_from_checkpoint(checkpoint, map_location='cpu')
+    task.eval()
+    report = {}
+    for name in ('train', 'test'):
+        dataset = dm.ms_dataset(name)
+        positions = list(range(len(dataset)))
+        predicted = []
+        for start in range(0, len(positions), 256):
+            batch = dataset.__getitems__(positions[start : start + 256]).collated
+            image = dm.preprocess({'image_ms': batch['image']})['image_ms']
+            predicted.append(task.teacher(image).logits.argmax(1))
+        top = torch.cat(predicted)
+        dominant = torch.tensor(
+            [
+                SyntheticACKD.classes.index(scene_mixture('ms', f, params).dominant)
+                for f in dataset.files
+            ]
+        )
+        minority = dominant != dataset.targets
+        n = max(int(minority.sum()), 1)
+        report[name] = (
+            float((top == dataset.targets)[minority].sum()) / n,
+            float((top == dominant)[minority].sum()) / n,
+        )
+    return report
+
+
 def write_split(
     student: SyntheticACKD,
     split: dict,
@@ -128,6 +201,33 @@ def write_split(
     return path
 
 
+def report_pairings(
+    out: Path, root: Path, params: dict, seed: int, oracle: Pairing
+) -> None:  # type: ignore[type-arg]
+    """Print how often each pairing of a pipeline run holds the student's mixture."""
+    students = out / 'students'
+    candidates = {
+        'oracle': oracle,
+        'random same-class (vanilla KD)': students
+        / f'kd_seed{seed}'
+        / 'pairing_initial'
+        / 'pairing.pt',
+        'SSM (matcher)': out / 'matcher' / 'pairing.pt',
+    }
+    for run in sorted((students / f'kd_sembridge_seed{seed}').glob('pairing_epoch*')):
+        candidates[f'DynM ({run.name})'] = run / 'pairing.pt'
+    for name, source in candidates.items():
+        if isinstance(source, Path):
+            if not source.is_file():
+                continue
+            source = Pairing.read(source)
+        dominant, mixture = mixture_agreement(source, root, params)
+        print(
+            f'{name}: teacher of the same dominant cover {dominant:.1%}, same mixture '
+            f'{mixture:.1%}; {source.distinct_teachers()} distinct teachers'
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
@@ -145,6 +245,13 @@ def main() -> None:
         type=int,
         help='student batch size of the --train-per-class runs (default: as the '
         "pipeline's), so that a small training set still gives enough steps",
+    )
+    parser.add_argument(
+        '--kd-temperature-squared',
+        action='store_true',
+        help='train vanilla KD, KD + SemBridge and the oracle again with the KD '
+        'loss scaled by T^2 (Hinton et al.; the reference does not scale), into '
+        'OUT/students-t2, next to links to the baseline runs',
     )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
@@ -167,6 +274,16 @@ def main() -> None:
         split_file = write_split(everything, split, args.out / f'split-train{n}.csv', n)
         students = args.out / f'students-train{n}'
         methods = ('baseline', 'kd', 'kd_oracle')
+    if args.kd_temperature_squared:
+        students = students.parent / f'{students.name}-t2'
+        for seed in seeds:  # the baseline has no KD loss to scale
+            link = students / f'baseline_seed{seed}'
+            if not link.exists() and not split_file:
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(
+                    (args.out / 'students' / link.name).resolve(),
+                    target_is_directory=True,
+                )
     chosen = split | ({'split_file': split_file} if split_file else {})
     student = SyntheticACKD(args.root, modality='rgb', split='train', **chosen)
     teacher = SyntheticACKD(args.root, modality='ms', split='train', **chosen)
@@ -176,13 +293,27 @@ def main() -> None:
         f'distinct teachers, at most {pairing.max_load()} students on one'
     )
     _, csv_path = pairing.save(students.parent / f'{students.name}-oracle_pairing')
+    report_pairings(args.out, args.root, params, seeds[0], pairing)
+    if params.get('labels') == 'annotated':
+        checkpoint = args.out / 'students' / f'kd_seed{seeds[0]}' / 'best.ckpt'
+        for name, (label, dominant) in teacher_on_gallery(
+            checkpoint, args.root, params, split
+        ).items():
+            print(
+                f'teacher on MS {name} images labelled with their minor land cover: '
+                f'names the label on {label:.1%}, the dominant cover on {dominant:.1%}'
+            )
     runs: dict[str, dict[str, float]] = {}
     for method in methods:
         runs[method] = {}
         for seed in seeds:
             name = f'{method}_seed{seed}'
-            if method == 'kd_oracle' or split_file:
+            scaled = args.kd_temperature_squared and method != 'baseline'
+            if method == 'kd_oracle' or split_file or scaled:
                 config = config_of('kd' if method == 'kd_oracle' else method, seed)
+                if scaled:
+                    kd = config['model']['init_args']['kd']
+                    kd['options']['scale_by_temperature_squared'] = True
                 if split_file:
                     config['data']['init_args']['split_file'] = str(split_file)
                     if args.batch_size:

@@ -86,3 +86,35 @@ def test_oracle_pairs_share_the_mixture(tmp_path: Path) -> None:
                 for i in same_class.tolist()
             }
             assert s_second not in seconds
+
+
+def test_annotated_oracle_pairs_hold_the_mixture(tmp_path: Path) -> None:
+    root = generate_synthetic_benchmark(
+        tmp_path / 'bench', ms_per_class=10, rgb_per_class=2, ms_size=16, rgb_size=16,
+        mixed=True, labels='annotated',
+    )  # fmt: skip
+    params = PARAMS | {'labels': 'annotated'}
+    student = SyntheticACKD(root, modality='rgb', split='all')
+    teacher = SyntheticACKD(root, modality='ms', split='all')
+    pairing = oracle.oracle_pairing(student, teacher, params)
+    mixtures_of = {
+        f: oracle.scene_mixture('ms', f, params)[:2] for f in teacher.files
+    }
+    # Students for which some teacher of their label holds their mixture.
+    can = 0
+    for s, f in enumerate(student.files):
+        wanted = oracle.scene_mixture('rgb', f, params)[:2]
+        can += any(
+            mixtures_of[t] == wanted
+            for t, label in zip(teacher.files, teacher.targets.tolist(), strict=True)
+            if label == int(student.targets[s])
+        )
+    dominant, mixture = oracle.mixture_agreement(pairing, root, params)
+    assert mixture == can / len(student)
+    assert 0 < mixture <= dominant <= 1
+    # Labels name the minor cover for some scenes (10 x 12 scenes).
+    minor = sum(
+        oracle.scene_mixture('rgb', f, params).dominant != f.parent.name
+        for f in student.files
+    )
+    assert 0 < minor < len(student)
