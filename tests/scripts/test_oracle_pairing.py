@@ -97,9 +97,7 @@ def test_annotated_oracle_pairs_hold_the_mixture(tmp_path: Path) -> None:
     student = SyntheticACKD(root, modality='rgb', split='all')
     teacher = SyntheticACKD(root, modality='ms', split='all')
     pairing = oracle.oracle_pairing(student, teacher, params)
-    mixtures_of = {
-        f: oracle.scene_mixture('ms', f, params)[:2] for f in teacher.files
-    }
+    mixtures_of = {f: oracle.scene_mixture('ms', f, params)[:2] for f in teacher.files}
     # Students for which some teacher of their label holds their mixture.
     can = 0
     for s, f in enumerate(student.files):
