@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         'method on every fold and seed, with paired intervals (default: 1, the '
         'single default split)',
     )
+    parser.add_argument(
+        '--kd-temperature-squared',
+        action='store_true',
+        help='scale the vanilla KD loss by T^2 in every KD method (the reference '
+        'does not); use another --out than unscaled runs',
+    )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
     args = parser.parse_args(argv)
     run_pipeline(
@@ -84,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         use_pretrained=not args.no_pretrained,
         fresh=args.fresh,
         folds=args.folds,
+        kd_temperature_squared=args.kd_temperature_squared,
     )
 
 

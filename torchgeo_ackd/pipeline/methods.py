@@ -82,6 +82,33 @@ METHODS: dict[str, Method] = {
     ),
 }
 
+
+def model_args(method: str, kd_temperature_squared: bool = False) -> dict[str, Any]:
+    """The ``ACKDTask`` arguments of a method, with the pipeline's KD options.
+
+    Args:
+        method: A key of :data:`METHODS`.
+        kd_temperature_squared: Scale the vanilla KD loss by ``T^2`` (Hinton
+            et al.), which keeps its gradients the size of the task loss's at
+            any temperature; the reference does not scale (the default). DKD
+            and the baseline are unchanged.
+
+    Returns:
+        A new dict (groups copied, so the caller may update it).
+
+    Raises:
+        KeyError: If *method* is unknown.
+    """
+    model = {
+        key: dict(value) if isinstance(value, dict) else value
+        for key, value in METHODS[method].model.items()
+    }
+    kd = model.get('kd', {})
+    if kd_temperature_squared and kd.get('loss') == 'kd':
+        kd['options'] = dict(kd['options']) | {'scale_by_temperature_squared': True}
+    return model
+
+
 #: What the README's main job trains.
 DEFAULT_METHODS = ('baseline', 'kd', 'kd_sembridge')
 

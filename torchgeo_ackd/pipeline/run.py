@@ -21,7 +21,7 @@ from ..sensors import SENTINEL2_SSL4EO
 from ..tasks import MatcherTask
 from .folds import write_fold_split
 from .lock import output_lock
-from .methods import METHODS
+from .methods import METHODS, model_args
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
 
@@ -217,6 +217,7 @@ def run_pipeline(
     use_pretrained: bool = True,
     fresh: bool = False,
     folds: int = 1,
+    kd_temperature_squared: bool = False,
 ) -> list[StageResult]:
     """Run every stage (reusing finished ones) and write the results.
 
@@ -238,6 +239,9 @@ def run_pipeline(
         folds: K >= 3: stratified K-fold evaluation over the RGB images (every
             image tested once; see :mod:`~torchgeo_ackd.pipeline.folds`), each
             method run on every fold with every seed; 1: the default split.
+        kd_temperature_squared: Scale the vanilla KD loss by ``T^2`` in every
+            KD method (the reference does not; see
+            :func:`~torchgeo_ackd.pipeline.methods.model_args`).
 
     Returns:
         The student stages' results.
@@ -311,7 +315,8 @@ def run_pipeline(
                     'in_channels': in_channels,
                     'weights': str(out / 'teacher' / 'best.ckpt'),
                 }
-                for key, value in spec.model.items():  # groups key by key
+                model = model_args(method, kd_temperature_squared)
+                for key, value in model.items():  # groups key by key
                     args[key] = (
                         args.get(key, {}) | value if isinstance(value, dict) else value
                     )
