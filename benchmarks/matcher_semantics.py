@@ -91,7 +91,7 @@ def main() -> None:
         raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
     config = yaml.safe_load((args.out / 'matcher' / 'config.yaml').read_text())
     data = config['data']['init_args'] | {'root': args.root, 'generate': False}
-    data |= {'mixed': True, 'labels': params.get('labels', 'dominant')}
+    data |= {'mixed': True, 'label_rule': params.get('label_rule', 'dominant')}
     dm = SyntheticACKDDataModule(**data)
     dm.setup('fit')
     matcher = MatcherTask.load_from_checkpoint(

@@ -45,7 +45,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
     index = int(path.stem.rsplit('_', 1)[1])
-    labels = params.get('labels', 'dominant')
+    label_rule = params.get('label_rule', 'dominant')
     real = generate.scene_abundances
 
     def probe(*args: object) -> None:
@@ -55,7 +55,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     try:
         if modality == 'ms':
             generate._ms_sample(
-                class_name, index, params['seed'], params['ms_size'], True, labels
+                class_name, index, params['seed'], params['ms_size'], True, label_rule
             )
         else:
             generate.synthetic_rgb_image(
@@ -64,7 +64,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
                 seed=params['seed'],
                 size=params['rgb_size'],
                 mixed=True,
-                labels=labels,
+                label_rule=label_rule,
             )
     except _Drawn as drawn:
         return drawn.args[0]
@@ -139,7 +139,7 @@ def teacher_on_gallery(
         root,
         generate=False,
         mixed=True,
-        labels=params.get('labels', 'dominant'),
+        label_rule=params.get('label_rule', 'dominant'),
         **split,
     )
     saved = state[type(dm).__name__]
@@ -294,7 +294,7 @@ def main() -> None:
     )
     _, csv_path = pairing.save(students.parent / f'{students.name}-oracle_pairing')
     report_pairings(args.out, args.root, params, seeds[0], pairing)
-    if params.get('labels') == 'annotated':
+    if params.get('label_rule') == 'annotated':
         checkpoint = args.out / 'students' / f'kd_seed{seeds[0]}' / 'best.ckpt'
         for name, (label, dominant) in teacher_on_gallery(
             checkpoint, args.root, params, split

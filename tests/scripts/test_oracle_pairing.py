@@ -91,9 +91,9 @@ def test_oracle_pairs_share_the_mixture(tmp_path: Path) -> None:
 def test_annotated_oracle_pairs_hold_the_mixture(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(
         tmp_path / 'bench', ms_per_class=10, rgb_per_class=2, ms_size=16, rgb_size=16,
-        mixed=True, labels='annotated',
+        mixed=True, label_rule='annotated',
     )  # fmt: skip
-    params = PARAMS | {'labels': 'annotated'}
+    params = PARAMS | {'label_rule': 'annotated'}
     student = SyntheticACKD(root, modality='rgb', split='all')
     teacher = SyntheticACKD(root, modality='ms', split='all')
     pairing = oracle.oracle_pairing(student, teacher, params)

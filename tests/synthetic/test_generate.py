@@ -59,7 +59,7 @@ def test_layout_and_counts(tiny_root: Path) -> None:
         'seed': 3,
         'rgb_format': 'jpg',
         'mixed': False,
-        'labels': 'dominant',
+        'label_rule': 'dominant',
     }
     assert meta['scenes'] == 'pure'
     assert isinstance(meta['version'], int)

@@ -73,7 +73,7 @@ def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
     meta = json.loads((root / 'synthetic.json').read_text())
     # What version 1 wrote for the same (pure) benchmark.
     meta['version'] = 1
-    del meta['parameters']['mixed'], meta['parameters']['labels']
+    del meta['parameters']['mixed'], meta['parameters']['label_rule']
     (root / 'synthetic.json').write_text(json.dumps(meta))
     assert generate_synthetic_benchmark(root, **tiny) == root  # reused
     with pytest.raises(FileExistsError, match='other parameters'):
@@ -142,7 +142,7 @@ def test_annotated_labels_follow_the_area() -> None:
 def test_label_rule_is_checked() -> None:
     check_label_rule(True, 'annotated')
     check_label_rule(False, 'dominant')
-    with pytest.raises(ValueError, match="labels must be one of .* got 'noisy'"):
+    with pytest.raises(ValueError, match="label_rule must be one of .* got 'noisy'"):
         check_label_rule(True, 'noisy')
     with pytest.raises(ValueError, match='needs mixed scenes'):
         check_label_rule(False, 'annotated')
@@ -154,19 +154,19 @@ def test_annotated_benchmark_is_its_own(tmp_path: Path) -> None:
     tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
     root = generate_synthetic_benchmark(tmp_path / 'b', mixed=True, **tiny)
     meta = json.loads((root / 'synthetic.json').read_text())
-    assert meta['parameters']['labels'] == 'dominant'
+    assert meta['parameters']['label_rule'] == 'dominant'
     # A mixed benchmark written before the label rule existed is reused ...
-    del meta['parameters']['labels']
+    del meta['parameters']['label_rule']
     (root / 'synthetic.json').write_text(json.dumps(meta))
     assert generate_synthetic_benchmark(root, mixed=True, **tiny) == root
     # ... but it is not the annotated one.
     with pytest.raises(FileExistsError, match='other parameters'):
-        generate_synthetic_benchmark(root, mixed=True, labels='annotated', **tiny)
+        generate_synthetic_benchmark(root, mixed=True, label_rule='annotated', **tiny)
     with pytest.raises(ValueError, match='needs mixed scenes'):
-        generate_synthetic_benchmark(tmp_path / 'c', labels='annotated', **tiny)
+        generate_synthetic_benchmark(tmp_path / 'c', label_rule='annotated', **tiny)
     annotated = generate_synthetic_benchmark(
-        tmp_path / 'd', mixed=True, labels='annotated', **tiny
+        tmp_path / 'd', mixed=True, label_rule='annotated', **tiny
     )
     meta = json.loads((annotated / 'synthetic.json').read_text())
-    assert meta['parameters']['labels'] == 'annotated'
+    assert meta['parameters']['label_rule'] == 'annotated'
     assert 'probability equal to its share' in meta['scenes']

@@ -28,7 +28,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
         rgb_size: int = 64,
         generator_seed: int = 0,
         mixed: bool = False,
-        labels: str = 'dominant',
+        label_rule: str = 'dominant',
         **kwargs: Any,
     ) -> None:
         """Initialize a new SyntheticACKDDataModule instance.
@@ -44,7 +44,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
             mixed: Scenes mix their class with a second land cover (the
                 mechanism that knowledge distillation can pass on; see
                 :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
-            labels: How a mixed scene gets its label: ``'dominant'`` or
+            label_rule: How a mixed scene gets its label: ``'dominant'`` or
                 ``'annotated'`` (one of its land covers, with probability equal
                 to its share of the area).
             **kwargs: Arguments of :class:`ACKDDataModule`.
@@ -58,7 +58,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
             'rgb_size': rgb_size,
             'seed': generator_seed,
             'mixed': mixed,
-            'labels': labels,
+            'label_rule': label_rule,
         }
 
     def prepare_data(self) -> None:

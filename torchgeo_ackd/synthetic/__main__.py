@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help='scenes mix their class with a second land cover (--no-mixed: pure)',
     )
     parser.add_argument(
-        '--labels',
+        '--label-rule',
         choices=('dominant', 'annotated'),
         default='dominant',
         help='how a mixed scene gets its label: its dominant land cover, or one '
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             rgb_format=args.rgb_format,
             mixed=args.mixed,
-            labels=args.labels,
+            label_rule=args.label_rule,
             overwrite=args.overwrite,
         )
     except (FileExistsError, ValueError, TypeError) as error:

@@ -123,7 +123,7 @@ def _mix(
 
 
 def _ms_sample(
-    class_name: str, index: int, seed: int, size: int, mixed: bool, labels: str
+    class_name: str, index: int, seed: int, size: int, mixed: bool, label_rule: str
 ) -> tuple[np.ndarray, int, Affine]:
     rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
     epsg = int(rng.choice(_UTM_EPSG))
@@ -132,7 +132,7 @@ def _ms_sample(
     transform = from_origin(easting, northing, MS_GSD_M, MS_GSD_M)
 
     pixel_m = MS_GSD_M / np.exp(0.1 * rng.standard_normal())
-    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, labels)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, label_rule)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     tilt = 1.0 + 0.04 * rng.standard_normal((n_end, 1)) * _WAVELENGTH_TILT
@@ -155,7 +155,7 @@ def synthetic_ms_image(
     seed: int = 0,
     size: int = 32,
     mixed: bool = False,
-    labels: str = 'dominant',
+    label_rule: str = 'dominant',
 ) -> np.ndarray:
     """One MS scene of the synthetic benchmark, as written to disk.
 
@@ -165,14 +165,14 @@ def synthetic_ms_image(
         seed: Benchmark seed.
         size: Side in pixels (10 m each).
         mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
-        labels: How a mixed scene gets its label (``'dominant'`` or
+        label_rule: How a mixed scene gets its label (``'dominant'`` or
             ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
         bands in SENTINEL2_EUROSAT order.
     """
-    return _ms_sample(class_name, index, seed, size, mixed, labels)[0]
+    return _ms_sample(class_name, index, seed, size, mixed, label_rule)[0]
 
 
 def synthetic_rgb_image(
@@ -182,7 +182,7 @@ def synthetic_rgb_image(
     seed: int = 0,
     size: int = 64,
     mixed: bool = False,
-    labels: str = 'dominant',
+    label_rule: str = 'dominant',
 ) -> np.ndarray:
     """One RGB scene of the synthetic benchmark, before image compression.
 
@@ -192,7 +192,7 @@ def synthetic_rgb_image(
         seed: Benchmark seed.
         size: Side in pixels (5 m each).
         mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
-        labels: How a mixed scene gets its label (``'dominant'`` or
+        label_rule: How a mixed scene gets its label (``'dominant'`` or
             ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
@@ -200,7 +200,7 @@ def synthetic_rgb_image(
     """
     rng = _file_rng(seed, _RGB_SEED_KEY, _class_index(class_name), index)
     pixel_m = RGB_GSD_M / (RGB_FEATURE_SCALE * np.exp(0.1 * rng.standard_normal()))
-    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, labels)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, label_rule)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     hue = np.exp(0.02 * rng.standard_normal((n_end, 3)))
@@ -239,7 +239,7 @@ def _parameters(
     seed: int,
     rgb_format: str,
     mixed: bool,
-    labels: str,
+    label_rule: str,
 ) -> dict[str, Any]:
     for name, value, minimum in (
         ('ms_per_class', ms_per_class, 1),
@@ -254,7 +254,7 @@ def _parameters(
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
     if not isinstance(mixed, bool):
         raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
-    check_label_rule(mixed, labels)
+    check_label_rule(mixed, label_rule)
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
     return {
@@ -265,7 +265,7 @@ def _parameters(
         'seed': int(seed),
         'rgb_format': rgb_format,
         'mixed': mixed,
-        'labels': labels,
+        'label_rule': label_rule,
     }
 
 
@@ -297,7 +297,7 @@ def _scenes(parameters: dict[str, Any]) -> str:
     if not parameters['mixed']:
         return 'pure'
     shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
-    if parameters['labels'] == 'dominant':
+    if parameters['label_rule'] == 'dominant':
         return (
             f'mixed: dominant class (the label) over {shares} of the area, a '
             'random other class the rest'
@@ -322,10 +322,10 @@ def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> 
     if metadata is None or metadata.get('generator') != wanted['generator']:
         return False
     parameters = wanted['parameters']
-    if parameters['labels'] == 'dominant':
+    if parameters['label_rule'] == 'dominant':
         # Benchmarks written before the label rule existed have the dominant
         # labels; version 1 wrote the pure scenes that mixed=False writes.
-        earlier = {k: v for k, v in parameters.items() if k != 'labels'}
+        earlier = {k: v for k, v in parameters.items() if k != 'label_rule'}
         if metadata.get('version') == 1 and not parameters['mixed']:
             earlier.pop('mixed')
             return metadata.get('parameters') == earlier
@@ -339,7 +339,7 @@ def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> 
 
 def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
     seed, fmt, mixed = parameters['seed'], parameters['rgb_format'], parameters['mixed']
-    labels = parameters['labels']
+    label_rule = parameters['label_rule']
     crs = {epsg: CRS.from_epsg(epsg) for epsg in _UTM_EPSG}
     descriptions = SENTINEL2_EUROSAT.bands
     with rasterio.Env():
@@ -348,7 +348,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             ms_dir.mkdir(parents=True)
             for i in range(parameters['ms_per_class']):
                 dn, epsg, transform = _ms_sample(
-                    class_name, i, seed, parameters['ms_size'], mixed, labels
+                    class_name, i, seed, parameters['ms_size'], mixed, label_rule
                 )
                 with rasterio.open(
                     ms_dir / f'{class_name}_{i:04d}.tif',
@@ -372,7 +372,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
                     seed=seed,
                     size=parameters['rgb_size'],
                     mixed=mixed,
-                    labels=labels,
+                    label_rule=label_rule,
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
                 if fmt == 'jpg':
@@ -421,7 +421,7 @@ def generate_synthetic_benchmark(
     seed: int = 0,
     rgb_format: str = 'jpg',
     mixed: bool = False,
-    labels: str = 'dominant',
+    label_rule: str = 'dominant',
     overwrite: bool = False,
 ) -> Path:
     """Write (or reuse) a synthetic MS -> RGB benchmark in the benchmark layout.
@@ -444,7 +444,7 @@ def generate_synthetic_benchmark(
         rgb_format: ``'jpg'`` (quality 95) or ``'png'``.
         mixed: Scenes mix their class with a second land cover (see
             :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
-        labels: How a mixed scene gets its label: ``'dominant'`` (its
+        label_rule: How a mixed scene gets its label: ``'dominant'`` (its
             dominant land cover) or ``'annotated'`` (one of its two land
             covers, with probability equal to its share of the area; the
             label noise of real scene annotations, which a teacher trained on
@@ -459,8 +459,8 @@ def generate_synthetic_benchmark(
             benchmark with the same parameters, and *overwrite* is False.
         TypeError: If a count, size or the seed is not an int, or *mixed* not
             a bool.
-        ValueError: If a count or size is too small, *rgb_format* or *labels*
-            is unknown, or *labels* is ``'annotated'`` for pure scenes.
+        ValueError: If a count or size is too small, *rgb_format* or *label_rule*
+            is unknown, or *label_rule* is ``'annotated'`` for pure scenes.
     """
     root = Path(root)
     wanted = _metadata(
@@ -472,7 +472,7 @@ def generate_synthetic_benchmark(
             seed,
             rgb_format,
             mixed,
-            labels,
+            label_rule,
         )
     )
     if root.exists() and not overwrite:

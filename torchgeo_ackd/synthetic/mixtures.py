@@ -5,7 +5,7 @@ dominant land cover ``A`` and the rest with the layout of a second class
 ``B != A``; the boundary between the two follows a smooth random field. ``s``
 is uniform in :data:`DOMINANT_SHARE`, so ``B`` covers 20-45 % of the scene.
 
-How a mixed scene gets its label (``labels``):
+How a mixed scene gets its label (``label_rule``):
 
 * ``'dominant'``: the label is ``A``; ``B`` is drawn uniformly from the other
   classes. A teacher's soft label then tells a student more than its hard
@@ -80,18 +80,18 @@ def _annotated_mixture(label: str, rng: np.random.Generator) -> Mixture:
             return Mixture(dominant, second, share)
 
 
-def check_label_rule(mixed: bool, labels: str) -> None:
+def check_label_rule(mixed: bool, label_rule: str) -> None:
     """Refuse an unknown label rule, or ``'annotated'`` for pure scenes.
 
     Raises:
-        ValueError: If *labels* is not in :data:`LABEL_RULES`, or is
+        ValueError: If *label_rule* is not in :data:`LABEL_RULES`, or is
             ``'annotated'`` while *mixed* is False.
     """
-    if labels not in LABEL_RULES:
-        raise ValueError(f'labels must be one of {LABEL_RULES}, got {labels!r}')
-    if labels == 'annotated' and not mixed:
+    if label_rule not in LABEL_RULES:
+        raise ValueError(f'label_rule must be one of {LABEL_RULES}, got {label_rule!r}')
+    if label_rule == 'annotated' and not mixed:
         raise ValueError(
-            "labels='annotated' needs mixed scenes (mixed=True): a pure scene "
+            "label_rule='annotated' needs mixed scenes (mixed=True): a pure scene "
             'has one land cover to name'
         )
 
@@ -102,7 +102,7 @@ def scene_abundances(
     size: int,
     pixel_m: float,
     mixed: bool,
-    labels: str = 'dominant',
+    label_rule: str = 'dominant',
 ) -> tuple[np.ndarray, Mixture]:
     """Abundance maps of one scene of a class, pure or mixed.
 
@@ -113,18 +113,18 @@ def scene_abundances(
         size: Side in pixels.
         pixel_m: Ground metres per pixel divided by the region's feature scale.
         mixed: Mix in a second land cover (see the module docstring).
-        labels: How a mixed scene gets its label, one of :data:`LABEL_RULES`.
+        label_rule: How a mixed scene gets its label, one of :data:`LABEL_RULES`.
 
     Returns:
         Abundances in [0, 1] summing to at most 1 per pixel, shape
         (size, size, E), and the scene's :class:`Mixture`.
     """
-    check_label_rule(mixed, labels)
+    check_label_rule(mixed, label_rule)
     if not mixed:
         return class_abundances(class_name, rng, size, pixel_m), Mixture(
             class_name, None, 1.0
         )
-    if labels == 'dominant':
+    if label_rule == 'dominant':
         # The order of draws of the first mixed benchmarks, kept so that they
         # are reproduced file for file.
         dominant = class_abundances(class_name, rng, size, pixel_m)
