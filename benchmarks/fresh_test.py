@@ -119,9 +119,7 @@ def main() -> None:
         line = f'{method}: OA {mean_interval(list(values.values()))} over seeds {sorted(values)}'
         if baseline and method != 'baseline':
             line += f'; vs baseline {paired_difference(values, baseline)}'
-        if method == 'kd_oracle' and 'kd' in scores:
-            line += f'; vs kd {paired_difference(values, scores["kd"])}'
-        if method == 'kd_sembridge' and 'kd' in scores:
+        if method not in ('baseline', 'kd') and 'kd' in scores:
             line += f'; vs kd {paired_difference(values, scores["kd"])}'
         print(line)
 

@@ -213,6 +213,10 @@ def report_pairings(
         / 'pairing_initial'
         / 'pairing.pt',
         'SSM (matcher)': out / 'matcher' / 'pairing.pt',
+        'label space (baseline predictions)': students
+        / f'baseline_seed{seed}'
+        / 'pairing_label_space'
+        / 'pairing.pt',
     }
     for run in sorted((students / f'kd_sembridge_seed{seed}').glob('pairing_epoch*')):
         candidates[f'DynM ({run.name})'] = run / 'pairing.pt'

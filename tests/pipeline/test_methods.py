@@ -21,3 +21,19 @@ def test_kd_temperature_squared_scales_vanilla_kd_only() -> None:
     assert METHODS['kd'].model['kd']['options']['scale_by_temperature_squared'] is False
     with pytest.raises(KeyError):
         model_args('no_such_method')
+
+
+def test_label_space_starts_get_their_baseline_first() -> None:
+    from torchgeo_ackd.pipeline.run import with_baselines_first
+
+    runs = [('kd', 0), ('kd_label_space', 0), ('kd_sembridge_label_space', 1)]
+    assert with_baselines_first(runs) == [('baseline', 0), ('baseline', 1), *runs]
+    # A requested baseline is moved first, not added twice.
+    runs = [('kd_sembridge_label_space', 0), ('baseline', 0)]
+    assert with_baselines_first(runs) == [('baseline', 0), runs[0]]
+    # Without a label-space start nothing is added or moved.
+    runs = [('kd', 0), ('kd_sembridge', 0)]
+    assert with_baselines_first(runs) == runs
+    assert METHODS['kd_label_space'].initial == 'label_space'
+    assert not METHODS['kd_label_space'].dynm
+    assert METHODS['kd_sembridge_label_space'].dynm

@@ -402,3 +402,56 @@ def test_default_root_configs_do_not_depend_on_an_earlier_run(
     # A synthetic root given explicitly is used as written (any size).
     given = resolve_benchmark(tmp_path / 'data' / 'synthetic', None)
     assert given.init_args['generate'] is False
+
+
+def test_label_space_start_pairs_by_the_baselines_predictions(tmp_path: Path) -> None:
+    from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+    from torchgeo_ackd.tasks import ACKDTask
+
+    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
+    out = tmp_path / 'out'
+    fast = FAST | {'methods': ['kd_label_space']}
+    results = run_pipeline(root=root, out=out, **fast)
+    # The baseline it reads is trained first, though not asked for.
+    assert [r.name for r in results] == ['baseline_seed0', 'kd_label_space_seed0']
+    baseline, student = (r.directory for r in results)
+    inputs = json.loads((student / 'inputs.json').read_text())
+    assert inputs['stage:baseline_seed0'] == results[0].run_id
+    pairing = Pairing.read(baseline / 'pairing_label_space' / 'pairing.pt')
+    # The student started from it and kept it (no DynM in this method).
+    initial = Pairing.read(student / 'pairing_initial' / 'pairing.pt')
+    assert torch.equal(initial.teacher_index, pairing.teacher_index)
+    assert not list(student.glob('pairing_epoch*'))
+
+    # Recomputed by brute force: the baseline's and the teacher's class
+    # probabilities (T = 1), the same-class teacher of lowest KL per student.
+    checkpoint = baseline / 'best.ckpt'
+    stats = torch.load(checkpoint, map_location='cpu', weights_only=True)[
+        'SyntheticACKDDataModule'
+    ]
+    normalisation = {
+        k: v.tolist() for k, v in stats.items() if k.endswith(('_mean', '_std'))
+    }
+    dm = SyntheticACKDDataModule(
+        root, modality='paired', generate=False, **normalisation
+    )
+    dm.setup('fit')
+    task = ACKDTask.load_from_checkpoint(checkpoint, map_location='cpu').eval()
+    with torch.no_grad():
+        rgb = dm.rgb_train.__getitems__(list(range(len(dm.rgb_train)))).collated
+        rgb_image = dm.preprocess({'image_rgb': rgb['image']})['image_rgb']
+        log_p_s = task.student(rgb_image).log_softmax(1)
+        ms = dm.gallery.__getitems__(list(range(len(dm.gallery)))).collated
+        ms_image = dm.preprocess({'image_ms': ms['image']})['image_ms']
+        log_p_t = task.teacher(ms_image).logits.log_softmax(1)
+    for s in range(len(dm.rgb_train)):
+        same = (dm.gallery.targets == dm.rgb_train.targets[s]).nonzero().flatten()
+        kl = [float((log_p_t[t].exp() * (log_p_t[t] - log_p_s[s])).sum()) for t in same]
+        best = min(kl)
+        chosen = int(pairing.teacher_index[s])
+        assert chosen in same.tolist()
+        assert kl[same.tolist().index(chosen)] == pytest.approx(best, abs=1e-5)
+    # A rerun reuses the baseline, its pairing and the student.
+    stamp = (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns
+    assert all(r.reused for r in run_pipeline(root=root, out=out, **fast))
+    assert (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns == stamp

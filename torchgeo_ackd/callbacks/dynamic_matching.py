@@ -1,5 +1,7 @@
 """Dynamic Matching (DynM): re-pair every student with a teacher as it learns."""
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -212,29 +214,16 @@ class DynamicMatching(Callback):
         context = trainer.precision_plugin.forward_context
         teacher_logits = self._teacher_logits(dm, teacher, device, context)
         broadcast_buffers(student)  # same BatchNorm statistics on every rank
-        with eval_mode(student), context():
-            student_logits = compute_embeddings(
-                student,
-                shard_loader(dm.student_dataloader()),
-                num_samples=len(dm.rgb_train),
-                key='image_rgb',
-                device=device,
-                transform=dm.preprocess,
-            )
-        teacher_classes = dm.gallery.targets.to(device)
-        if self.right_teachers_only:
-            teacher_classes = classes_of_right_teachers(teacher_logits, teacher_classes)
-        index, kl = match_kl(
-            student_logits,
-            dm.rgb_train.targets.to(device),
-            teacher_logits,
-            teacher_classes,
-            temperature=self.temperature,
-            chunk_size=self.chunk_size,
-            capacity=self.capacity,
-        )
         pairing = replace(
-            Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl),
+            pair_in_label_space(
+                student_logits(student, dm, device, context),
+                teacher_logits,
+                dm,
+                temperature=self.temperature,
+                capacity=self.capacity,
+                right_teachers_only=self.right_teachers_only,
+                chunk_size=self.chunk_size,
+            ),
             epoch=trainer.current_epoch,
         )
         dm.set_pairing(pairing)
@@ -252,18 +241,8 @@ class DynamicMatching(Callback):
         context: Any,
     ) -> Tensor:
         """(N_t, K) float32 teacher logits of the gallery (computed once)."""
-        if teacher.gallery is not None:
-            return teacher.gallery.logits.float()
-        if self._gallery_logits is None:
-            with context():
-                self._gallery_logits = compute_embeddings(
-                    lambda image: teacher(image).logits,
-                    shard_loader(dm.gallery_dataloader()),
-                    num_samples=len(dm.gallery),
-                    key='image_ms',
-                    device=device,
-                    transform=dm.preprocess,
-                )
+        if self._gallery_logits is None or teacher.gallery is not None:
+            self._gallery_logits = gallery_logits(teacher, dm, device, context)
         return self._gallery_logits
 
     # --------------------------------------------------------------- state
@@ -311,3 +290,111 @@ def _datamodule(trainer: Trainer) -> ACKDDataModule:
             f'got {type(dm).__name__}'
         )
     return dm
+
+
+def student_logits(
+    student: nn.Module,
+    dm: ACKDDataModule,
+    device: torch.device,
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> Tensor:
+    """Logits of a student network on the datamodule's RGB training set.
+
+    The network runs in eval mode on the normalised, un-augmented images (its
+    mode is restored afterwards).
+
+    Args:
+        student: RGB classifier, normalised (B, 3, H, W) -> (B, K) logits.
+        dm: A set-up datamodule in the ``paired`` mode.
+        device: Where to run.
+        context: Forward context (e.g. the trainer's precision).
+
+    Returns:
+        (N_s, K) logits, in the order of ``dm.rgb_train``.
+    """
+    with eval_mode(student), context():
+        return compute_embeddings(
+            student,
+            shard_loader(dm.student_dataloader()),
+            num_samples=len(dm.rgb_train),
+            key='image_rgb',
+            device=device,
+            transform=dm.preprocess,
+        )
+
+
+def gallery_logits(
+    teacher: FrozenTeacher,
+    dm: ACKDDataModule,
+    device: torch.device,
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> Tensor:
+    """The frozen teacher's logits on the datamodule's MS gallery.
+
+    Args:
+        teacher: The frozen teacher.
+        dm: A set-up datamodule in the ``paired`` mode.
+        device: Where to run.
+        context: Forward context (e.g. the trainer's precision).
+
+    Returns:
+        (N_t, K) logits, in the order of ``dm.gallery``.
+    """
+    if teacher.gallery is not None:
+        return teacher.gallery.logits.float()
+    with context():
+        return compute_embeddings(
+            lambda image: teacher(image).logits,
+            shard_loader(dm.gallery_dataloader()),
+            num_samples=len(dm.gallery),
+            key='image_ms',
+            device=device,
+            transform=dm.preprocess,
+        )
+
+
+def pair_in_label_space(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    dm: ACKDDataModule,
+    temperature: float = 3.0,
+    capacity: float | None = None,
+    right_teachers_only: bool = False,
+    chunk_size: int = 4096,
+) -> Pairing:
+    """Pair every student with the teacher of its class whose soft label is closest.
+
+    Class probabilities mean the same thing for an RGB and an MS image, so
+    this space has no domain gap to cross: a student the RGB model believes
+    to be, say, mostly forest gets a teacher image that the teacher believes
+    to be mostly forest (lowest ``KL(p_t || p_s)`` at *temperature*). DynM
+    uses it with the student being trained; the pipeline's label-space start
+    uses it with a student trained on the RGB labels alone.
+
+    Args:
+        student_logits: (N_s, K) logits of ``dm.rgb_train``.
+        teacher_logits: (N_t, K) teacher logits of ``dm.gallery``.
+        dm: The datamodule whose training set and gallery are paired.
+        temperature: Softmax temperature of both distributions.
+        capacity: Limit hubs (see :func:`~torchgeo_ackd.matching.search.match_kl`).
+        right_teachers_only: Only gallery images the teacher classifies as
+            their class.
+        chunk_size: Students per chunk of the search.
+
+    Returns:
+        The pairing (scores: each student's KL in nats), on the CPU.
+    """
+    device = teacher_logits.device
+    teacher_classes = dm.gallery.targets.to(device)
+    if right_teachers_only:
+        teacher_classes = classes_of_right_teachers(teacher_logits, teacher_classes)
+    index, kl = match_kl(
+        student_logits,
+        dm.rgb_train.targets.to(device),
+        teacher_logits,
+        teacher_classes,
+        temperature=temperature,
+        chunk_size=chunk_size,
+        capacity=capacity,
+    )
+    return Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl.cpu())

@@ -1,7 +1,7 @@
 """The student variants the pipeline can train: baselines, KD methods, ablations."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -12,8 +12,13 @@ class Method:
         label: Human-readable name for tables and figures.
         model: ``ACKDTask`` arguments on top of ``conf/ackd.yaml``; a group
             (``kd``, ``ska``) is updated key by key.
-        ssm: Start from the matcher's pairing (else a seeded random
-            same-class pairing): the datamodule's ``pairing_file``.
+        initial: The initial pairing: ``'ssm'`` (the matcher's, SemBridge's
+            SSM), ``'random'`` (a seeded random same-class one) or
+            ``'label_space'`` (each student with the teacher image of its
+            class whose soft label is closest to the prediction of the
+            baseline run of the same seed and split, a student trained on
+            the RGB labels alone; see
+            :func:`~torchgeo_ackd.callbacks.pair_in_label_space`).
         dynm: Re-match during training (the ``DynamicMatching`` epochs).
         capacity: Limit hubs in both matchings: each teacher serves at most
             ``ceil(capacity x`` its class's students per teacher ``)``
@@ -24,7 +29,7 @@ class Method:
 
     label: str
     model: dict[str, Any] = field(default_factory=dict)
-    ssm: bool = True
+    initial: Literal['ssm', 'random', 'label_space'] = 'ssm'
     dynm: bool = True
     capacity: float | None = None
     right_teachers: bool = False
@@ -49,16 +54,16 @@ METHODS: dict[str, Method] = {
     'baseline': Method(
         'Baseline (no KD)',
         {'kd': {'loss': 'none', 'options': {}}} | _NO_SKA,
-        False,
+        'random',
         False,
     ),
     # Vanilla KD with random same-class pairs (the SCKD method under ACKD).
-    'kd': Method('Vanilla KD', _KD | _NO_SKA, False, False),
+    'kd': Method('Vanilla KD', _KD | _NO_SKA, 'random', False),
     'kd_sembridge': Method('Vanilla KD + SemBridge', _KD),
-    'dkd': Method('DKD', _DKD | _NO_SKA, False, False),
+    'dkd': Method('DKD', _DKD | _NO_SKA, 'random', False),
     'dkd_sembridge': Method('DKD + SemBridge', _DKD),
     # Ablations of SemBridge (vanilla KD), one part removed at a time.
-    'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', _KD, ssm=False),
+    'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', _KD, initial='random'),
     'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', _KD, dynm=False),
     'kd_sembridge_no_ot1': Method(
         'KD + SemBridge w/o L_ot1', _KD | {'ska': {'use_ot1': False}}
@@ -69,6 +74,15 @@ METHODS: dict[str, Method] = {
     # Hub-free matching: every teacher serves at most its even share of its
     # class's students (rounded up), in the initial pairing and in DynM.
     'kd_sembridge_capacity': Method('KD + SemBridge, capacity 1', _KD, capacity=1.0),
+    # SemBridge started in label space instead of SSM: the matcher's
+    # embeddings must cross the domain gap, class probabilities need not.
+    'kd_sembridge_label_space': Method(
+        'KD + SemBridge, label-space start', _KD, initial='label_space'
+    ),
+    # Vanilla KD with the label-space pairing, kept for all epochs, no SKA.
+    'kd_label_space': Method(
+        'Vanilla KD, label-space pairs', _KD | _NO_SKA, 'label_space', False
+    ),
     # Re-matching never picks a gallery image the teacher gets wrong (the
     # lowest-KL rule otherwise does so for ~30 % of students on real-mini).
     'kd_sembridge_right': Method(

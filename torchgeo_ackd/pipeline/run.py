@@ -15,13 +15,12 @@ from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
 from ..datasets.preflight import file_hashes, preflight
-from ..datasets.torch_files import read_torch_file
 from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
-from ..tasks import MatcherTask
 from .folds import write_fold_split
 from .lock import output_lock
 from .methods import METHODS, model_args
+from .pairings import LabelSpacePairings, SSMPairings
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
 
@@ -253,6 +252,7 @@ def run_pipeline(
         raise ValueError(
             f'unknown methods {unknown}; expected names from {list(METHODS)}'
         )
+    runs = with_baselines_first(runs)
     try:  # before any stage trains
         DynamicMatching(epochs=list(dynm_epochs)).schedule_for(student_epochs)
     except ValueError as err:
@@ -295,8 +295,9 @@ def run_pipeline(
         matcher_result = run_stage(
             'matcher', matcher, out / 'matcher', fresh, data.hashes('ms', 'rgb')
         )
-        ssm = SSMPairings(bench, out, fresh)
+        ssm = SSMPairings(bench.datamodule, bench.init_args, out, fresh)
         ssm.ensure_matcher_pairing()
+        label_space = LabelSpacePairings(bench.datamodule, bench.init_args, fresh)
 
         # One (name prefix, split file) per evaluation split.
         splits: list[tuple[str, Path | None]] = [('', None)]
@@ -305,6 +306,7 @@ def run_pipeline(
                 (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
             ]
         results = []
+        run_ids: dict[str, str] = {}
         for method, seed in runs:
             spec = METHODS[method]
             for prefix, split in splits:
@@ -328,8 +330,16 @@ def run_pipeline(
                 if split is not None:
                     dm_args['split_file'] = str(split)
                     inputs['split_file'] = _sha1(split)
-                if spec.ssm:
+                pairing = None
+                if spec.initial == 'ssm':
                     pairing = ssm.path(split, spec.capacity)
+                elif spec.initial == 'label_space':
+                    baseline = f'baseline_{prefix}seed{seed}'
+                    inputs[f'stage:{baseline}'] = run_ids[baseline]
+                    pairing = label_space.path(
+                        out / 'students' / baseline, split, spec.capacity
+                    )
+                if pairing is not None:
                     dm_args['pairing_file'] = str(pairing)
                     inputs['pairing_file'] = _sha1(pairing)
                 student['data'] = _data(bench, **dm_args)
@@ -350,9 +360,11 @@ def run_pipeline(
                 ]
                 student['seed_everything'] = seed
                 name = f'{method}_{prefix}seed{seed}'
-                results.append(
-                    run_stage(name, student, out / 'students' / name, fresh, inputs)
+                result = run_stage(
+                    name, student, out / 'students' / name, fresh, inputs
                 )
+                run_ids[name] = result.run_id
+                results.append(result)
         write_results(
             results,
             out / 'results',
@@ -362,6 +374,31 @@ def run_pipeline(
             teacher_result.metrics,
         )
         return results
+
+
+def with_baselines_first(runs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Order student runs so that every label-space start finds its baseline.
+
+    A method whose initial pairing is computed in label space reads the
+    baseline run of its seed (and fold); that run is added when missing.
+
+    Args:
+        runs: ``(method, seed)`` pairs, methods known to :data:`METHODS`.
+
+    Returns:
+        The baseline runs first (the requested ones, then the added ones in
+        seed order), then the others in their order.
+    """
+    baselines = [r for r in runs if r[0] == 'baseline']
+    needed = sorted({s for m, s in runs if METHODS[m].initial == 'label_space'})
+    added = [('baseline', s) for s in needed if ('baseline', s) not in baselines]
+    if added:
+        print(
+            f'[students] label-space pairings need the baseline of seeds '
+            f'{[s for _, s in added]}: training it too',
+            flush=True,
+        )
+    return baselines + added + [r for r in runs if r[0] != 'baseline']
 
 
 def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:
@@ -397,94 +434,3 @@ def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:
             shutil.rmtree(split.parent / 'pairings', ignore_errors=True)
         paths.append(split)
     return paths
-
-
-class SSMPairings:
-    """The matcher's initial pairing for other splits or a hub capacity.
-
-    The matcher stage writes its pairing for the default split; K-fold runs
-    and the capacity-limited variant need it for other RGB training sets or
-    with another assignment. They are computed here from the matcher's final
-    weights (``last.ckpt``, as its own pairing), with the statistics it was
-    trained with, once each.
-    """
-
-    def __init__(self, bench: Benchmark, out: Path, fresh: bool = False) -> None:
-        """Initialize a new SSMPairings instance.
-
-        Args:
-            bench: The benchmark.
-            out: Pipeline output folder (holds ``matcher/best.ckpt``).
-            fresh: Recompute pairings written by an earlier run.
-        """
-        self.bench, self.out, self.fresh = bench, out, fresh
-        self._matcher: tuple[MatcherTask, dict[str, list[float]]] | None = None
-        self._done: set[Path] = set()
-
-    def path(self, split: Path | None, capacity: float | None) -> Path:
-        """The ``pairing.pt`` for a split file (None: default) and capacity."""
-        if split is None and capacity is None:
-            return self.out / 'matcher' / 'pairing.pt'
-        base = self.out / 'matcher' if split is None else split.parent
-        variant = 'nearest' if capacity is None else f'capacity{capacity}'
-        folder = base / 'pairings' / variant
-        if (self.fresh and folder not in self._done) or not (
-            folder / 'pairing.pt'
-        ).is_file():
-            self._compute(split, capacity, folder)
-            self._done.add(folder)
-        return folder / 'pairing.pt'
-
-    def ensure_matcher_pairing(self) -> None:
-        """Write the matcher stage's own pairing if a kill left it missing.
-
-        The matcher writes ``pairing.pt`` at the end of its fit, after its last
-        checkpoint; a run killed in between (or resumed with no epoch left,
-        when that hook never runs) has none. It is recomputed from the same
-        weights, ``last.ckpt``.
-        """
-        folder = self.out / 'matcher'
-        if (folder / 'pairing.pt').is_file() and (folder / 'pairing.csv').is_file():
-            return
-        print('[matcher] its pairing is missing: recomputing it', flush=True)
-        self._compute(None, None, folder)
-
-    def _compute(
-        self, split: Path | None, capacity: float | None, folder: Path
-    ) -> None:
-        if self._matcher is None:
-            # The weights at the end of the matcher's fit, which its own
-            # pairing was computed with (best.ckpt when last.ckpt is absent).
-            checkpoint = self.out / 'matcher' / 'last.ckpt'
-            if not checkpoint.is_file():
-                checkpoint = self.out / 'matcher' / 'best.ckpt'
-            state = read_torch_file(checkpoint, 'matcher checkpoint')
-            matcher = MatcherTask.load_from_checkpoint(
-                checkpoint, map_location='cpu', weights_only=True
-            )
-            stats = state[self.bench.datamodule.rpartition('.')[2]]
-            self._matcher = (
-                matcher,
-                {
-                    k: v.tolist()
-                    for k, v in stats.items()
-                    if k.endswith(('_mean', '_std'))
-                },
-            )
-        matcher, stats = self._matcher
-        matcher.hparams['pairing_capacity'] = capacity
-        module, _, name = self.bench.datamodule.rpartition('.')
-        overrides: dict[str, Any] = {'modality': 'ms'} | stats
-        if split is not None:
-            overrides['split_file'] = str(split)
-        dm = getattr(importlib.import_module(module), name)(
-            **(self.bench.init_args | overrides)
-        )
-        pairing = matcher.initial_pairing(dm)
-        pairing.save(folder)
-        print(
-            f'[matcher] SSM pairing ({split or "default split"}, capacity '
-            f'{capacity}) written to {folder}: {pairing.distinct_teachers()} distinct '
-            f'teachers, at most {pairing.max_load()} students on one',
-            flush=True,
-        )
