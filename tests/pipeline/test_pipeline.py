@@ -455,3 +455,76 @@ def test_label_space_start_pairs_by_the_baselines_predictions(tmp_path: Path) ->
     stamp = (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns
     assert all(r.reused for r in run_pipeline(root=root, out=out, **fast))
     assert (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns == stamp
+
+
+def test_teacher_folds_give_out_of_fold_logits(tmp_path: Path) -> None:
+    import csv as csv_module
+
+    from torchgeo_ackd.datasets import SyntheticACKD, relative_files
+    from torchgeo_ackd.tasks import TeacherTask
+
+    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
+    out = tmp_path / 'out'
+    fast = FAST | {'methods': ['kd_label_space']}
+    results = run_pipeline(root=root, out=out, teacher_folds=2, **fast)
+    gallery = SyntheticACKD(root, modality='ms', split='train')
+    folds = out / 'teacher_folds'
+    held_out = {}
+    for fold in range(2):
+        with open(folds / f'fold{fold}' / 'split.csv', newline='') as f:
+            split = {row['path']: row['split'] for row in csv_module.DictReader(f)}
+        trained = SyntheticACKD(
+            root,
+            modality='ms',
+            split='train',
+            split_file=folds / f'fold{fold}' / 'split.csv',
+        )
+        held_out[fold] = set(relative_files(gallery)) - set(relative_files(trained))
+        # The held-out images are tested, never trained on; the rest keep their split.
+        assert held_out[fold] and all(split[f] == 'test' for f in held_out[fold])
+        assert set(relative_files(trained)) < set(relative_files(gallery))
+    # The two folds partition the gallery, class by class about evenly.
+    assert held_out[0] | held_out[1] == set(relative_files(gallery))
+    assert not held_out[0] & held_out[1]
+    state = torch.load(folds / 'out_of_fold_logits.pt', weights_only=True)
+    assert sorted(state['files']) == sorted(relative_files(gallery))
+    # Each row is the logits of the teacher that did not train on the image,
+    # recomputed here from its checkpoint and its own normalisation.
+    for fold in range(2):
+        run = folds / f'fold{fold}'
+        teacher = TeacherTask.load_from_checkpoint(
+            run / 'best.ckpt', map_location='cpu'
+        )
+        stats = torch.load(run / 'best.ckpt', weights_only=True)[
+            'SyntheticACKDDataModule'
+        ]
+        name = sorted(held_out[fold])[0]
+        image = SyntheticACKD(root, modality='ms', split='all')
+        position = list(relative_files(image)).index(name)
+        raw = image[position]['image'].float()[None]
+        normalised = (raw - stats['ms_mean'].view(1, -1, 1, 1)) / stats['ms_std'].view(
+            1, -1, 1, 1
+        )
+        with torch.no_grad():
+            expected = teacher.eval().model(normalised)[0]
+        row = state['logits'][state['files'].index(name)]
+        assert torch.allclose(row, expected, atol=1e-4)
+    # KD students read them; the baseline does not; the pairing used them.
+    student = results[1].directory
+    config = (student / 'config.yaml').read_text()
+    assert str(folds / 'out_of_fold_logits.pt') in config
+    assert (
+        'out_of_fold_logits' not in (results[0].directory / 'config.yaml').read_text()
+    )
+    baseline = results[0].directory
+    pairing = Pairing.read(baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
+    initial = Pairing.read(student / 'pairing_initial' / 'pairing.pt')
+    assert torch.equal(initial.teacher_index, pairing.teacher_index)
+    # A rerun reuses the fold teachers and leaves the logits file as it was.
+    stamp = (folds / 'out_of_fold_logits.pt').stat().st_mtime_ns
+    assert all(
+        r.reused for r in run_pipeline(root=root, out=out, teacher_folds=2, **fast)
+    )
+    assert (folds / 'out_of_fold_logits.pt').stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match='--teacher-folds must be 0'):
+        run_pipeline(root=root, out=out, teacher_folds=1, **fast)

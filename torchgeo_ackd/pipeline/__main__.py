@@ -74,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help='scale the vanilla KD loss by T^2 in every KD method (the reference '
         'does not); use another --out than unscaled runs',
     )
+    parser.add_argument(
+        '--teacher-folds',
+        type=int,
+        default=0,
+        help='K >= 2: also train K fold teachers on the MS training images and '
+        'distil every KD method from out-of-fold gallery logits (a teacher does '
+        'not repeat its own training labels); 0: off (the reference)',
+    )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
     args = parser.parse_args(argv)
     run_pipeline(
@@ -91,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         fresh=args.fresh,
         folds=args.folds,
         kd_temperature_squared=args.kd_temperature_squared,
+        teacher_folds=args.teacher_folds,
     )
 
 

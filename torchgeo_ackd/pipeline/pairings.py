@@ -13,6 +13,7 @@ from ..callbacks.dynamic_matching import (
 )
 from ..datamodules import ACKDDataModule
 from ..datasets.torch_files import read_torch_file
+from ..models.teacher import read_out_of_fold_logits
 from ..tasks import ACKDTask, MatcherTask
 
 #: The label-space start compares class probabilities as the models give them
@@ -144,29 +145,43 @@ class LabelSpacePairings:
         self.datamodule, self.init_args, self.fresh = datamodule, init_args, fresh
         self._done: set[Path] = set()
 
-    def path(self, baseline: Path, split: Path | None, capacity: float | None) -> Path:
+    def path(
+        self,
+        baseline: Path,
+        split: Path | None,
+        capacity: float | None,
+        out_of_fold: Path | None = None,
+    ) -> Path:
         """The ``pairing.pt`` of a finished baseline run, computed if needed.
 
         Args:
             baseline: The baseline run's folder (holds ``best.ckpt``).
             split: Its split file (None: the default split).
             capacity: Limit hubs (see :func:`~torchgeo_ackd.matching.search.match_kl`).
+            out_of_fold: Out-of-fold gallery logits to pair with instead of
+                the teacher's own (``--teacher-folds``).
 
         Returns:
             The pairing file.
         """
         variant = '' if capacity is None else f'_capacity{capacity}'
+        variant += '' if out_of_fold is None else '_out_of_fold'
         folder = baseline / f'pairing_label_space{variant}'
         if (self.fresh and folder not in self._done) or not (
             folder / 'pairing.pt'
         ).is_file():
-            self._compute(baseline, split, capacity, folder)
+            self._compute(baseline, split, capacity, out_of_fold, folder)
             self._done.add(folder)
         return folder / 'pairing.pt'
 
     @torch.no_grad()
     def _compute(
-        self, baseline: Path, split: Path | None, capacity: float | None, folder: Path
+        self,
+        baseline: Path,
+        split: Path | None,
+        capacity: float | None,
+        out_of_fold: Path | None,
+        folder: Path,
     ) -> None:
         checkpoint = baseline / 'best.ckpt'
         state = read_torch_file(checkpoint, 'baseline checkpoint')
@@ -178,9 +193,14 @@ class LabelSpacePairings:
         dm = _build(self.datamodule, args, split)
         dm.setup('fit')
         device = torch.device('cpu')
+        teacher_logits = (
+            gallery_logits(task.teacher, dm, device)
+            if out_of_fold is None
+            else read_out_of_fold_logits(out_of_fold, dm.gallery)
+        )
         pairing = pair_in_label_space(
             student_logits(task.student, dm, device),
-            gallery_logits(task.teacher, dm, device),
+            teacher_logits,
             dm,
             temperature=LABEL_SPACE_TEMPERATURE,
             capacity=capacity,

@@ -23,6 +23,7 @@ from .methods import METHODS, model_args
 from .pairings import LabelSpacePairings, SSMPairings
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
+from .teacher_folds import out_of_fold_logits
 
 CONF = Path(__file__).parents[2] / 'conf'
 SYNTHETIC = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
@@ -217,6 +218,7 @@ def run_pipeline(
     fresh: bool = False,
     folds: int = 1,
     kd_temperature_squared: bool = False,
+    teacher_folds: int = 0,
 ) -> list[StageResult]:
     """Run every stage (reusing finished ones) and write the results.
 
@@ -241,6 +243,10 @@ def run_pipeline(
         kd_temperature_squared: Scale the vanilla KD loss by ``T^2`` in every
             KD method (the reference does not; see
             :func:`~torchgeo_ackd.pipeline.methods.model_args`).
+        teacher_folds: K >= 2: also train K fold teachers and distil every KD
+            method from *out-of-fold* gallery logits (see
+            :mod:`~torchgeo_ackd.pipeline.teacher_folds`); 0: the teacher's
+            own logits (the reference).
 
     Returns:
         The student stages' results.
@@ -253,6 +259,10 @@ def run_pipeline(
             f'unknown methods {unknown}; expected names from {list(METHODS)}'
         )
     runs = with_baselines_first(runs)
+    if teacher_folds == 1 or teacher_folds < 0:
+        raise ValueError(
+            f'--teacher-folds must be 0 (off) or >= 2, got {teacher_folds}'
+        )
     try:  # before any stage trains
         DynamicMatching(epochs=list(dynm_epochs)).schedule_for(student_epochs)
     except ValueError as err:
@@ -295,6 +305,23 @@ def run_pipeline(
         matcher_result = run_stage(
             'matcher', matcher, out / 'matcher', fresh, data.hashes('ms', 'rgb')
         )
+        student_teacher = _config('ackd')['model']['init_args']['teacher'] | {
+            'in_channels': in_channels,
+            'weights': str(out / 'teacher' / 'best.ckpt'),
+        }
+        out_of_fold = None
+        if teacher_folds:
+            out_of_fold = out_of_fold_logits(
+                bench.datamodule,
+                bench.init_args,
+                bench.dataset,
+                teacher,
+                student_teacher,
+                out,
+                teacher_folds,
+                fresh,
+                data.hashes('ms'),
+            )
         ssm = SSMPairings(bench.datamodule, bench.init_args, out, fresh)
         ssm.ensure_matcher_pairing()
         label_space = LabelSpacePairings(bench.datamodule, bench.init_args, fresh)
@@ -313,10 +340,7 @@ def run_pipeline(
                 student = _config('ackd')
                 args = student['model']['init_args']
                 args['num_classes'] = num_classes
-                args['teacher'] |= {
-                    'in_channels': in_channels,
-                    'weights': str(out / 'teacher' / 'best.ckpt'),
-                }
+                args['teacher'] = dict(student_teacher)
                 model = model_args(method, kd_temperature_squared)
                 for key, value in model.items():  # groups key by key
                     args[key] = (
@@ -326,6 +350,9 @@ def run_pipeline(
                     'stage:teacher': teacher_result.run_id,
                     'stage:matcher': matcher_result.run_id,
                 }
+                if out_of_fold is not None and method != 'baseline':
+                    args['teacher']['out_of_fold_logits'] = str(out_of_fold)
+                    inputs['out_of_fold_logits'] = _sha1(out_of_fold)
                 dm_args: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
                 if split is not None:
                     dm_args['split_file'] = str(split)
@@ -337,7 +364,7 @@ def run_pipeline(
                     baseline = f'baseline_{prefix}seed{seed}'
                     inputs[f'stage:{baseline}'] = run_ids[baseline]
                     pairing = label_space.path(
-                        out / 'students' / baseline, split, spec.capacity
+                        out / 'students' / baseline, split, spec.capacity, out_of_fold
                     )
                 if pairing is not None:
                     dm_args['pairing_file'] = str(pairing)

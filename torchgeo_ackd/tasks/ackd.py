@@ -13,7 +13,12 @@ from ..datamodules import ACKDDataModule
 from ..losses import DistillationConfig
 from ..models.features import forward_with_features
 from ..models.planner import AlignmentConfig, Planner
-from ..models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
+from ..models.teacher import (
+    FrozenTeacher,
+    TeacherConfig,
+    TeacherOutputs,
+    read_out_of_fold_logits,
+)
 from .evaluation import StudentEvaluationTask
 
 _Group = TypeVar('_Group', TeacherConfig, DistillationConfig, AlignmentConfig)
@@ -174,14 +179,24 @@ class ACKDTask(StudentEvaluationTask):
             )
         self.teacher.adapt_input(gallery.bands, *dm.statistics('ms'))
         self.teacher_cached = self.hparams['cache_teacher'] and not dm.ms_augment
+        out_of_fold = self.hparams['teacher'].get('out_of_fold_logits')
+        if out_of_fold and self.uses_teacher and not self.teacher_cached:
+            raise ValueError(
+                f'teacher.out_of_fold_logits={out_of_fold!r} replaces the cached '
+                'gallery logits, but the cache is off (cache_teacher: false or MS '
+                'augmentation on)'
+            )
         if self.teacher_cached and self.uses_teacher:
-            self.teacher.cache_gallery(
+            cached = self.teacher.cache_gallery(
                 dm.gallery_dataloader(),
                 len(gallery),
                 dm.preprocess,
                 self.device,
                 self.trainer.precision_plugin.forward_context(),
             )
+            if out_of_fold:
+                logits = read_out_of_fold_logits(out_of_fold, gallery)
+                self.teacher.gallery = cached._replace(logits=logits.to(cached.logits))
         # Batches need no MS image when the teacher's outputs are looked up.
         dm.teacher_images = self.uses_teacher and not self.teacher_cached
 
