@@ -307,6 +307,14 @@ def main() -> None:
                 f'teacher on MS {name} images labelled with their minor land cover: '
                 f'names the label on {label:.1%}, the dominant cover on {dominant:.1%}'
             )
+    # The pipeline's runs this script compares with: those the pipeline made
+    # (a run without SemBridge students has no kd_sembridge to train again).
+    methods = tuple(
+        m
+        for m in methods
+        if m == 'kd_oracle'
+        or (args.out / 'students' / f'{m}_seed{seeds[0]}' / 'config.yaml').is_file()
+    )
     runs: dict[str, dict[str, float]] = {}
     for method in methods:
         runs[method] = {}
