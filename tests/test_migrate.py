@@ -83,6 +83,7 @@ def test_migrated_configs_parse_and_keep_their_meaning(
         'weights': old['teacher_weights'],
         'multilabel': old.get('teacher_multilabel', False),
         'multilabel_logits': 'logsigmoid',  # the default, as before
+        'out_of_fold_logits': None,  # the teacher's own logits, as before
     }
     assert args['kd'] == {
         'loss': old['kd'],

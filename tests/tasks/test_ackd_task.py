@@ -127,6 +127,7 @@ def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
         'weights': None,
         'multilabel': False,
         'multilabel_logits': 'logsigmoid',
+        'out_of_fold_logits': None,
     }
     assert task.hparams['kd'] == {
         'loss': 'dkd',
