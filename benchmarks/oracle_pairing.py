@@ -213,11 +213,10 @@ def report_pairings(
         / 'pairing_initial'
         / 'pairing.pt',
         'SSM (matcher)': out / 'matcher' / 'pairing.pt',
-        'label space (baseline predictions)': students
-        / f'baseline_seed{seed}'
-        / 'pairing_label_space'
-        / 'pairing.pt',
     }
+    # The pipeline's label-space starts (out of fold with --teacher-folds).
+    for run in sorted((students / f'baseline_seed{seed}').glob('pairing_label_space*')):
+        candidates[f'label space ({run.name})'] = run / 'pairing.pt'
     for run in sorted((students / f'kd_sembridge_seed{seed}').glob('pairing_epoch*')):
         candidates[f'DynM ({run.name})'] = run / 'pairing.pt'
     for name, source in candidates.items():
