@@ -404,27 +404,74 @@ def test_default_root_configs_do_not_depend_on_an_earlier_run(
     assert given.init_args['generate'] is False
 
 
-def test_label_space_start_pairs_by_the_baselines_predictions(tmp_path: Path) -> None:
+def test_label_space_start_with_out_of_fold_logits(tmp_path: Path) -> None:
+    """One pipeline run checks both options (each costs several fit processes)."""
+    import csv as csv_module
+
     from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-    from torchgeo_ackd.tasks import ACKDTask
+    from torchgeo_ackd.datasets import SyntheticACKD, relative_files
+    from torchgeo_ackd.models.teacher import read_out_of_fold_logits
+    from torchgeo_ackd.tasks import ACKDTask, TeacherTask
 
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     out = tmp_path / 'out'
     fast = FAST | {'methods': ['kd_label_space']}
-    results = run_pipeline(root=root, out=out, **fast)
-    # The baseline it reads is trained first, though not asked for.
+    results = run_pipeline(root=root, out=out, teacher_folds=2, **fast)
+    # The baseline the label-space start reads is trained first, though not asked for.
     assert [r.name for r in results] == ['baseline_seed0', 'kd_label_space_seed0']
     baseline, student = (r.directory for r in results)
     inputs = json.loads((student / 'inputs.json').read_text())
     assert inputs['stage:baseline_seed0'] == results[0].run_id
-    pairing = Pairing.read(baseline / 'pairing_label_space' / 'pairing.pt')
-    # The student started from it and kept it (no DynM in this method).
+
+    # Teacher folds: the held-out images partition the gallery, are never
+    # trained on, and the rest keep their split.
+    gallery = SyntheticACKD(root, modality='ms', split='train')
+    folds = out / 'teacher_folds'
+    held_out = {}
+    for fold in range(2):
+        split_file = folds / f'fold{fold}' / 'split.csv'
+        with open(split_file, newline='') as f:
+            split = {row['path']: row['split'] for row in csv_module.DictReader(f)}
+        trained = SyntheticACKD(
+            root, modality='ms', split='train', split_file=split_file
+        )
+        held_out[fold] = set(relative_files(gallery)) - set(relative_files(trained))
+        assert held_out[fold] and all(split[f] == 'test' for f in held_out[fold])
+        assert set(relative_files(trained)) < set(relative_files(gallery))
+    assert held_out[0] | held_out[1] == set(relative_files(gallery))
+    assert not held_out[0] & held_out[1]
+    oof_path = folds / 'out_of_fold_logits.pt'
+    state = torch.load(oof_path, weights_only=True)
+    assert sorted(state['files']) == sorted(relative_files(gallery))
+    # Each row is the logits of the teacher that did not train on the image,
+    # recomputed here from its checkpoint and its own normalisation.
+    everything = SyntheticACKD(root, modality='ms', split='all')
+    for fold in range(2):
+        run = folds / f'fold{fold}'
+        teacher = TeacherTask.load_from_checkpoint(
+            run / 'best.ckpt', map_location='cpu'
+        )
+        stats = torch.load(run / 'best.ckpt', weights_only=True)[
+            'SyntheticACKDDataModule'
+        ]
+        name = sorted(held_out[fold])[0]
+        raw = everything[list(relative_files(everything)).index(name)]['image']
+        mean, std = (stats[k].view(1, -1, 1, 1) for k in ('ms_mean', 'ms_std'))
+        with torch.no_grad():
+            expected = teacher.eval().model((raw.float()[None] - mean) / std)[0]
+        row = state['logits'][state['files'].index(name)]
+        assert torch.allclose(row, expected, atol=1e-4)
+    # KD students read them; the baseline does not.
+    assert str(oof_path) in (student / 'config.yaml').read_text()
+    assert 'out_of_fold_logits' not in (baseline / 'config.yaml').read_text()
+
+    # The label-space pairing, recomputed by brute force: the baseline's class
+    # probabilities and the out-of-fold ones (T = 1), per student the
+    # same-class teacher of lowest KL. The student started from it and kept it.
+    pairing = Pairing.read(baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
     initial = Pairing.read(student / 'pairing_initial' / 'pairing.pt')
     assert torch.equal(initial.teacher_index, pairing.teacher_index)
-    assert not list(student.glob('pairing_epoch*'))
-
-    # Recomputed by brute force: the baseline's and the teacher's class
-    # probabilities (T = 1), the same-class teacher of lowest KL per student.
+    assert not list(student.glob('pairing_epoch*'))  # no DynM in this method
     checkpoint = baseline / 'best.ckpt'
     stats = torch.load(checkpoint, map_location='cpu', weights_only=True)[
         'SyntheticACKDDataModule'
@@ -441,90 +488,25 @@ def test_label_space_start_pairs_by_the_baselines_predictions(tmp_path: Path) ->
         rgb = dm.rgb_train.__getitems__(list(range(len(dm.rgb_train)))).collated
         rgb_image = dm.preprocess({'image_rgb': rgb['image']})['image_rgb']
         log_p_s = task.student(rgb_image).log_softmax(1)
-        ms = dm.gallery.__getitems__(list(range(len(dm.gallery)))).collated
-        ms_image = dm.preprocess({'image_ms': ms['image']})['image_ms']
-        log_p_t = task.teacher(ms_image).logits.log_softmax(1)
+    log_p_t = read_out_of_fold_logits(oof_path, dm.gallery).log_softmax(1)
     for s in range(len(dm.rgb_train)):
         same = (dm.gallery.targets == dm.rgb_train.targets[s]).nonzero().flatten()
         kl = [float((log_p_t[t].exp() * (log_p_t[t] - log_p_s[s])).sum()) for t in same]
-        best = min(kl)
         chosen = int(pairing.teacher_index[s])
         assert chosen in same.tolist()
-        assert kl[same.tolist().index(chosen)] == pytest.approx(best, abs=1e-5)
-    # A rerun reuses the baseline, its pairing and the student.
-    stamp = (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns
-    assert all(r.reused for r in run_pipeline(root=root, out=out, **fast))
-    assert (baseline / 'pairing_label_space' / 'pairing.pt').stat().st_mtime_ns == stamp
+        assert kl[same.tolist().index(chosen)] == pytest.approx(min(kl), abs=1e-5)
 
-
-def test_teacher_folds_give_out_of_fold_logits(tmp_path: Path) -> None:
-    import csv as csv_module
-
-    from torchgeo_ackd.datasets import SyntheticACKD, relative_files
-    from torchgeo_ackd.tasks import TeacherTask
-
-    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
-    out = tmp_path / 'out'
-    fast = FAST | {'methods': ['kd_label_space']}
-    results = run_pipeline(root=root, out=out, teacher_folds=2, **fast)
-    gallery = SyntheticACKD(root, modality='ms', split='train')
-    folds = out / 'teacher_folds'
-    held_out = {}
-    for fold in range(2):
-        with open(folds / f'fold{fold}' / 'split.csv', newline='') as f:
-            split = {row['path']: row['split'] for row in csv_module.DictReader(f)}
-        trained = SyntheticACKD(
-            root,
-            modality='ms',
-            split='train',
-            split_file=folds / f'fold{fold}' / 'split.csv',
-        )
-        held_out[fold] = set(relative_files(gallery)) - set(relative_files(trained))
-        # The held-out images are tested, never trained on; the rest keep their split.
-        assert held_out[fold] and all(split[f] == 'test' for f in held_out[fold])
-        assert set(relative_files(trained)) < set(relative_files(gallery))
-    # The two folds partition the gallery, class by class about evenly.
-    assert held_out[0] | held_out[1] == set(relative_files(gallery))
-    assert not held_out[0] & held_out[1]
-    state = torch.load(folds / 'out_of_fold_logits.pt', weights_only=True)
-    assert sorted(state['files']) == sorted(relative_files(gallery))
-    # Each row is the logits of the teacher that did not train on the image,
-    # recomputed here from its checkpoint and its own normalisation.
-    for fold in range(2):
-        run = folds / f'fold{fold}'
-        teacher = TeacherTask.load_from_checkpoint(
-            run / 'best.ckpt', map_location='cpu'
-        )
-        stats = torch.load(run / 'best.ckpt', weights_only=True)[
-            'SyntheticACKDDataModule'
-        ]
-        name = sorted(held_out[fold])[0]
-        image = SyntheticACKD(root, modality='ms', split='all')
-        position = list(relative_files(image)).index(name)
-        raw = image[position]['image'].float()[None]
-        normalised = (raw - stats['ms_mean'].view(1, -1, 1, 1)) / stats['ms_std'].view(
-            1, -1, 1, 1
-        )
-        with torch.no_grad():
-            expected = teacher.eval().model(normalised)[0]
-        row = state['logits'][state['files'].index(name)]
-        assert torch.allclose(row, expected, atol=1e-4)
-    # KD students read them; the baseline does not; the pairing used them.
-    student = results[1].directory
-    config = (student / 'config.yaml').read_text()
-    assert str(folds / 'out_of_fold_logits.pt') in config
-    assert (
-        'out_of_fold_logits' not in (results[0].directory / 'config.yaml').read_text()
-    )
-    baseline = results[0].directory
-    pairing = Pairing.read(baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
-    initial = Pairing.read(student / 'pairing_initial' / 'pairing.pt')
-    assert torch.equal(initial.teacher_index, pairing.teacher_index)
-    # A rerun reuses the fold teachers and leaves the logits file as it was.
-    stamp = (folds / 'out_of_fold_logits.pt').stat().st_mtime_ns
+    # A rerun reuses the fold teachers, the logits file, the pairing and the runs.
+    stamps = [
+        p.stat().st_mtime_ns
+        for p in (oof_path, baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
+    ]
     assert all(
         r.reused for r in run_pipeline(root=root, out=out, teacher_folds=2, **fast)
     )
-    assert (folds / 'out_of_fold_logits.pt').stat().st_mtime_ns == stamp
+    assert stamps == [
+        p.stat().st_mtime_ns
+        for p in (oof_path, baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
+    ]
     with pytest.raises(ValueError, match='--teacher-folds must be 0'):
         run_pipeline(root=root, out=out, teacher_folds=1, **fast)
