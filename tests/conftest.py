@@ -1,7 +1,10 @@
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +16,11 @@ if TYPE_CHECKING:
 
 # Small test models are fastest single-threaded; 2 xdist workers share 2 cores.
 torch.set_num_threads(1)
-# The image preflight's cache goes to a temporary folder, not the user's.
-os.environ.setdefault('TORCHGEO_ACKD_CACHE', tempfile.mkdtemp(prefix='ackd-cache-'))
+# The image preflight's cache goes to a temporary folder, not the user's, and
+# is removed when the test process ends.
+if 'TORCHGEO_ACKD_CACHE' not in os.environ:
+    os.environ['TORCHGEO_ACKD_CACHE'] = tempfile.mkdtemp(prefix='ackd-cache-')
+    atexit.register(shutil.rmtree, os.environ['TORCHGEO_ACKD_CACHE'], True)
 
 TESTS = Path(__file__).parent
 REAL_MINI = TESTS.parent.parent / 'shared' / 'data' / 'ackd-real-mini'
@@ -27,6 +33,33 @@ assert _spec is not None and _spec.loader is not None
 fake_data = importlib.util.module_from_spec(_spec)
 sys.modules['ackd_fake_data'] = fake_data
 _spec.loader.exec_module(fake_data)
+
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    report = yield
+    if report.when == 'call':
+        item.stash[_CALL_PASSED] = report.passed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _remove_tmp_path_of_passed_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Delete a passed test's ``tmp_path`` as soon as it ends.
+
+    Training tests write checkpoints; pytest's own retention removes them only
+    when the whole session ends, so a lane's peak disk use would be the sum of
+    all of them. A failed test's folder is kept for inspection.
+    """
+    yield
+    path = request.node.funcargs.get('tmp_path')
+    if path is not None and request.node.stash.get(_CALL_PASSED, False):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

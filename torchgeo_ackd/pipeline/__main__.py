@@ -82,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         'distil every KD method from out-of-fold gallery logits (a teacher does '
         'not repeat its own training labels); 0: off (the reference)',
     )
+    for stage, conf in (
+        ('teacher', 'conf/teacher.yaml; another than resnet18 needs --no-pretrained'),
+        ('matcher', 'both encoders; conf/matcher.yaml'),
+        ('student', 'every RGB student; conf/ackd.yaml'),
+    ):
+        parser.add_argument(
+            f'--{stage}-model',
+            metavar='TIMM_NAME',
+            help=f'the {stage} architecture, a timm model name (default: {conf})',
+        )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
     args = parser.parse_args(argv)
     run_pipeline(
@@ -100,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         folds=args.folds,
         kd_temperature_squared=args.kd_temperature_squared,
         teacher_folds=args.teacher_folds,
+        teacher_model=args.teacher_model,
+        matcher_model=args.matcher_model,
+        student_model=args.student_model,
     )
 
 

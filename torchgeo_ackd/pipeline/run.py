@@ -28,6 +28,8 @@ from .teacher_folds import out_of_fold_logits
 CONF = Path(__file__).parents[2] / 'conf'
 SYNTHETIC = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
 PRETRAINED = 'ResNet18_Weights.SENTINEL2_ALL_MOCO'
+#: The architecture of :data:`PRETRAINED` (timm's name).
+PRETRAINED_MODEL = 'resnet18'
 
 
 @dataclass
@@ -219,6 +221,9 @@ def run_pipeline(
     folds: int = 1,
     kd_temperature_squared: bool = False,
     teacher_folds: int = 0,
+    teacher_model: str | None = None,
+    matcher_model: str | None = None,
+    student_model: str | None = None,
 ) -> list[StageResult]:
     """Run every stage (reusing finished ones) and write the results.
 
@@ -247,9 +252,21 @@ def run_pipeline(
             method from *out-of-fold* gallery logits (see
             :mod:`~torchgeo_ackd.pipeline.teacher_folds`); 0: the teacher's
             own logits (the reference).
+        teacher_model: The teacher's timm architecture (default: the one in
+            conf/teacher.yaml, ResNet-18, the only one with pretrained weights
+            here; another needs ``use_pretrained=False``).
+        matcher_model: Both matcher encoders' timm architecture (default: the
+            ones in conf/matcher.yaml).
+        student_model: The RGB students' timm architecture (default: the one in
+            conf/ackd.yaml).
 
     Returns:
         The student stages' results.
+
+    Raises:
+        ValueError: For an unknown method, impossible epochs or folds, or a
+            teacher architecture the pretrained weights do not fit, before
+            any stage runs.
     """
     runs = [(m, s) for m in methods for s in seeds]
     runs += [(m, seeds[0]) for m in single_seed_methods if m not in methods]
@@ -270,6 +287,16 @@ def run_pipeline(
             f'--dynm-epochs {",".join(map(str, dynm_epochs))} must lie in '
             f'[0, --student-epochs={student_epochs}): {err}'
         ) from err
+    teacher_config = _config('teacher')
+    if teacher_model is not None:
+        teacher_config['model']['init_args']['model'] = teacher_model
+    teacher_arch = teacher_config['model']['init_args']['model']
+    if use_pretrained and teacher_arch != PRETRAINED_MODEL:
+        raise ValueError(
+            f"--teacher-model {teacher_arch}: TorchGeo's pretrained Sentinel-2 "
+            f'weights here ({PRETRAINED}) are a {PRETRAINED_MODEL}; use '
+            f'--teacher-model {PRETRAINED_MODEL} or add --no-pretrained'
+        )
     bench = resolve_benchmark(root, datamodule)
     data = _checked_data(bench)
     num_classes = len(bench.dataset.classes)
@@ -282,7 +309,7 @@ def run_pipeline(
         )
         in_channels = len(bench.bands)
 
-        teacher = _config('teacher')
+        teacher = teacher_config
         teacher['model']['init_args'] |= {
             'in_channels': in_channels,
             'num_classes': num_classes,
@@ -300,12 +327,18 @@ def run_pipeline(
             'in_channels': in_channels,
             'pairing_dir': str(out / 'matcher'),
         }
+        if matcher_model is not None:
+            matcher['model']['init_args'] |= {
+                'ms_model': matcher_model,
+                'rgb_model': matcher_model,
+            }
         matcher['data'] = _data(bench, modality='ms', pseudo_rgb=True)
         matcher['trainer']['max_epochs'] = matcher_epochs
         matcher_result = run_stage(
             'matcher', matcher, out / 'matcher', fresh, data.hashes('ms', 'rgb')
         )
         student_teacher = _config('ackd')['model']['init_args']['teacher'] | {
+            'model': teacher_arch,
             'in_channels': in_channels,
             'weights': str(out / 'teacher' / 'best.ckpt'),
         }
@@ -341,6 +374,8 @@ def run_pipeline(
                 args = student['model']['init_args']
                 args['num_classes'] = num_classes
                 args['teacher'] = dict(student_teacher)
+                if student_model is not None:
+                    args['student'] = student_model
                 model = model_args(method, kd_temperature_squared)
                 for key, value in model.items():  # groups key by key
                     args[key] = (
