@@ -122,6 +122,12 @@ def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
         ValueError, match=r'--dynm-epochs 4,8 must lie in \[0, --student-epochs=1\)'
     ):
         run_pipeline(root=tmp_path, out=tmp_path / 'o', student_epochs=1)
+    # The pretrained weights are a ResNet-18: another teacher needs them off.
+    with pytest.raises(
+        ValueError,
+        match=r'--teacher-model resnet50: .* are a resnet18; .*--no-pretrained',
+    ):
+        run_pipeline(root=tmp_path, out=tmp_path / 'o', teacher_model='resnet50')
     assert not (tmp_path / 'o').exists()
     with pytest.raises(ValueError, match='not an ACKDDataModule'):
         resolve_benchmark(tmp_path, 'torchgeo.datamodules.EuroSATDataModule')

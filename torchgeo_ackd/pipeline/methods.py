@@ -79,6 +79,14 @@ METHODS: dict[str, Method] = {
     'kd_sembridge_label_space': Method(
         'KD + SemBridge, label-space start', _KD, initial='label_space'
     ),
+    # The same start kept for all epochs: DynM would re-pair with a student
+    # that KD has already pulled towards its teachers.
+    'kd_sembridge_label_space_no_dynm': Method(
+        'KD + SemBridge, label-space start, w/o DynM',
+        _KD,
+        initial='label_space',
+        dynm=False,
+    ),
     # Vanilla KD with the label-space pairing, kept for all epochs, no SKA.
     'kd_label_space': Method(
         'Vanilla KD, label-space pairs', _KD | _NO_SKA, 'label_space', False
