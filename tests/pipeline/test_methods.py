@@ -37,3 +37,7 @@ def test_label_space_starts_get_their_baseline_first() -> None:
     assert METHODS['kd_label_space'].initial == 'label_space'
     assert not METHODS['kd_label_space'].dynm
     assert METHODS['kd_sembridge_label_space'].dynm
+    # SemBridge from the label-space start without re-matching keeps SKA on.
+    no_dynm = METHODS['kd_sembridge_label_space_no_dynm']
+    assert (no_dynm.initial, no_dynm.dynm) == ('label_space', False)
+    assert 'ska' not in model_args('kd_sembridge_label_space_no_dynm')
