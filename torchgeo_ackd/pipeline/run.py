@@ -354,6 +354,7 @@ def run_pipeline(
                 teacher_folds,
                 fresh,
                 data.hashes('ms'),
+                bench.student_classes,
             )
         ssm = SSMPairings(bench.datamodule, bench.init_args, out, fresh)
         ssm.ensure_matcher_pairing()

@@ -15,6 +15,7 @@ import copy
 import csv
 import hashlib
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def write_teacher_fold_split(
     fold: int,
     num_folds: int,
     seed: int,
+    student_classes: Sequence[str] | None = None,
 ) -> list[str]:
     """Write the ``path,split`` file of teacher fold *fold*.
 
@@ -47,6 +49,9 @@ def write_teacher_fold_split(
         fold: This fold, in [0, K).
         num_folds: K >= 2.
         seed: Seed of the fold assignment.
+        student_classes: RGB classes present (``None``: all), as the
+            datamodule's ``student_classes``; the RGB images keep their
+            default split.
 
     Returns:
         The MS training images held out of this fold (relative paths). They
@@ -54,9 +59,15 @@ def write_teacher_fold_split(
         the fold's teacher never trains or selects its checkpoint on them.
     """
     rows: list[tuple[str, str]] = []
+    classes = {'ms': None, 'rgb': student_classes}
     for modality in ('ms', 'rgb'):
         for split in ('train', 'val', 'test'):
-            dataset = dataset_class(modality=modality, split=split, **dataset_kwargs)
+            dataset = dataset_class(
+                modality=modality,
+                split=split,
+                classes=classes[modality],
+                **dataset_kwargs,
+            )
             rows += [(f, split) for f in relative_files(dataset)]
     train = dataset_class(modality='ms', split='train', **dataset_kwargs)
     folds = stratified_folds(
@@ -87,6 +98,7 @@ def out_of_fold_logits(
     num_folds: int,
     fresh: bool = False,
     inputs: dict[str, str] | None = None,
+    student_classes: Sequence[str] | None = None,
 ) -> Path:
     """Train the K fold teachers (or reuse them) and write their logits.
 
@@ -104,6 +116,7 @@ def out_of_fold_logits(
         num_folds: K >= 2.
         fresh: Start the fold teachers over.
         inputs: The teacher stage's inputs (data hashes).
+        student_classes: RGB classes present (``None``: all).
 
     Returns:
         ``out/teacher_folds/out_of_fold_logits.pt``: ``{'files', 'logits',
@@ -127,6 +140,7 @@ def out_of_fold_logits(
             fold,
             num_folds,
             int(init_args.get('seed', 0)),
+            student_classes,
         )
         config = copy.deepcopy(teacher)
         config['data']['init_args']['split_file'] = str(split)

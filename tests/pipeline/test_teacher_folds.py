@@ -1,0 +1,49 @@
+"""Teacher fold splits: MS training images dealt out, everything else unchanged."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from torchgeo_ackd.datasets import SyntheticACKD, relative_files
+from torchgeo_ackd.pipeline.teacher_folds import write_teacher_fold_split
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+
+
+def _read(path: Path) -> dict[str, str]:
+    with open(path, newline='') as f:
+        return {row['path']: row['split'] for row in csv.DictReader(f)}
+
+
+def test_fold_splits_with_teacher_only_classes(tmp_path: Path) -> None:
+    # An RGB side with fewer classes than the MS side (as ackd-real-mini).
+    root = generate_synthetic_benchmark(
+        tmp_path / 'syn', ms_per_class=4, rgb_per_class=5, ms_size=8, rgb_size=8
+    )
+    shutil.rmtree(root / 'RGB' / 'River')
+    present = [c for c in SyntheticACKD.classes if c != 'River']
+    kwargs = {'root': root}
+    with pytest.raises(FileNotFoundError, match='student_classes'):
+        write_teacher_fold_split(tmp_path / 'x.csv', SyntheticACKD, kwargs, 0, 2, 0)
+    ms_train = set(relative_files(SyntheticACKD(root, modality='ms', split='train')))
+    held: list[str] = []
+    for fold in range(2):
+        path = tmp_path / f'fold{fold}.csv'
+        out = write_teacher_fold_split(
+            path, SyntheticACKD, kwargs, fold, 2, 0, student_classes=present
+        )
+        split = _read(path)
+        assert set(out) <= ms_train and all(split[f] == 'test' for f in out)
+        held += out
+        # The RGB images of the present classes keep their default split.
+        for part in ('train', 'val', 'test'):
+            rgb = SyntheticACKD(root, modality='rgb', split=part, classes=present)
+            assert {
+                p for p, s in split.items() if s == part and p.startswith('RGB/')
+            } == set(relative_files(rgb))
+        # The split file is read back by the dataset: the fold trains on the rest.
+        train = SyntheticACKD(root, modality='ms', split='train', split_file=path)
+        assert set(relative_files(train)) == ms_train - set(out)
+    # The folds partition the MS training images.
+    assert sorted(held) == sorted(ms_train)
