@@ -273,3 +273,28 @@ def test_right_teachers_only(bench: dict[str, Path], tmp_path: Path) -> None:
             assert t in candidates.tolist()
         else:  # a class the teacher gets all wrong keeps all its images
             assert int(targets[t]) == c
+
+
+def test_pair_in_label_space_brute_force_and_capacity(bench: dict[str, Path]) -> None:
+    from torchgeo_ackd.callbacks import pair_in_label_space
+
+    dm = SyntheticACKDDataModule(root=bench['root'], **TINY_DATA)
+    dm.setup('fit')
+    generator = torch.Generator().manual_seed(0)
+    students = torch.randn(len(dm.rgb_train), 10, generator=generator)
+    teachers = torch.randn(len(dm.gallery), 10, generator=generator)
+    s_class, t_class = dm.rgb_train.targets, dm.gallery.targets
+    # Without capacity: each student's lowest KL(p_t || p_s) teacher of its class.
+    pairing = pair_in_label_space(students, teachers, dm, temperature=1.0)
+    p_t = teachers.softmax(1)
+    for s in range(len(students)):
+        same = (t_class == s_class[s]).nonzero().flatten()
+        kl = (p_t[same] * (p_t[same].log() - students[s].log_softmax(0))).sum(1)
+        assert int(pairing.teacher_index[s]) == int(same[kl.argmin()])
+    # Capacity 1: still within the class, no teacher above its even share.
+    limited = pair_in_label_space(students, teachers, dm, temperature=1.0, capacity=1.0)
+    assert torch.equal(t_class[limited.teacher_index], s_class)
+    for c in s_class.unique():
+        load = torch.bincount(limited.teacher_index[s_class == c])
+        allowed = math.ceil(int((s_class == c).sum()) / int((t_class == c).sum()))
+        assert int(load.max()) <= allowed

@@ -91,6 +91,15 @@ METHODS: dict[str, Method] = {
     'kd_label_space': Method(
         'Vanilla KD, label-space pairs', _KD | _NO_SKA, 'label_space', False
     ),
+    # The same, hub-limited: a confident teacher's near one-hot soft labels
+    # put many students on the few gallery images whose labels are softest.
+    'kd_label_space_capacity': Method(
+        'Vanilla KD, label-space pairs, capacity 1',
+        _KD | _NO_SKA,
+        'label_space',
+        False,
+        capacity=1.0,
+    ),
     # Re-matching never picks a gallery image the teacher gets wrong (the
     # lowest-KL rule otherwise does so for ~30 % of students on real-mini).
     'kd_sembridge_right': Method(
