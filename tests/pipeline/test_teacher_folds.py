@@ -47,3 +47,20 @@ def test_fold_splits_with_teacher_only_classes(tmp_path: Path) -> None:
         assert set(relative_files(train)) == ms_train - set(out)
     # The folds partition the MS training images.
     assert sorted(held) == sorted(ms_train)
+
+
+def test_too_many_folds_fail_before_any_stage(tmp_path: Path) -> None:
+    from torchgeo_ackd.pipeline import run_pipeline
+
+    # 5 images a class: 3 MS training images a class, 5 RGB images a class.
+    root = generate_synthetic_benchmark(
+        tmp_path / 'syn', ms_per_class=5, rgb_per_class=5, ms_size=8, rgb_size=8
+    )
+    out = tmp_path / 'out'
+    with pytest.raises(
+        ValueError, match=r'--teacher-folds .*fewer than|fewer than .*--teacher-folds'
+    ):
+        run_pipeline(root=root, out=out, teacher_folds=4, use_pretrained=False)
+    with pytest.raises(ValueError, match=r'--folds .*fewer than|fewer than .*--folds'):
+        run_pipeline(root=root, out=out, folds=6, use_pretrained=False)
+    assert not (out / 'teacher').exists()

@@ -23,7 +23,7 @@ from .methods import METHODS, model_args
 from .pairings import LabelSpacePairings, SSMPairings
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
-from .teacher_folds import out_of_fold_logits
+from .teacher_folds import out_of_fold_logits, prepare_teacher_folds
 
 CONF = Path(__file__).parents[2] / 'conf'
 SYNTHETIC = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
@@ -302,6 +302,24 @@ def run_pipeline(
     num_classes = len(bench.dataset.classes)
     # One pipeline per output folder (a stale lock of a dead process is taken over).
     with output_lock(out):
+        # Every split file first: a K the data cannot support fails before
+        # any stage trains. One (name prefix, split file) per evaluation split.
+        splits: list[tuple[str, Path | None]] = [('', None)]
+        if folds > 1:
+            splits = [
+                (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
+            ]
+        teacher_held_out = (
+            prepare_teacher_folds(
+                bench.dataset,
+                bench.init_args,
+                out,
+                teacher_folds,
+                bench.student_classes,
+            )
+            if teacher_folds
+            else None
+        )
         weights, mapped = _pretrained_teacher(bench, use_pretrained)
         print(
             f'[teacher] starting from '
@@ -343,29 +361,21 @@ def run_pipeline(
             'weights': str(out / 'teacher' / 'best.ckpt'),
         }
         out_of_fold = None
-        if teacher_folds:
+        if teacher_held_out is not None:
             out_of_fold = out_of_fold_logits(
                 bench.datamodule,
                 bench.init_args,
-                bench.dataset,
                 teacher,
                 student_teacher,
                 out,
-                teacher_folds,
+                teacher_held_out,
                 fresh,
                 data.hashes('ms'),
-                bench.student_classes,
             )
         ssm = SSMPairings(bench.datamodule, bench.init_args, out, fresh)
         ssm.ensure_matcher_pairing()
         label_space = LabelSpacePairings(bench.datamodule, bench.init_args, fresh)
 
-        # One (name prefix, split file) per evaluation split.
-        splits: list[tuple[str, Path | None]] = [('', None)]
-        if folds > 1:
-            splits = [
-                (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
-            ]
         results = []
         run_ids: dict[str, str] = {}
         for method, seed in runs:

@@ -88,24 +88,69 @@ def write_teacher_fold_split(
     return sorted(held_out)
 
 
+def prepare_teacher_folds(
+    dataset_class: type[ACKDDataset],
+    init_args: dict[str, Any],
+    out: Path,
+    num_folds: int,
+    student_classes: Sequence[str] | None = None,
+) -> list[list[str]]:
+    """Write the split file of every teacher fold (rewritten identically on a rerun).
+
+    The pipeline calls it before any stage trains, so a K the data cannot
+    support fails first.
+
+    Args:
+        dataset_class: The benchmark's dataset.
+        init_args: The DataModule arguments shared by all stages.
+        out: Pipeline output folder; fold ``f``'s file is
+            ``out/teacher_folds/fold<f>/split.csv``.
+        num_folds: K >= 2.
+        student_classes: RGB classes present (``None``: all).
+
+    Returns:
+        The MS training images held out of each fold (relative paths).
+
+    Raises:
+        ValueError: If a class has fewer MS training images than K.
+    """
+    keys = ('val_fraction', 'test_fraction', 'seed')
+    dataset_kwargs = {'root': init_args['root']} | {
+        k: init_args[k] for k in keys if k in init_args
+    }
+    held_out = []
+    for fold in range(num_folds):
+        split = out / 'teacher_folds' / f'fold{fold}' / 'split.csv'
+        split.parent.mkdir(parents=True, exist_ok=True)
+        held_out.append(
+            write_teacher_fold_split(
+                split,
+                dataset_class,
+                dataset_kwargs,
+                fold,
+                num_folds,
+                int(init_args.get('seed', 0)),
+                student_classes,
+            )
+        )
+    return held_out
+
+
 def out_of_fold_logits(
     datamodule: str,
     init_args: dict[str, Any],
-    dataset_class: type[ACKDDataset],
     teacher: dict[str, Any],
     student_teacher: dict[str, Any],
     out: Path,
-    num_folds: int,
+    held_out: list[list[str]],
     fresh: bool = False,
     inputs: dict[str, str] | None = None,
-    student_classes: Sequence[str] | None = None,
 ) -> Path:
     """Train the K fold teachers (or reuse them) and write their logits.
 
     Args:
         datamodule: Class path of the benchmark's DataModule.
         init_args: Its arguments shared by all stages.
-        dataset_class: The benchmark's dataset.
         teacher: The main teacher stage's config (each fold's is a copy with
             its split file).
         student_teacher: The students' ``teacher`` group (a
@@ -113,10 +158,10 @@ def out_of_fold_logits(
             the fold teachers are built as it says, with their own weights.
         out: Pipeline output folder; fold ``f`` trains in
             ``out/teacher_folds/fold<f>``.
-        num_folds: K >= 2.
+        held_out: Each fold's held-out images, from
+            :func:`prepare_teacher_folds` (whose split files the folds train on).
         fresh: Start the fold teachers over.
         inputs: The teacher stage's inputs (data hashes).
-        student_classes: RGB classes present (``None``: all).
 
     Returns:
         ``out/teacher_folds/out_of_fold_logits.pt``: ``{'files', 'logits',
@@ -124,24 +169,11 @@ def out_of_fold_logits(
         from the fold teacher that did not train on it. Rewritten only when a
         fold teacher's run changed.
     """
-    keys = ('val_fraction', 'test_fraction', 'seed')
-    dataset_kwargs = {'root': init_args['root']} | {
-        k: init_args[k] for k in keys if k in init_args
-    }
     folder = out / 'teacher_folds'
-    held_out, runs = {}, {}
+    num_folds = len(held_out)
+    runs = {}
     for fold in range(num_folds):
         split = folder / f'fold{fold}' / 'split.csv'
-        split.parent.mkdir(parents=True, exist_ok=True)
-        held_out[fold] = write_teacher_fold_split(
-            split,
-            dataset_class,
-            dataset_kwargs,
-            fold,
-            num_folds,
-            int(init_args.get('seed', 0)),
-            student_classes,
-        )
         config = copy.deepcopy(teacher)
         config['data']['init_args']['split_file'] = str(split)
         split_hash = hashlib.sha1(split.read_bytes()).hexdigest()
