@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from torchgeo_ackd.datasets import SyntheticACKD, relative_files
-from torchgeo_ackd.pipeline.teacher_folds import write_teacher_fold_split
+from torchgeo_ackd.pipeline.teacher_folds import prepare_teacher_folds
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
 
@@ -23,19 +23,16 @@ def test_fold_splits_with_teacher_only_classes(tmp_path: Path) -> None:
     )
     shutil.rmtree(root / 'RGB' / 'River')
     present = [c for c in SyntheticACKD.classes if c != 'River']
-    kwargs = {'root': root}
+    args = {'root': root}
     with pytest.raises(FileNotFoundError, match='student_classes'):
-        write_teacher_fold_split(tmp_path / 'x.csv', SyntheticACKD, kwargs, 0, 2, 0)
+        prepare_teacher_folds(SyntheticACKD, args, tmp_path / 'x', 2)
     ms_train = set(relative_files(SyntheticACKD(root, modality='ms', split='train')))
-    held: list[str] = []
-    for fold in range(2):
-        path = tmp_path / f'fold{fold}.csv'
-        out = write_teacher_fold_split(
-            path, SyntheticACKD, kwargs, fold, 2, 0, student_classes=present
-        )
+    out = tmp_path / 'out'
+    held_out = prepare_teacher_folds(SyntheticACKD, args, out, 2, present)
+    for fold, held in enumerate(held_out):
+        path = out / 'teacher_folds' / f'fold{fold}' / 'split.csv'
         split = _read(path)
-        assert set(out) <= ms_train and all(split[f] == 'test' for f in out)
-        held += out
+        assert set(held) <= ms_train and all(split[f] == 'test' for f in held)
         # The RGB images of the present classes keep their default split.
         for part in ('train', 'val', 'test'):
             rgb = SyntheticACKD(root, modality='rgb', split=part, classes=present)
@@ -44,9 +41,13 @@ def test_fold_splits_with_teacher_only_classes(tmp_path: Path) -> None:
             } == set(relative_files(rgb))
         # The split file is read back by the dataset: the fold trains on the rest.
         train = SyntheticACKD(root, modality='ms', split='train', split_file=path)
-        assert set(relative_files(train)) == ms_train - set(out)
+        assert set(relative_files(train)) == ms_train - set(held)
     # The folds partition the MS training images.
-    assert sorted(held) == sorted(ms_train)
+    assert sorted(held_out[0] + held_out[1]) == sorted(ms_train)
+    # A rerun writes the same files.
+    before = (out / 'teacher_folds' / 'fold0' / 'split.csv').read_bytes()
+    assert prepare_teacher_folds(SyntheticACKD, args, out, 2, present) == held_out
+    assert (out / 'teacher_folds' / 'fold0' / 'split.csv').read_bytes() == before
 
 
 def test_too_many_folds_fail_before_any_stage(tmp_path: Path) -> None:

@@ -72,6 +72,47 @@ def stratified_folds(
     return fold
 
 
+def split_kwargs(init_args: dict[str, Any]) -> dict[str, Any]:
+    """The dataset arguments that fix the default split, from DataModule arguments.
+
+    Args:
+        init_args: The DataModule arguments shared by all stages.
+
+    Returns:
+        ``root`` and, where given, ``val_fraction``, ``test_fraction``, ``seed``.
+    """
+    keys = ('val_fraction', 'test_fraction', 'seed')
+    return {'root': init_args['root']} | {
+        k: init_args[k] for k in keys if k in init_args
+    }
+
+
+def default_split_rows(
+    dataset_class: type[ACKDDataset],
+    dataset_kwargs: dict[str, Any],
+    modality: str,
+    classes: Sequence[str] | None,
+) -> list[tuple[str, str]]:
+    """``(path, split)`` of every image of one modality in the default split.
+
+    Args:
+        dataset_class: The benchmark's dataset.
+        dataset_kwargs: From :func:`split_kwargs`.
+        modality: ``'ms'`` or ``'rgb'``.
+        classes: The classes present (``None``: all).
+
+    Returns:
+        Relative paths with ``'train'``, ``'val'`` or ``'test'``.
+    """
+    rows: list[tuple[str, str]] = []
+    for split in ('train', 'val', 'test'):
+        dataset = dataset_class(
+            modality=modality, split=split, classes=classes, **dataset_kwargs
+        )
+        rows += [(f, split) for f in relative_files(dataset)]
+    return rows
+
+
 def write_fold_split(
     path: Path,
     dataset_class: type[ACKDDataset],
@@ -103,12 +144,7 @@ def write_fold_split(
         raise ValueError(f"folded must be 'rgb' or 'ms', got {folded!r}")
     kept = 'ms' if folded == 'rgb' else 'rgb'
     classes = {'rgb': student_classes, 'ms': None}
-    rows: list[tuple[str, str]] = []
-    for split in ('train', 'val', 'test'):
-        fixed = dataset_class(
-            modality=kept, split=split, classes=classes[kept], **dataset_kwargs
-        )
-        rows += [(f, split) for f in relative_files(fixed)]
+    rows = default_split_rows(dataset_class, dataset_kwargs, kept, classes[kept])
     dataset = dataset_class(
         modality=folded, split='all', classes=classes[folded], **dataset_kwargs
     )

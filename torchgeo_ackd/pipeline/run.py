@@ -17,7 +17,7 @@ from ..datasets import ACKDDataset
 from ..datasets.preflight import file_hashes, preflight
 from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
-from .folds import write_fold_split
+from .folds import split_kwargs, write_fold_split
 from .lock import output_lock
 from .methods import METHODS, model_args
 from .pairings import LabelSpacePairings, SSMPairings
@@ -485,10 +485,7 @@ def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:
     Returns:
         The split file of each fold, ``out/folds/fold<f>/split.csv``.
     """
-    keys = ('val_fraction', 'test_fraction', 'seed')
-    dataset_kwargs = {'root': bench.init_args['root']} | {
-        k: bench.init_args[k] for k in keys if k in bench.init_args
-    }
+    dataset_kwargs = split_kwargs(bench.init_args)
     paths = []
     for fold in range(num_folds):
         split = out / 'folds' / f'fold{fold}' / 'split.csv'

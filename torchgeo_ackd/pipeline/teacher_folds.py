@@ -26,66 +26,8 @@ from ..datasets import ACKDDataset, relative_files
 from ..datasets.atomic import atomic_open
 from ..datasets.torch_files import read_torch_file
 from ..models.teacher import FrozenTeacher, TeacherConfig
-from .folds import stratified_folds
+from .folds import default_split_rows, split_kwargs, stratified_folds
 from .stages import run_stage
-
-
-def write_teacher_fold_split(
-    path: Path,
-    dataset_class: type[ACKDDataset],
-    dataset_kwargs: dict[str, Any],
-    fold: int,
-    num_folds: int,
-    seed: int,
-    student_classes: Sequence[str] | None = None,
-) -> list[str]:
-    """Write the ``path,split`` file of teacher fold *fold*.
-
-    Args:
-        path: CSV to write (atomically).
-        dataset_class: The benchmark's dataset.
-        dataset_kwargs: ``root``, ``val_fraction``, ``test_fraction``, ``seed``
-            of the default split.
-        fold: This fold, in [0, K).
-        num_folds: K >= 2.
-        seed: Seed of the fold assignment.
-        student_classes: RGB classes present (``None``: all), as the
-            datamodule's ``student_classes``; the RGB images keep their
-            default split.
-
-    Returns:
-        The MS training images held out of this fold (relative paths). They
-        join the test split in the file (a split file lists every image), so
-        the fold's teacher never trains or selects its checkpoint on them.
-    """
-    rows: list[tuple[str, str]] = []
-    classes = {'ms': None, 'rgb': student_classes}
-    for modality in ('ms', 'rgb'):
-        for split in ('train', 'val', 'test'):
-            dataset = dataset_class(
-                modality=modality,
-                split=split,
-                classes=classes[modality],
-                **dataset_kwargs,
-            )
-            rows += [(f, split) for f in relative_files(dataset)]
-    train = dataset_class(modality='ms', split='train', **dataset_kwargs)
-    folds = stratified_folds(
-        train.targets.tolist(),
-        num_folds,
-        seed,
-        dataset_class.classes,
-        minimum=2,
-        option='--teacher-folds',
-    )
-    held_out = {
-        f for f, k in zip(relative_files(train), folds, strict=True) if k == fold
-    }
-    with atomic_open(path, 'w', newline='') as out:
-        writer = csv.writer(out)
-        writer.writerow(('path', 'split'))
-        writer.writerows((f, 'test' if f in held_out else s) for f, s in rows)
-    return sorted(held_out)
 
 
 def prepare_teacher_folds(
@@ -97,42 +39,50 @@ def prepare_teacher_folds(
 ) -> list[list[str]]:
     """Write the split file of every teacher fold (rewritten identically on a rerun).
 
-    The pipeline calls it before any stage trains, so a K the data cannot
-    support fails first.
+    Fold ``f``'s file (``out/teacher_folds/fold<f>/split.csv``) keeps the
+    default split of every image except the MS training images dealt to fold
+    ``f``: they join the test split (a split file lists every image), so the
+    fold's teacher never trains or selects its checkpoint on them. The
+    pipeline calls it before any stage trains, so a K the data cannot support
+    fails first.
 
     Args:
         dataset_class: The benchmark's dataset.
         init_args: The DataModule arguments shared by all stages.
-        out: Pipeline output folder; fold ``f``'s file is
-            ``out/teacher_folds/fold<f>/split.csv``.
+        out: Pipeline output folder.
         num_folds: K >= 2.
-        student_classes: RGB classes present (``None``: all).
+        student_classes: RGB classes present (``None``: all), as the
+            datamodule's ``student_classes``.
 
     Returns:
-        The MS training images held out of each fold (relative paths).
+        The MS training images held out of each fold (relative paths, sorted).
 
     Raises:
         ValueError: If a class has fewer MS training images than K.
     """
-    keys = ('val_fraction', 'test_fraction', 'seed')
-    dataset_kwargs = {'root': init_args['root']} | {
-        k: init_args[k] for k in keys if k in init_args
-    }
+    dataset_kwargs = split_kwargs(init_args)
+    train = dataset_class(modality='ms', split='train', **dataset_kwargs)
+    folds = stratified_folds(
+        train.targets.tolist(),
+        num_folds,
+        int(init_args.get('seed', 0)),
+        dataset_class.classes,
+        minimum=2,
+        option='--teacher-folds',
+    )
+    rows = default_split_rows(dataset_class, dataset_kwargs, 'ms', None)
+    rows += default_split_rows(dataset_class, dataset_kwargs, 'rgb', student_classes)
+    train_files = relative_files(train)
     held_out = []
     for fold in range(num_folds):
-        split = out / 'teacher_folds' / f'fold{fold}' / 'split.csv'
-        split.parent.mkdir(parents=True, exist_ok=True)
-        held_out.append(
-            write_teacher_fold_split(
-                split,
-                dataset_class,
-                dataset_kwargs,
-                fold,
-                num_folds,
-                int(init_args.get('seed', 0)),
-                student_classes,
-            )
-        )
+        held = {f for f, k in zip(train_files, folds, strict=True) if k == fold}
+        path = out / 'teacher_folds' / f'fold{fold}' / 'split.csv'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, 'w', newline='') as file:
+            writer = csv.writer(file)
+            writer.writerow(('path', 'split'))
+            writer.writerows((f, 'test' if f in held else s) for f, s in rows)
+        held_out.append(sorted(held))
     return held_out
 
 
