@@ -1,23 +1,12 @@
 """benchmarks/kd_targets.py: target scores and label-space neighbours, by hand."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
+import kd_targets
 import pytest
 import torch
 
 from torchgeo_ackd.matching.search import match_kl
-
-BENCHMARKS = Path(__file__).parents[2] / 'benchmarks'
-sys.path.insert(0, str(BENCHMARKS))  # the script imports its neighbours
-spec = importlib.util.spec_from_file_location(
-    'kd_targets', BENCHMARKS / 'kd_targets.py'
-)
-assert spec is not None and spec.loader is not None
-kd_targets = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(kd_targets)
 
 
 def test_score_targets_by_hand() -> None:

@@ -1,19 +1,7 @@
 """benchmarks/matcher_semantics.py: the scores of a pairing, by hand."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import matcher_semantics as semantics
 import torch
-
-BENCHMARKS = Path(__file__).parents[2] / 'benchmarks'
-sys.path.insert(0, str(BENCHMARKS))  # the script imports oracle_pairing
-spec = importlib.util.spec_from_file_location(
-    'matcher_semantics', BENCHMARKS / 'matcher_semantics.py'
-)
-assert spec is not None and spec.loader is not None
-semantics = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(semantics)
 
 
 def test_same_dominant_counts_matching_covers() -> None:

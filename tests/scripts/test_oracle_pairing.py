@@ -1,22 +1,14 @@
 """benchmarks/oracle_pairing.py: the replayed mixture of each scene is the drawn one."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
+import oracle_pairing as oracle
 import pytest
 
 from torchgeo_ackd.datasets import SyntheticACKD
 from torchgeo_ackd.synthetic import generate, generate_synthetic_benchmark, mixtures
 from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
-
-SCRIPT = Path(__file__).parents[2] / 'benchmarks' / 'oracle_pairing.py'
-spec = importlib.util.spec_from_file_location('oracle_pairing', SCRIPT)
-assert spec is not None and spec.loader is not None
-oracle = importlib.util.module_from_spec(spec)
-sys.modules['oracle_pairing'] = oracle
-spec.loader.exec_module(oracle)
 
 PARAMS = {'seed': 0, 'ms_size': 16, 'rgb_size': 16}
 
