@@ -24,6 +24,8 @@ if 'TORCHGEO_ACKD_CACHE' not in os.environ:
 
 TESTS = Path(__file__).parent
 REAL_MINI = TESTS.parent.parent / 'shared' / 'data' / 'ackd-real-mini'
+# The benchmark scripts import one another by name; their tests import them so.
+sys.path.insert(0, str(TESTS.parent / 'benchmarks'))
 
 # The fake-data generator sits beside the fixtures, as in TorchGeo.
 _spec = importlib.util.spec_from_file_location(
