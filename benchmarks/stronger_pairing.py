@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from fresh_test import accuracy
+from fresh_test import accuracy, fresh_indices
 from kd_targets import DATAMODULE, label_space_neighbours, score_targets, targets_of_run
 
 from torchgeo_ackd.callbacks.dynamic_matching import student_logits
@@ -164,11 +164,7 @@ def main() -> None:
             'kd_oracle',
         )
     }
-    fresh = [
-        i
-        for i, f in enumerate(everything.rgb_dataset('all').files)
-        if int(f.stem.rsplit('_', 1)[1]) >= seen + args.extra_per_class
-    ]
+    fresh = fresh_indices(everything, seen + args.extra_per_class)
     for seed in seeds:
         config = yaml.safe_load(
             (students / f'kd_label_space_seed{seed}' / 'config.yaml').read_text()
