@@ -34,7 +34,7 @@ from torch import Tensor
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset
 from torchgeo_ackd.matching.search import match_cosine
-from torchgeo_ackd.models.teacher import FrozenTeacher
+from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig
 from torchgeo_ackd.tasks import MatcherTask
 
 
@@ -100,8 +100,8 @@ def main() -> None:
     student_config = yaml.safe_load(
         (args.out / 'students' / 'kd_seed0' / 'config.yaml').read_text()
     )
-    teacher_args = student_config['model']['init_args']['teacher']
-    teacher = FrozenTeacher(num_classes=len(dm.gallery.classes), **teacher_args)
+    teacher_args = TeacherConfig(**student_config['model']['init_args']['teacher'])
+    teacher = FrozenTeacher.from_config(teacher_args, len(dm.gallery.classes))
 
     def ms_views(raw: Tensor) -> tuple[Tensor, ...]:
         batch = dm.preprocess({'image': raw})

@@ -8,7 +8,7 @@ import timm
 import torch
 from torch.utils.data import DataLoader
 
-from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherOutputs
+from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
 from torchgeo_ackd.models.teacher_weights import TeacherInput
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, SENTINEL2_SSL4EO
 
@@ -26,6 +26,29 @@ def test_loaded_from_state_dict(tmp_path: Path) -> None:
     torch.save(model.state_dict(), tmp_path / 'teacher.pt')
     teacher = FrozenTeacher('resnet18', weights=str(tmp_path / 'teacher.pt'))
     assert torch.equal(teacher.model.conv1.weight, model.conv1.weight)
+
+
+def test_from_config_reads_every_teacher_field(tmp_path: Path) -> None:
+    model = timm.create_model('resnet18', in_chans=12, num_classes=5)
+    torch.save(model.state_dict(), tmp_path / 'teacher.pt')
+    # A student config's teacher group, with the out-of-fold soft labels the
+    # student task (not the teacher) reads: the benchmark scripts pass it whole.
+    config = TeacherConfig(
+        model='resnet18',
+        in_channels=12,
+        weights=str(tmp_path / 'teacher.pt'),
+        multilabel=True,
+        multilabel_logits='raw',
+        out_of_fold_logits=str(tmp_path / 'absent.pt'),
+    )
+    teacher = FrozenTeacher.from_config(config, 5)
+    assert torch.equal(teacher.model.conv1.weight, model.conv1.weight)
+    assert teacher.in_channels == 12 and teacher.model.num_classes == 5
+    assert teacher.multilabel and not teacher.convert_logits
+    converted = FrozenTeacher.from_config(
+        TeacherConfig('resnet18', 12, multilabel=True), 5
+    )
+    assert converted.convert_logits
 
 
 def test_from_torchgeo_enum_served_locally(tmp_path: Path) -> None:

@@ -168,6 +168,29 @@ class FrozenTeacher(nn.Module):
         # by setting them directly, without calling train().
         self.eval()
 
+    @classmethod
+    def from_config(cls, config: TeacherConfig, num_classes: int) -> 'FrozenTeacher':
+        """Build the teacher a config's ``teacher`` group describes.
+
+        ``out_of_fold_logits`` is not the teacher's own: the student task
+        reads that file when it caches the gallery.
+
+        Args:
+            config: The ``teacher`` group of a student config.
+            num_classes: Size of the class vocabulary.
+
+        Returns:
+            The frozen teacher, weights loaded.
+        """
+        return cls(
+            config.model,
+            config.in_channels,
+            num_classes,
+            config.weights,
+            config.multilabel,
+            config.multilabel_logits,
+        )
+
     @property
     def num_features(self) -> int:
         """Channels of the last feature map (D)."""

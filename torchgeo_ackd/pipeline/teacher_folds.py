@@ -186,14 +186,7 @@ def _fold_logits(
     dm = getattr(importlib.import_module(module), name)(**args)
     assert isinstance(dm, ACKDDataModule)
     config = TeacherConfig(**(teacher_args | {'weights': str(checkpoint)}))
-    teacher = FrozenTeacher(
-        config.model,
-        config.in_channels,
-        num_classes,
-        config.weights,
-        config.multilabel,
-        config.multilabel_logits,
-    )
+    teacher = FrozenTeacher.from_config(config, num_classes)
     dataset = dm.ms_dataset('all')
     teacher.adapt_input(dataset.bands, *dm.statistics('ms'))
     position = {f: i for i, f in enumerate(relative_files(dataset))}

@@ -119,14 +119,7 @@ class ACKDTask(StudentEvaluationTask):
             )
             self.student.load_state_dict(state)
         teacher = TeacherConfig(**hp['teacher'])
-        self.teacher = FrozenTeacher(
-            teacher.model,
-            teacher.in_channels,
-            hp['num_classes'],
-            teacher.weights,
-            teacher.multilabel,
-            teacher.multilabel_logits,
-        )
+        self.teacher = FrozenTeacher.from_config(teacher, hp['num_classes'])
         self.kd_loss = DistillationConfig(**hp['kd']).build()
         self.planner: Planner | None = None
         ska = AlignmentConfig(**hp['ska'])
