@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset, Pairing
-from torchgeo_ackd.matching import initial_pairing
+from torchgeo_ackd.matching import adapt_batchnorm, initial_pairing
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import MatcherTask
 
@@ -105,6 +105,34 @@ def test_equals_brute_force_numpy(root: Path) -> None:
     np.testing.assert_array_equal(g_cls[pairing.numpy()], s_cls)
     assert len(set(pairing.tolist())) > len(set(s_cls.tolist()))
     assert result.distinct_teachers() == len(set(pairing.tolist()))
+
+
+def test_adapt_batchnorm_embeds_students_with_their_statistics(root: Path) -> None:
+    dm = _datamodule(root)
+    matcher = _matcher(adapt_batchnorm=True)
+    own = {k: v.clone() for k, v in matcher.rgb_encoder.state_dict().items()}
+    result = _pair(dm, matcher)
+
+    # By hand: the RGB training images normalised per sample, M_G adapted on
+    # them in the student loader's batches (eval_batch_size 7, in order).
+    images = torch.stack([dm.rgb_train[i]['image'] for i in range(len(dm.rgb_train))])
+    mean, std = dm.statistics('rgb')
+    images = (images - mean[:, None, None]) / std[:, None, None]
+    encoder = adapt_batchnorm(matcher.rgb_encoder, iter(images.split(7)))
+    with torch.no_grad():
+        student = matcher.rgb_head.eval()(encoder(images)).double().numpy()
+    gallery = _embed_independently(matcher, dm.ms_train, *dm.statistics('ms'), ms=True)
+    s_cls, g_cls = dm.rgb_train.targets.numpy(), dm.ms_train.targets.numpy()
+    best, best_sim = _brute_force(student, s_cls, gallery, g_cls)
+    np.testing.assert_array_equal(result.teacher_index.numpy(), best)
+    np.testing.assert_allclose(result.scores.numpy(), best_sim, rtol=1e-4, atol=1e-5)
+    # The task's own M_G keeps the statistics it was trained with.
+    for key, value in matcher.rgb_encoder.state_dict().items():
+        assert torch.equal(value, own[key]), key
+    # Without the option the students are embedded with those statistics,
+    # which differ from the adapted ones.
+    plain = _matcher().initial_pairing(dm)
+    assert not torch.allclose(plain.scores, result.scores)
 
 
 def test_engine_needs_no_task_or_datamodule() -> None:

@@ -6,6 +6,7 @@ tensors, never a task or a datamodule.
 
 from .contrastive import clip_soft_infonce
 from .embed import (
+    adapt_batchnorm,
     all_gather_rows,
     broadcast_buffers,
     compute_embeddings,
@@ -20,6 +21,7 @@ from .statistics import MatchedTeachers, classes_of_right_teachers, matched_teac
 
 __all__ = (
     'MatchedTeachers',
+    'adapt_batchnorm',
     'all_gather_rows',
     'broadcast_buffers',
     'classes_of_right_teachers',

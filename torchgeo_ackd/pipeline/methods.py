@@ -25,6 +25,9 @@ class Method:
             students (None: the nearest teacher, as the paper).
         right_teachers: DynM re-matches only with gallery images the teacher
             classifies right (``DynamicMatching.right_teachers_only``).
+        adapt_batchnorm: The SSM pairing embeds the RGB students with the
+            matcher's M_G, its BatchNorm statistics re-estimated on them
+            (``MatcherTask.adapt_batchnorm``).
     """
 
     label: str
@@ -33,6 +36,7 @@ class Method:
     dynm: bool = True
     capacity: float | None = None
     right_teachers: bool = False
+    adapt_batchnorm: bool = False
 
 
 # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
@@ -99,6 +103,20 @@ METHODS: dict[str, Method] = {
         'label_space',
         False,
         capacity=1.0,
+    ),
+    # SSM across the sensor gap: M_G's BatchNorm statistics come from the
+    # pseudo-RGB views it trained on; re-estimated on the real RGB students,
+    # their embeddings stop piling up on a few teachers.
+    'kd_sembridge_adabn': Method(
+        'KD + SemBridge, SSM with RGB BatchNorm statistics',
+        _KD,
+        adapt_batchnorm=True,
+    ),
+    'kd_sembridge_adabn_no_dynm': Method(
+        'KD + SemBridge, SSM with RGB BatchNorm statistics, w/o DynM',
+        _KD,
+        dynm=False,
+        adapt_batchnorm=True,
     ),
     # Re-matching never picks a gallery image the teacher gets wrong (the
     # lowest-KL rule otherwise does so for ~30 % of students on real-mini).

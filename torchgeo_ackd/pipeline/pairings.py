@@ -65,17 +65,25 @@ class SSMPairings:
         self._matcher: tuple[MatcherTask, dict[str, list[float]]] | None = None
         self._done: set[Path] = set()
 
-    def path(self, split: Path | None, capacity: float | None) -> Path:
-        """The ``pairing.pt`` for a split file (None: default) and capacity."""
-        if split is None and capacity is None:
+    def path(
+        self, split: Path | None, capacity: float | None, adapt_batchnorm: bool = False
+    ) -> Path:
+        """The ``pairing.pt`` for a split file (None: default) and capacity.
+
+        With *adapt_batchnorm*, the students are embedded with M_G's
+        BatchNorm statistics re-estimated on them (a pairing of its own).
+        """
+        if split is None and capacity is None and not adapt_batchnorm:
             return self.out / 'matcher' / 'pairing.pt'
         base = self.out / 'matcher' if split is None else split.parent
         variant = 'nearest' if capacity is None else f'capacity{capacity}'
+        if adapt_batchnorm:
+            variant += '_adabn'
         folder = base / 'pairings' / variant
         if (self.fresh and folder not in self._done) or not (
             folder / 'pairing.pt'
         ).is_file():
-            self._compute(split, capacity, folder)
+            self._compute(split, capacity, folder, adapt_batchnorm)
             self._done.add(folder)
         return folder / 'pairing.pt'
 
@@ -94,7 +102,11 @@ class SSMPairings:
         self._compute(None, None, folder)
 
     def _compute(
-        self, split: Path | None, capacity: float | None, folder: Path
+        self,
+        split: Path | None,
+        capacity: float | None,
+        folder: Path,
+        adapt_batchnorm: bool = False,
     ) -> None:
         if self._matcher is None:
             # The weights at the end of the matcher's fit, which its own
@@ -109,12 +121,14 @@ class SSMPairings:
             self._matcher = (matcher, _statistics(state, self.datamodule))
         matcher, stats = self._matcher
         matcher.hparams['pairing_capacity'] = capacity
+        matcher.hparams['adapt_batchnorm'] = adapt_batchnorm
         dm = _build(self.datamodule, self.init_args | {'modality': 'ms'} | stats, split)
         pairing = matcher.initial_pairing(dm)
         pairing.save(folder)
         print(
             f'[matcher] SSM pairing ({split or "default split"}, capacity '
-            f'{capacity}) written to {folder}: {pairing.distinct_teachers()} distinct '
+            f'{capacity}, RGB BatchNorm statistics {adapt_batchnorm}) written to '
+            f'{folder}: {pairing.distinct_teachers()} distinct '
             f'teachers, at most {pairing.max_load()} students on one',
             flush=True,
         )

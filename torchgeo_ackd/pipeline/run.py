@@ -405,7 +405,7 @@ def run_pipeline(
                     inputs['split_file'] = _sha1(split)
                 pairing = None
                 if spec.initial == 'ssm':
-                    pairing = ssm.path(split, spec.capacity)
+                    pairing = ssm.path(split, spec.capacity, spec.adapt_batchnorm)
                 elif spec.initial == 'label_space':
                     baseline = f'baseline_{prefix}seed{seed}'
                     inputs[f'stage:{baseline}'] = run_ids[baseline]

@@ -1,6 +1,7 @@
 """Self-supervised Semantic Matching (SSM): the MS / pseudo-RGB matcher task."""
 
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..datamodules import ACKDDataModule
 from ..datasets import Pairing, RenamedDataset
 from ..matching.contrastive import clip_soft_infonce
 from ..matching.embed import (
+    adapt_batchnorm,
     all_gather_rows,
     broadcast_buffers,
     compute_embeddings,
@@ -81,6 +83,7 @@ class MatcherTask(BaseTask):
         patience: int | None = None,
         pairing_chunk_size: int = 4096,
         pairing_capacity: float | None = None,
+        adapt_batchnorm: bool = False,
         write_pairing: bool = True,
         pairing_dir: str | None = None,
     ) -> None:
@@ -104,6 +107,12 @@ class MatcherTask(BaseTask):
                 image serves at most ``ceil(capacity x`` its class's RGB images
                 per MS image ``)`` students (None: nearest neighbour, as the
                 reference).
+            adapt_batchnorm: Embed real RGB images (pairing, cross-modal
+                retrieval) with a copy of M_G whose BatchNorm statistics are
+                re-estimated on the RGB training images (AdaBN, see
+                :func:`~torchgeo_ackd.matching.adapt_batchnorm`): M_G learned
+                its statistics on pseudo-RGB views of the MS sensor. False
+                (default): as the reference.
             write_pairing: Compute and save the initial pairing at the end of
                 training.
             pairing_dir: Folder of ``pairing.pt`` / ``pairing.csv`` (default:
@@ -397,11 +406,46 @@ class MatcherTask(BaseTask):
         for logger in trainer.loggers:
             logger.log_metrics(summary, step=trainer.global_step)
 
+    def rgb_embedder(self, datamodule: ACKDDataModule) -> Callable[[Tensor], Tensor]:
+        """How real RGB images are embedded: M_G and its head.
+
+        With ``adapt_batchnorm``, M_G is a copy whose BatchNorm statistics are
+        those of the datamodule's RGB training images (every one, on every
+        rank, so that all ranks adapt alike); the task's own M_G is untouched.
+
+        Args:
+            datamodule: A datamodule of the benchmark.
+
+        Returns:
+            Maps (B, 3, H, W) normalised RGB images to (B, embed_dim).
+        """
+        if not self.hparams.get('adapt_batchnorm', False):
+            return self.embed_rgb
+
+        def images() -> Iterator[Tensor]:
+            for batch in datamodule.student_dataloader():
+                on_device = {
+                    k: v.to(self.device) if isinstance(v, Tensor) else v
+                    for k, v in batch.items()
+                }
+                yield datamodule.preprocess(on_device)['image_rgb']
+
+        encoder = adapt_batchnorm(self.rgb_encoder, images())
+        head = self.rgb_head
+
+        def embed(image: Tensor) -> Tensor:
+            embedding: Tensor = head(encoder(image))
+            return embedding
+
+        return embed
+
     def initial_pairing(self, datamodule: ACKDDataModule) -> Pairing:
         """SSM: pair every RGB training image with its most similar MS image of its class.
 
         Embeds the MS gallery with M_V and the real RGB training images with
-        M_G (evaluation normalisation, eval mode, rank 0's buffers under DDP).
+        M_G (evaluation normalisation, eval mode, rank 0's buffers under DDP;
+        with ``adapt_batchnorm``, M_G's BatchNorm statistics are the RGB
+        images', see :meth:`rgb_embedder`).
 
         Args:
             datamodule: A datamodule of the benchmark (any modality).
@@ -413,7 +457,7 @@ class MatcherTask(BaseTask):
         with eval_mode(self):
             index, scores = initial_pairing(
                 self.embed_ms,
-                self.embed_rgb,
+                self.rgb_embedder(datamodule),
                 datamodule.gallery_dataloader(),
                 datamodule.student_dataloader(),
                 datamodule.gallery.targets,
@@ -432,7 +476,9 @@ class MatcherTask(BaseTask):
     ) -> float:
         """Zero-shot retrieval across the modality gap (no pairs needed).
 
-        Each RGB image of *split*, embedded with M_G, retrieves its most
+        Each RGB image of *split*, embedded as :meth:`rgb_embedder` does
+        (M_G; with ``adapt_batchnorm``, BatchNorm statistics of the RGB
+        *training* images), retrieves its most
         cosine-similar MS training image, embedded with M_V, over all
         classes; the score is how often that image has the RGB image's class.
 
@@ -462,7 +508,7 @@ class MatcherTask(BaseTask):
                 transform=datamodule.preprocess,
             )
             query = compute_embeddings(
-                self.embed_rgb,
+                self.rgb_embedder(datamodule),
                 shard_loader(loader),
                 len(rgb),
                 key='image_rgb',
