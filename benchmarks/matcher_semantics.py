@@ -10,7 +10,8 @@ the time when drawn at random; a matching that sees the composition does
 better. Reported, within each class as SSM pairs:
 
 * ``SSM``: the pipeline's matcher, RGB students (M_G) against the MS gallery
-  (M_V), with and without the hub limit (capacity 1);
+  (M_V), with and without the hub limit (capacity 1), and with M_G's
+  BatchNorm statistics re-estimated on the students (``adapt_batchnorm``);
 * ``in domain``: MS *validation* images against the MS gallery, through the
   matcher's MS encoder and through its pseudo-RGB encoder, and through the
   teacher's pooled features: what the embeddings know before any domain gap;
@@ -115,9 +116,18 @@ def main() -> None:
     def rgb_view(raw: Tensor) -> tuple[Tensor, ...]:
         return (matcher.embed_rgb(dm.preprocess({'image_rgb': raw})['image_rgb']),)
 
+    # M_G with BatchNorm statistics of the RGB students (MatcherTask's
+    # adapt_batchnorm, the pipeline's kd_sembridge_adabn).
+    matcher.hparams['adapt_batchnorm'] = True
+    adapted = matcher.rgb_embedder(dm)
+
+    def adapted_rgb_view(raw: Tensor) -> tuple[Tensor, ...]:
+        return (adapted(dm.preprocess({'image_rgb': raw})['image_rgb']),)
+
     gallery, students, val = dm.gallery, dm.rgb_train, dm.ms_dataset('val')
     g_ms, _, g_teacher = embed(gallery, ms_views)
     (s_rgb,) = embed(students, rgb_view)
+    (s_adapted,) = embed(students, adapted_rgb_view)
     v_ms, v_pseudo, v_teacher = embed(val, ms_views)
 
     def dominant(modality: str, dataset: ACKDDataset) -> list[str]:
@@ -128,6 +138,7 @@ def main() -> None:
     rows = [
         ('SSM: RGB students -> MS gallery', s_dom, s_rgb, g_ms, students, None),
         ('SSM, capacity 1', s_dom, s_rgb, g_ms, students, 1.0),
+        ('SSM, RGB BatchNorm statistics', s_dom, s_adapted, g_ms, students, None),
         ('in domain: MS val (M_V) -> MS gallery', v_dom, v_ms, g_ms, val, None),
         ('in domain: MS val pseudo-RGB (M_G) -> MS gallery', v_dom, v_pseudo, g_ms, val, None),
         ('in domain: teacher features, MS val -> MS gallery', v_dom, v_teacher, g_teacher, val, None),
