@@ -10,8 +10,8 @@ writes that larger benchmark, takes the new RGB images as a test set
 (``--per-class`` more per class), and scores every student of a pipeline
 output folder on it with its best checkpoint, normalised with the statistics
 stored in that checkpoint, as ``torchgeo test`` would. Then, paired by seed,
-every method against the baseline (and the oracle pairing of
-``benchmarks/oracle_pairing.py``, if run, against vanilla KD)::
+every method against the baseline and vanilla KD (``--against`` names
+others, e.g. ``baseline,kd,kd_sembridge``)::
 
     python benchmarks/fresh_test.py output/mixed --per-class 240
 
@@ -69,6 +69,29 @@ def accuracy(
     return 100 * right / len(indices)
 
 
+def comparisons(
+    scores: dict[str, dict[str, float]], against: list[str]
+) -> dict[str, str]:
+    """One line per method: its OA and its paired difference to each of *against*.
+
+    Args:
+        scores: OA (%) per method, per seed.
+        against: Methods every other method is compared with, paired by seed
+            (those absent from *scores* are skipped).
+
+    Returns:
+        The line of each method, in the order of *scores*.
+    """
+    lines = {}
+    for method, values in scores.items():
+        line = f'{method}: OA {mean_interval(list(values.values()))} over seeds {sorted(values)}'
+        for other in against:
+            if other != method and other in scores:
+                line += f'; vs {other} {paired_difference(values, scores[other])}'
+        lines[method] = line
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', type=Path, help='a pipeline output folder (synthetic)')
@@ -80,6 +103,11 @@ def main() -> None:
         '--students',
         type=Path,
         help='folder of the student runs (default: OUT/students)',
+    )
+    parser.add_argument(
+        '--against',
+        default='baseline,kd',
+        help='comma-separated methods every method is compared with, paired by seed',
     )
     args = parser.parse_args()
     students = args.students or args.out / 'students'
@@ -114,13 +142,7 @@ def main() -> None:
             run / 'best.ckpt', dm, indices
         )
         print(f'{run.name}: {scores[match["method"]][match["seed"]]:.2f} %')
-    baseline = scores.get('baseline', {})
-    for method, values in scores.items():
-        line = f'{method}: OA {mean_interval(list(values.values()))} over seeds {sorted(values)}'
-        if baseline and method != 'baseline':
-            line += f'; vs baseline {paired_difference(values, baseline)}'
-        if method not in ('baseline', 'kd') and 'kd' in scores:
-            line += f'; vs kd {paired_difference(values, scores["kd"])}'
+    for line in comparisons(scores, args.against.split(',')).values():
         print(line)
 
 
