@@ -19,7 +19,6 @@ Nothing here chooses options: the fresh images are a test set.
 """
 
 import argparse
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -29,7 +28,7 @@ import yaml
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
-from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.synthetic import benchmark_parameters, generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
 _RUN = re.compile(r'^(?P<method>.+?)_seed(?P<seed>\d+)$')
@@ -115,8 +114,7 @@ def main() -> None:
     config = yaml.safe_load((runs[0] / 'config.yaml').read_text())['data']['init_args']
     # The generator's parameters as written (the students' configs may leave
     # them at their defaults when the benchmark was generated beforehand).
-    written = Path(config['root']) / 'synthetic.json'
-    generator = json.loads(written.read_text())['parameters']
+    generator = benchmark_parameters(config['root'])
     seen = generator.pop('rgb_per_class')
     root = args.root or Path(str(config['root']) + f'-fresh{args.per_class}')
     generate_synthetic_benchmark(root, rgb_per_class=seen + args.per_class, **generator)

@@ -32,7 +32,6 @@ Only the RGB *training* images are scored; no test split is read.
 """
 
 import argparse
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +49,7 @@ from torchgeo_ackd.pipeline.pairings import (
     _build,
     _statistics,
 )
+from torchgeo_ackd.synthetic import benchmark_parameters
 from torchgeo_ackd.tasks import ACKDTask
 
 DATAMODULE = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
@@ -124,7 +124,7 @@ def targets_of_run(
         Targets by rule (each (N_s, K)), the students' dominant covers and
         their labels (each (N_s,)).
     """
-    params = json.loads((root / 'synthetic.json').read_text())['parameters']
+    params = benchmark_parameters(root)
     checkpoint = out / 'students' / f'baseline_seed{seed}' / 'best.ckpt'
     task = ACKDTask.load_from_checkpoint(
         checkpoint, map_location='cpu', weights_only=True
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument('--k', default='1,3,10,30', help='label-space neighbours')
     parser.add_argument('--kd-temperature', type=float, default=3.0)
     args = parser.parse_args()
-    params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
+    params = benchmark_parameters(args.root)
     if not params.get('mixed'):
         raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
     ks = [int(k) for k in args.k.split(',')]

@@ -1,6 +1,6 @@
 """Does the SSM matcher pair students with teachers of the same composition?
 
-On a mixed synthetic benchmark (``python -m torchgeo_ackd.synthetic --mixed``)
+On a mixed synthetic benchmark (``python -m torchgeo_ackd.synthetic``, the default)
 every scene's dominant land cover is known to the generator (replayed from
 each file's seed, as in ``oracle_pairing.py``), so a pairing can be scored:
 the share of students whose matched teacher has *their* dominant land cover.
@@ -23,7 +23,6 @@ Nothing is trained; every number is of the pipeline's own checkpoints::
 """
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset
 from torchgeo_ackd.matching.search import match_cosine
 from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig
+from torchgeo_ackd.synthetic import benchmark_parameters
 from torchgeo_ackd.tasks import MatcherTask
 
 
@@ -87,12 +87,12 @@ def main() -> None:
     parser.add_argument('out', type=Path, help='the pipeline output folder')
     parser.add_argument('--seed', type=int, default=0, help='of the random pairing')
     args = parser.parse_args()
-    params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
+    params = benchmark_parameters(args.root)
     if not params.get('mixed'):
         raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
     config = yaml.safe_load((args.out / 'matcher' / 'config.yaml').read_text())
     data = config['data']['init_args'] | {'root': args.root, 'generate': False}
-    data |= {'mixed': True, 'label_rule': params.get('label_rule', 'dominant')}
+    data |= {'mixed': True, 'label_rule': params['label_rule']}
     dm = SyntheticACKDDataModule(**data)
     dm.setup('fit')
     matcher = MatcherTask.load_from_checkpoint(

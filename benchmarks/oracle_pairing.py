@@ -1,7 +1,7 @@
 """Does the mixed synthetic benchmark reward distillation from well-matched teachers?
 
 An upper bound for any matching, SemBridge's included: every RGB student of a
-mixed-scene benchmark (``python -m torchgeo_ackd.synthetic --mixed``) is paired
+mixed-scene benchmark (``python -m torchgeo_ackd.synthetic``, the default) is paired
 with an MS teacher image of its class that holds the *same second land cover*
 (the nearest dominant share among them), read from the generator itself: the
 generator writes neither the second class nor the share, so they are
@@ -14,7 +14,7 @@ If oracle pairs do not beat random ones, the benchmark does not carry the
 mechanism (no matching can show a gain on it); if they do and SemBridge does
 not, the matching is what falls short::
 
-    python -m torchgeo_ackd.synthetic --root data/synthetic-mixed --mixed
+    python -m torchgeo_ackd.synthetic --root data/synthetic-mixed --mixed --label-rule dominant
     python -m torchgeo_ackd.pipeline --root data/synthetic-mixed --out output/mixed \
         --methods baseline,kd,kd_sembridge --seeds 0,1,2
     python benchmarks/oracle_pairing.py data/synthetic-mixed output/mixed --seeds 0,1,2
@@ -25,7 +25,6 @@ on the test split: the script reports what the runs give.
 
 import argparse
 import copy
-import json
 from pathlib import Path
 
 import torch
@@ -34,7 +33,7 @@ import yaml
 from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
 from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
-from torchgeo_ackd.synthetic import generate, mixtures
+from torchgeo_ackd.synthetic import benchmark_parameters, generate, mixtures
 
 
 class _Drawn(Exception):
@@ -45,7 +44,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
     index = int(path.stem.rsplit('_', 1)[1])
-    label_rule = params.get('label_rule', 'dominant')
+    label_rule = params['label_rule']
     real = generate.scene_abundances
 
     def probe(*args: object) -> None:
@@ -139,7 +138,7 @@ def teacher_on_gallery(
         root,
         generate=False,
         mixed=True,
-        label_rule=params.get('label_rule', 'dominant'),
+        label_rule=params['label_rule'],
         **split,
     )
     saved = state[type(dm).__name__]
@@ -258,7 +257,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
-    params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
+    params = benchmark_parameters(args.root)
     if not params.get('mixed'):
         raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
 

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 common=(--methods baseline,kd,kd_sembridge --seeds 0,1,2
         --single-seed-methods dkd,dkd_sembridge,kd_sembridge_no_ssm,kd_sembridge_no_dynm,kd_sembridge_no_ot1,kd_sembridge_no_ot2)
-"$PY" -m torchgeo_ackd.pipeline --out output/results-synthetic "${common[@]}"
+# Pure scenes (the control; the default benchmark when these tables were made).
+"$PY" -m torchgeo_ackd.synthetic --root data/synthetic-pure --no-mixed
+"$PY" -m torchgeo_ackd.pipeline --root data/synthetic-pure --out output/results-synthetic "${common[@]}"
 real=${ACKD_REAL_MINI:-../shared/data/ackd-real-mini}
 if [ -d "$real/MS" ]; then
   "$PY" -m torchgeo_ackd.pipeline --root "$real" --out output/results-real-mini "${common[@]}"

@@ -24,7 +24,6 @@ Finished runs in ``OUT/stronger-pairing`` are reused.
 """
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ from torchgeo_ackd.datasets.torch_files import read_torch_file
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
 from torchgeo_ackd.pipeline.pairings import _build, _statistics
-from torchgeo_ackd.synthetic import generate_synthetic_benchmark
+from torchgeo_ackd.synthetic import benchmark_parameters, generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
 
@@ -103,7 +102,7 @@ def main() -> None:
     parser.add_argument('--test-per-class', type=int, default=240)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
-    params = json.loads((args.root / 'synthetic.json').read_text())['parameters']
+    params = benchmark_parameters(args.root)
     seen = params.pop('rgb_per_class')
     train = args.extra_per_class - args.val_per_class
     total = seen + args.extra_per_class + args.test_per_class

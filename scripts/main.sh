@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: the whole ACKD pipeline on the synthetic
-# benchmark (generated on the fly into data/synthetic), each stage a real
+# benchmark (generated on the fly into data/synthetic: scenes that mix two land
+# covers, labelled as an annotator would; see docs/synthetic.md), each stage a real
 # `torchgeo fit` + `torchgeo test` run:
 #   teacher (TorchGeo ClassificationTask on MS; TorchGeo's pretrained Sentinel-2
 #   weights when they can be loaded, else from scratch) -> matcher (SSM) ->

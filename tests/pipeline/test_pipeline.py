@@ -411,9 +411,37 @@ def test_default_root_configs_do_not_depend_on_an_earlier_run(
     generate_synthetic_benchmark(tmp_path / 'data' / 'synthetic', **TINY)
     after = resolve_benchmark(None, None)
     assert after.init_args == before.init_args
-    # A synthetic root given explicitly is used as written (any size).
+    # A synthetic root given explicitly is used as written (any size), and
+    # its configs say how it was written, not the generator's defaults.
     given = resolve_benchmark(tmp_path / 'data' / 'synthetic', None)
     assert given.init_args['generate'] is False
+    assert given.init_args['ms_per_class'] == TINY['ms_per_class']
+    assert given.init_args['mixed'] is True
+    assert given.init_args['label_rule'] == 'annotated'
+    pure = generate_synthetic_benchmark(tmp_path / 'pure', mixed=False, **TINY)
+    control = resolve_benchmark(pure, None).init_args
+    assert control['mixed'] is False and control['label_rule'] == 'dominant'
+    assert control['generator_seed'] == 0 and 'rgb_format' not in control
+
+
+def test_an_older_default_benchmark_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # data/synthetic as an older version wrote it (pure scenes, then the
+    # default): the main job stops before training and says what to do.
+    monkeypatch.chdir(tmp_path)
+    old = generate_synthetic_benchmark(
+        tmp_path / 'data' / 'synthetic', mixed=False, **TINY
+    )
+    marker = old / 'MS' / 'Forest' / 'Forest_0000.tif'
+    written = marker.read_bytes()
+    with pytest.raises(FileExistsError) as error:
+        run_pipeline(out=tmp_path / 'out', **FAST)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert "'mixed': False" in message and 'move that folder aside' in message
+    assert f'--root {Path("data/synthetic")}' in message
+    assert marker.read_bytes() == written
+    assert not (tmp_path / 'out' / 'teacher').exists()
 
 
 def test_label_space_start_with_out_of_fold_logits(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from torchgeo_ackd.datasets import SyntheticACKD
 from torchgeo_ackd.synthetic import generate, generate_synthetic_benchmark, mixtures
 from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
 
-PARAMS = {'seed': 0, 'ms_size': 16, 'rgb_size': 16}
+PARAMS = {'seed': 0, 'ms_size': 16, 'rgb_size': 16, 'label_rule': 'dominant'}
 
 
 def _marked(
@@ -47,7 +47,12 @@ def test_replayed_mixture_is_the_rendered_one(
                         generate._ms_sample(class_name, index, 0, 16, True, 'dominant')
                     else:
                         generate.synthetic_rgb_image(
-                            class_name, index, seed=0, size=16, mixed=True
+                            class_name,
+                            index,
+                            seed=0,
+                            size=16,
+                            mixed=True,
+                            label_rule='dominant',
                         )
             marks = rendered[-1][..., 0]
             dominant = float(SYNTHETIC_CLASSES.index(class_name))
@@ -60,7 +65,7 @@ def test_replayed_mixture_is_the_rendered_one(
 def test_oracle_pairs_share_the_mixture(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(
         tmp_path / 'bench', ms_per_class=12, rgb_per_class=3, ms_size=16, rgb_size=16,
-        mixed=True,
+        mixed=True, label_rule='dominant',
     )  # fmt: skip
     params = PARAMS | {'ms_size': 16, 'rgb_size': 16}
     student = SyntheticACKD(root, modality='rgb', split='all')

@@ -33,8 +33,9 @@ def read_rgb(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope='module')
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Pure scenes: the tests below check the spectral and camera model.
     return generate_synthetic_benchmark(
-        tmp_path_factory.mktemp('tiny') / 'bench', seed=3, **TINY
+        tmp_path_factory.mktemp('tiny') / 'bench', seed=3, mixed=False, **TINY
     )
 
 
@@ -121,8 +122,10 @@ def test_png_is_the_rendered_image(tmp_path: Path) -> None:
 
 
 def test_deterministic_and_seed_dependent(tiny_root: Path, tmp_path: Path) -> None:
-    same = generate_synthetic_benchmark(tmp_path / 'same', seed=3, **TINY)
-    other = generate_synthetic_benchmark(tmp_path / 'other', seed=4, **TINY)
+    same = generate_synthetic_benchmark(tmp_path / 'same', seed=3, mixed=False, **TINY)
+    other = generate_synthetic_benchmark(
+        tmp_path / 'other', seed=4, mixed=False, **TINY
+    )
     for rel in ('MS/Forest/Forest_0003.tif', 'MS/Wetland/Wetland_0000.tif'):
         np.testing.assert_array_equal(read_ms(tiny_root / rel), read_ms(same / rel))
         assert not np.array_equal(read_ms(tiny_root / rel), read_ms(other / rel))
@@ -132,12 +135,22 @@ def test_deterministic_and_seed_dependent(tiny_root: Path, tmp_path: Path) -> No
     with rasterio.open(tiny_root / 'MS/Forest/Forest_0003.tif') as a:
         with rasterio.open(same / 'MS/Forest/Forest_0003.tif') as b:
             assert a.transform == b.transform and a.crs == b.crs
+    # The default (mixed, annotated) scenes too, drawn by rejection.
+    first = generate_synthetic_benchmark(tmp_path / 'annotated1', seed=3, **TINY)
+    again = generate_synthetic_benchmark(tmp_path / 'annotated2', seed=3, **TINY)
+    for rel in ('MS/Wetland/Wetland_0002.tif', 'RGB/River/River_0001.jpg'):
+        read = read_ms if rel.startswith('MS') else read_rgb
+        np.testing.assert_array_equal(read(first / rel), read(again / rel))
+        assert not np.array_equal(read(first / rel), read(tiny_root / rel))
 
 
 def test_independent_of_generation_order(tiny_root: Path, tmp_path: Path) -> None:
     # Fewer images per class: the files that exist are the same ones.
     small = generate_synthetic_benchmark(
-        tmp_path / 'small', seed=3, **{**TINY, 'ms_per_class': 2, 'rgb_per_class': 1}
+        tmp_path / 'small',
+        seed=3,
+        mixed=False,
+        **{**TINY, 'ms_per_class': 2, 'rgb_per_class': 1},
     )
     for rel in ('MS/SeaLake/SeaLake_0001.tif', 'MS/AnnualCrop/AnnualCrop_0000.tif'):
         np.testing.assert_array_equal(read_ms(tiny_root / rel), read_ms(small / rel))
@@ -307,6 +320,7 @@ def mean_features(
         ms_per_class=N_PER_CLASS,
         rgb_per_class=N_PER_CLASS,
         seed=0,
+        mixed=False,
     )
     ms, rgb = {}, {}
     for name in SYNTHETIC_CLASSES:

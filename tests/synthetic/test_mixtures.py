@@ -7,7 +7,9 @@ import pytest
 
 from torchgeo_ackd.synthetic import (
     SYNTHETIC_CLASSES,
+    benchmark_parameters,
     generate_synthetic_benchmark,
+    synthetic_ms_image,
     synthetic_rgb_image,
 )
 from torchgeo_ackd.synthetic.layouts import class_abundances
@@ -16,6 +18,7 @@ from torchgeo_ackd.synthetic.mixtures import (
     Mixture,
     _annotated_mixture,
     check_label_rule,
+    resolve_label_rule,
     scene_abundances,
 )
 
@@ -34,7 +37,7 @@ def test_pure_scene_is_the_class_layout(name: str) -> None:
 def test_mixed_scene_keeps_the_dominant_share(seed: int) -> None:
     name, size = SYNTHETIC_CLASSES[seed % len(SYNTHETIC_CLASSES)], 48
     mixed, mixture = scene_abundances(
-        name, np.random.default_rng(seed), size, 10.0, True
+        name, np.random.default_rng(seed), size, 10.0, True, 'dominant'
     )
     # The same generator state first draws the dominant layout, then the
     # second class, the share, the second layout and the boundary field.
@@ -59,25 +62,53 @@ def test_mixed_scene_keeps_the_dominant_share(seed: int) -> None:
 
 
 def test_mixed_changes_the_image_and_pure_is_unchanged() -> None:
-    pure = synthetic_rgb_image('Forest', 3, seed=1, size=24)
-    assert np.array_equal(pure, synthetic_rgb_image('Forest', 3, seed=1, size=24))
+    pure = synthetic_rgb_image('Forest', 3, seed=1, size=24, mixed=False)
+    assert np.array_equal(
+        pure, synthetic_rgb_image('Forest', 3, seed=1, size=24, mixed=False)
+    )
     mixed = synthetic_rgb_image('Forest', 3, seed=1, size=24, mixed=True)
     assert mixed.shape == pure.shape and not np.array_equal(mixed, pure)
+
+
+def test_the_default_scene_is_mixed_and_annotated() -> None:
+    for render, size in ((synthetic_ms_image, 16), (synthetic_rgb_image, 24)):
+        default = render('Wetland', 2, seed=1, size=size)
+        annotated = render(
+            'Wetland', 2, seed=1, size=size, mixed=True, label_rule='annotated'
+        )
+        np.testing.assert_array_equal(default, annotated)
+        for other in ({'mixed': False}, {'mixed': True, 'label_rule': 'dominant'}):
+            assert not np.array_equal(
+                default,
+                render('Wetland', 2, seed=1, size=size, **other),  # type: ignore[operator]
+            )
+
+
+def test_label_rule_is_resolved() -> None:
+    assert resolve_label_rule(True, None) == 'annotated'
+    assert resolve_label_rule(False, None) == 'dominant'
+    assert resolve_label_rule(True, 'dominant') == 'dominant'
+    with pytest.raises(ValueError, match='needs mixed scenes'):
+        resolve_label_rule(False, 'annotated')
 
 
 def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
     import json
 
     tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
-    root = generate_synthetic_benchmark(tmp_path / 'b', **tiny)
+    root = generate_synthetic_benchmark(tmp_path / 'b', mixed=False, **tiny)
     meta = json.loads((root / 'synthetic.json').read_text())
+    written = dict(meta['parameters'])
     # What version 1 wrote for the same (pure) benchmark.
     meta['version'] = 1
     del meta['parameters']['mixed'], meta['parameters']['label_rule']
     (root / 'synthetic.json').write_text(json.dumps(meta))
-    assert generate_synthetic_benchmark(root, **tiny) == root  # reused
+    assert generate_synthetic_benchmark(root, mixed=False, **tiny) == root  # reused
+    # Read back as the pure benchmark it is, not with today's defaults.
+    assert benchmark_parameters(root) == written
+    assert written['mixed'] is False and written['label_rule'] == 'dominant'
     with pytest.raises(FileExistsError, match='other parameters'):
-        generate_synthetic_benchmark(root, mixed=True, **tiny)
+        generate_synthetic_benchmark(root, **tiny)
 
 
 def _marked(
@@ -152,21 +183,37 @@ def test_annotated_benchmark_is_its_own(tmp_path: Path) -> None:
     import json
 
     tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
-    root = generate_synthetic_benchmark(tmp_path / 'b', mixed=True, **tiny)
+    root = generate_synthetic_benchmark(
+        tmp_path / 'b', mixed=True, label_rule='dominant', **tiny
+    )
     meta = json.loads((root / 'synthetic.json').read_text())
     assert meta['parameters']['label_rule'] == 'dominant'
     # A mixed benchmark written before the label rule existed is reused ...
     del meta['parameters']['label_rule']
     (root / 'synthetic.json').write_text(json.dumps(meta))
-    assert generate_synthetic_benchmark(root, mixed=True, **tiny) == root
-    # ... but it is not the annotated one.
-    with pytest.raises(FileExistsError, match='other parameters'):
-        generate_synthetic_benchmark(root, mixed=True, label_rule='annotated', **tiny)
-    with pytest.raises(ValueError, match='needs mixed scenes'):
-        generate_synthetic_benchmark(tmp_path / 'c', label_rule='annotated', **tiny)
-    annotated = generate_synthetic_benchmark(
-        tmp_path / 'd', mixed=True, label_rule='annotated', **tiny
+    assert (
+        generate_synthetic_benchmark(root, mixed=True, label_rule='dominant', **tiny)
+        == root
     )
+    assert benchmark_parameters(root)['label_rule'] == 'dominant'
+    # ... but it is not the annotated one, today's default.
+    with pytest.raises(FileExistsError, match='other parameters'):
+        generate_synthetic_benchmark(root, **tiny)
+    with pytest.raises(ValueError, match='needs mixed scenes'):
+        generate_synthetic_benchmark(
+            tmp_path / 'c', mixed=False, label_rule='annotated', **tiny
+        )
+    annotated = generate_synthetic_benchmark(tmp_path / 'd', **tiny)
     meta = json.loads((annotated / 'synthetic.json').read_text())
+    assert meta['parameters']['mixed'] is True
     assert meta['parameters']['label_rule'] == 'annotated'
     assert 'probability equal to its share' in meta['scenes']
+    assert benchmark_parameters(annotated) == meta['parameters']
+
+
+def test_benchmark_parameters_refuses_other_folders(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match='not the metadata of a synthetic benchmark'):
+        benchmark_parameters(tmp_path)
+    (tmp_path / 'synthetic.json').write_text('{"generator": "someone else"}')
+    with pytest.raises(ValueError, match=r'synthetic\.json: not the metadata'):
+        benchmark_parameters(tmp_path)

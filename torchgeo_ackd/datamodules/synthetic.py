@@ -27,8 +27,8 @@ class SyntheticACKDDataModule(ACKDDataModule):
         ms_size: int = 32,
         rgb_size: int = 64,
         generator_seed: int = 0,
-        mixed: bool = False,
-        label_rule: str = 'dominant',
+        mixed: bool = True,
+        label_rule: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SyntheticACKDDataModule instance.
@@ -43,10 +43,12 @@ class SyntheticACKDDataModule(ACKDDataModule):
             generator_seed: Seed of the generator.
             mixed: Scenes mix their class with a second land cover (the
                 mechanism that knowledge distillation can pass on; see
-                :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
+                :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes,
+                the control under which no method should gain.
             label_rule: How a mixed scene gets its label: ``'dominant'`` or
                 ``'annotated'`` (one of its land covers, with probability equal
-                to its share of the area).
+                to its share of the area); None: ``'annotated'`` for mixed
+                scenes.
             **kwargs: Arguments of :class:`ACKDDataModule`.
         """
         super().__init__(root=root, **kwargs)

@@ -17,6 +17,7 @@ from ..datasets import ACKDDataset
 from ..datasets.preflight import file_hashes, preflight
 from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
+from ..synthetic import benchmark_parameters
 from .folds import split_kwargs, write_fold_split
 from .lock import output_lock
 from .methods import METHODS, model_args
@@ -85,6 +86,12 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
     # depend on whether an earlier run already wrote it.
     if datamodule == SYNTHETIC and not default and (root / 'synthetic.json').is_file():
         init_args['generate'] = False
+        # The stage configs describe the benchmark as written (e.g. a pure
+        # control), not the generator's defaults.
+        written = benchmark_parameters(root)
+        del written['rgb_format']
+        init_args['generator_seed'] = written.pop('seed')
+        init_args.update(written)
     student_classes = None
     rgb = root / cls.dataset_class.rgb_dir
     if rgb.is_dir():
@@ -191,7 +198,14 @@ def _checked_data(bench: Benchmark) -> CheckedData:
     if bench.datamodule == SYNTHETIC and bench.init_args.get('generate', True):
         module, _, name = SYNTHETIC.rpartition('.')
         cls = getattr(importlib.import_module(module), name)
-        cls(**bench.init_args).prepare_data()
+        try:
+            cls(**bench.init_args).prepare_data()
+        except FileExistsError as error:
+            # Typically a default benchmark written by an older version.
+            raise FileExistsError(
+                f'{error} The pipeline writes its default benchmark there: move '
+                f'that folder aside, or pass --root {root} to run on it as written.'
+            ) from error
     # Every image once, all problems together, before any stage trains.
     preflight(bench.dataset, root, ('ms', 'rgb'), bench.student_classes)
     ms = bench.dataset(root, modality='ms', split='all')

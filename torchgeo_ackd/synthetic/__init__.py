@@ -12,6 +12,7 @@ than the RGB student can learn alone. See ``docs/synthetic.md``.
 
 from .generate import (
     GENERATOR_VERSION,
+    benchmark_parameters,
     generate_synthetic_benchmark,
     paper_counts,
     synthetic_ms_image,
@@ -25,6 +26,7 @@ __all__ = (
     'ENDMEMBERS',
     'GENERATOR_VERSION',
     'SYNTHETIC_CLASSES',
+    'benchmark_parameters',
     'endmember_spectra',
     'generate_synthetic_benchmark',
     'paper_counts',

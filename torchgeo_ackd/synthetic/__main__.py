@@ -32,16 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--mixed',
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help='scenes mix their class with a second land cover (--no-mixed: pure)',
+        default=True,
+        help='scenes mix their class with a second land cover (default; '
+        '--no-mixed: pure scenes, the control under which no method should gain)',
     )
     parser.add_argument(
         '--label-rule',
         choices=('dominant', 'annotated'),
-        default='dominant',
+        default=None,
         help='how a mixed scene gets its label: its dominant land cover, or one '
         'of its two land covers with probability equal to its share of the area '
-        '(annotated; needs --mixed)',
+        '(annotated, the default for mixed scenes)',
     )
     parser.add_argument(
         '--paper-size',

@@ -42,7 +42,7 @@ from rasterio.transform import Affine, from_origin
 
 from ..sensors import SENTINEL2_EUROSAT
 from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES
-from .mixtures import DOMINANT_SHARE, check_label_rule, scene_abundances
+from .mixtures import DOMINANT_SHARE, resolve_label_rule, scene_abundances
 from .spectra import (
     ENDMEMBERS,
     endmember_spectra,
@@ -123,7 +123,12 @@ def _mix(
 
 
 def _ms_sample(
-    class_name: str, index: int, seed: int, size: int, mixed: bool, label_rule: str
+    class_name: str,
+    index: int,
+    seed: int,
+    size: int,
+    mixed: bool,
+    label_rule: str | None,
 ) -> tuple[np.ndarray, int, Affine]:
     rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
     epsg = int(rng.choice(_UTM_EPSG))
@@ -154,8 +159,8 @@ def synthetic_ms_image(
     *,
     seed: int = 0,
     size: int = 32,
-    mixed: bool = False,
-    label_rule: str = 'dominant',
+    mixed: bool = True,
+    label_rule: str | None = None,
 ) -> np.ndarray:
     """One MS scene of the synthetic benchmark, as written to disk.
 
@@ -164,9 +169,11 @@ def synthetic_ms_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (10 m each).
-        mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+        mixed: A mixed scene (the default benchmark; see
+            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
         label_rule: How a mixed scene gets its label (``'dominant'`` or
-            ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+            ``'annotated'``; None: ``'annotated'`` for mixed scenes; see
+            :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
@@ -181,8 +188,8 @@ def synthetic_rgb_image(
     *,
     seed: int = 0,
     size: int = 64,
-    mixed: bool = False,
-    label_rule: str = 'dominant',
+    mixed: bool = True,
+    label_rule: str | None = None,
 ) -> np.ndarray:
     """One RGB scene of the synthetic benchmark, before image compression.
 
@@ -191,9 +198,11 @@ def synthetic_rgb_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (5 m each).
-        mixed: A mixed scene (see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+        mixed: A mixed scene (the default benchmark; see
+            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
         label_rule: How a mixed scene gets its label (``'dominant'`` or
-            ``'annotated'``; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
+            ``'annotated'``; None: ``'annotated'`` for mixed scenes; see
+            :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         8-bit sRGB-like values, uint8, shape (size, size, 3), channels R, G, B.
@@ -239,7 +248,7 @@ def _parameters(
     seed: int,
     rgb_format: str,
     mixed: bool,
-    label_rule: str,
+    label_rule: str | None,
 ) -> dict[str, Any]:
     for name, value, minimum in (
         ('ms_per_class', ms_per_class, 1),
@@ -254,7 +263,7 @@ def _parameters(
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
     if not isinstance(mixed, bool):
         raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
-    check_label_rule(mixed, label_rule)
+    label_rule = resolve_label_rule(mixed, label_rule)
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
     return {
@@ -316,6 +325,40 @@ def _read_metadata(root: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def benchmark_parameters(root: str | Path) -> dict[str, Any]:
+    """The generator parameters a synthetic benchmark was written with.
+
+    Benchmarks written before an option existed record no value for it; they
+    were written with the option's old behaviour, which is filled in: pure
+    scenes (``mixed=False``, before version 2) and the ``'dominant'`` label
+    rule (before the rule existed). The current defaults would misdescribe
+    them.
+
+    Args:
+        root: A benchmark directory written by
+            :func:`generate_synthetic_benchmark`.
+
+    Returns:
+        The keyword arguments of :func:`generate_synthetic_benchmark` (all but
+        *root* and *overwrite*) that rewrite this benchmark.
+
+    Raises:
+        ValueError: If *root* holds no readable ``synthetic.json`` of this
+            generator.
+    """
+    metadata = _read_metadata(Path(root))
+    if metadata is None or metadata.get('generator') != 'torchgeo_ackd.synthetic':
+        raise ValueError(
+            f'{Path(root) / METADATA_FILE}: not the metadata of a synthetic '
+            'benchmark (expected a JSON object with "generator": '
+            '"torchgeo_ackd.synthetic")'
+        )
+    parameters = dict(metadata['parameters'])
+    parameters.setdefault('mixed', False)
+    parameters.setdefault('label_rule', 'dominant')
+    return parameters
 
 
 def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
@@ -420,8 +463,8 @@ def generate_synthetic_benchmark(
     rgb_size: int = 64,
     seed: int = 0,
     rgb_format: str = 'jpg',
-    mixed: bool = False,
-    label_rule: str = 'dominant',
+    mixed: bool = True,
+    label_rule: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write (or reuse) a synthetic MS -> RGB benchmark in the benchmark layout.
@@ -442,13 +485,15 @@ def generate_synthetic_benchmark(
         rgb_size: Side of the RGB images in pixels.
         seed: Seed of all randomness.
         rgb_format: ``'jpg'`` (quality 95) or ``'png'``.
-        mixed: Scenes mix their class with a second land cover (see
-            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes.
+        mixed: Scenes mix their class with a second land cover (the default
+            benchmark, see :mod:`~torchgeo_ackd.synthetic.mixtures`); False:
+            pure scenes, the control under which no method should gain.
         label_rule: How a mixed scene gets its label: ``'dominant'`` (its
             dominant land cover) or ``'annotated'`` (one of its two land
             covers, with probability equal to its share of the area; the
             label noise of real scene annotations, which a teacher trained on
             a large archive knows about and a few labelled images do not).
+            None (default): ``'annotated'`` for mixed scenes.
         overwrite: Replace an existing *root* that holds something else.
 
     Returns:
