@@ -135,6 +135,16 @@ def test_adapt_batchnorm_embeds_students_with_their_statistics(root: Path) -> No
     assert not torch.allclose(plain.scores, result.scores)
 
 
+@pytest.mark.parametrize('adapt', [False, True])
+def test_rgb_embedder_refuses_other_than_three_channels(
+    root: Path, adapt: bool
+) -> None:
+    embed = _matcher(adapt_batchnorm=adapt).rgb_embedder(_datamodule(root))
+    assert embed(torch.zeros(2, 3, 24, 24)).shape[0] == 2
+    with pytest.raises(ValueError, match=r'shape \(B, 3, H, W\), got \(2, 4, 24, 24\)'):
+        embed(torch.zeros(2, 4, 24, 24))
+
+
 def test_engine_needs_no_task_or_datamodule() -> None:
     """The engine takes embedding functions and loaders (here: identity on 2-D points)."""
     gallery = [

@@ -42,6 +42,14 @@ def _feature_width(encoder: nn.Module) -> int:
     return width
 
 
+def _check_rgb(image: Tensor) -> None:
+    """Refuse anything but a (B, 3, H, W) batch before M_G sees it."""
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(
+            f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
+        )
+
+
 class MatcherTask(BaseTask):
     """The SSM matcher: MS and pseudo-RGB encoders aligned by soft InfoNCE.
 
@@ -194,10 +202,7 @@ class MatcherTask(BaseTask):
         Raises:
             ValueError: If the images do not have 3 channels.
         """
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(
-                f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
-            )
+        _check_rgb(image)
         embedding: Tensor = self.rgb_head(self.rgb_encoder(image))
         return embedding
 
@@ -434,6 +439,7 @@ class MatcherTask(BaseTask):
         head = self.rgb_head
 
         def embed(image: Tensor) -> Tensor:
+            _check_rgb(image)
             embedding: Tensor = head(encoder(image))
             return embedding
 
