@@ -56,6 +56,8 @@ GENERATOR_VERSION = 2
 
 #: Name of the metadata file written at the benchmark root.
 METADATA_FILE = 'synthetic.json'
+#: The metadata's ``generator`` entry: who wrote the benchmark.
+_GENERATOR = 'torchgeo_ackd.synthetic'
 
 #: Ground sampling distance of the MS region in metres.
 MS_GSD_M = 10.0
@@ -280,7 +282,7 @@ def _parameters(
 
 def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
     return {
-        'generator': 'torchgeo_ackd.synthetic',
+        'generator': _GENERATOR,
         'version': GENERATOR_VERSION,
         'parameters': parameters,
         'classes': list(SYNTHETIC_CLASSES),
@@ -349,11 +351,10 @@ def benchmark_parameters(root: str | Path) -> dict[str, Any]:
             generator.
     """
     metadata = _read_metadata(Path(root))
-    if metadata is None or metadata.get('generator') != 'torchgeo_ackd.synthetic':
+    if metadata is None or metadata.get('generator') != _GENERATOR:
         raise ValueError(
             f'{Path(root) / METADATA_FILE}: not the metadata of a synthetic '
-            'benchmark (expected a JSON object with "generator": '
-            '"torchgeo_ackd.synthetic")'
+            f'benchmark (expected a JSON object with "generator": "{_GENERATOR}")'
         )
     parameters = dict(metadata['parameters'])
     parameters.setdefault('mixed', False)
