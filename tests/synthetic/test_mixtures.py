@@ -109,6 +109,11 @@ def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
     assert written['mixed'] is False and written['label_rule'] == 'dominant'
     with pytest.raises(FileExistsError, match='other parameters'):
         generate_synthetic_benchmark(root, **tiny)
+    # Another version's benchmark is not reused, whatever its parameters.
+    meta['version'] = 99
+    (root / 'synthetic.json').write_text(json.dumps(meta))
+    with pytest.raises(FileExistsError, match=r'version 99'):
+        generate_synthetic_benchmark(root, mixed=False, **tiny)
 
 
 def _marked(

@@ -356,28 +356,26 @@ def benchmark_parameters(root: str | Path) -> dict[str, Any]:
             f'{Path(root) / METADATA_FILE}: not the metadata of a synthetic '
             f'benchmark (expected a JSON object with "generator": "{_GENERATOR}")'
         )
-    parameters = dict(metadata['parameters'])
-    parameters.setdefault('mixed', False)
-    parameters.setdefault('label_rule', 'dominant')
+    return _written_parameters(metadata)
+
+
+def _written_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The metadata's parameters, with what older versions did not record."""
+    recorded = metadata.get('parameters')
+    parameters = dict(recorded) if isinstance(recorded, dict) else {}
+    parameters.setdefault('mixed', False)  # before version 2: pure scenes
+    parameters.setdefault('label_rule', 'dominant')  # before the rule existed
     return parameters
 
 
 def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    if metadata is None or metadata.get('generator') != wanted['generator']:
-        return False
-    parameters = wanted['parameters']
-    if parameters['label_rule'] == 'dominant':
-        # Benchmarks written before the label rule existed have the dominant
-        # labels; version 1 wrote the pure scenes that mixed=False writes.
-        earlier = {k: v for k, v in parameters.items() if k != 'label_rule'}
-        if metadata.get('version') == 1 and not parameters['mixed']:
-            earlier.pop('mixed')
-            return metadata.get('parameters') == earlier
-        if metadata.get('parameters') == earlier:
-            return metadata.get('version') == wanted['version']
+    # Version 1 wrote exactly the pure scenes that version 2 writes; what it
+    # did not record, _written_parameters fills in.
     return (
-        metadata.get('version') == wanted['version']
-        and metadata.get('parameters') == parameters
+        metadata is not None
+        and metadata.get('generator') == _GENERATOR
+        and metadata.get('version') in (1, wanted['version'])
+        and _written_parameters(metadata) == wanted['parameters']
     )
 
 
