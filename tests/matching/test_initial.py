@@ -135,6 +135,42 @@ def test_adapt_batchnorm_embeds_students_with_their_statistics(root: Path) -> No
     assert not torch.allclose(plain.scores, result.scores)
 
 
+def test_end_of_training_adapts_batchnorm_once(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The written pairing and the logged retrieval share one adapted M_G."""
+    import lightning.pytorch as pl
+
+    import torchgeo_ackd.tasks.matcher as matcher_module
+
+    calls = []
+
+    def counting(module: torch.nn.Module, images: Any) -> torch.nn.Module:
+        calls.append(module)
+        return adapt_batchnorm(module, images)
+
+    monkeypatch.setattr(matcher_module, 'adapt_batchnorm', counting)
+    dm = _datamodule(root)
+    matcher = _matcher(adapt_batchnorm=True, pairing_dir=str(tmp_path))
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(matcher, dm)
+    assert len(calls) == 1
+    written = Pairing.read(tmp_path / 'pairing.pt')
+    # Built again from scratch (a second adaptation), the same pairing.
+    again = matcher.initial_pairing(dm)
+    assert len(calls) == 2
+    assert torch.equal(written.teacher_index, again.teacher_index)
+    torch.testing.assert_close(written.scores, again.scores)
+
+
 @pytest.mark.parametrize('adapt', [False, True])
 def test_rgb_embedder_refuses_other_than_three_channels(
     root: Path, adapt: bool

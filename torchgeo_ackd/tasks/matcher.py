@@ -384,7 +384,12 @@ class MatcherTask(BaseTask):
                 'MatcherTask.initial_pairing)'
             )
             return
-        pairing = self.initial_pairing(datamodule)
+        # One RGB embedder for the pairing and the retrieval: with
+        # adapt_batchnorm, building it re-estimates M_G's statistics.
+        broadcast_buffers(self)
+        with eval_mode(self):
+            embed_rgb = self.rgb_embedder(datamodule)
+        pairing = self.initial_pairing(datamodule, embed_rgb)
         directory = Path(self.hparams['pairing_dir'] or trainer.default_root_dir)
         if trainer.is_global_zero:
             self.pairing_files = pairing.save(directory)
@@ -397,7 +402,7 @@ class MatcherTask(BaseTask):
             f'{self.pairing_files[0]} and {self.pairing_files[1]} (mean cosine '
             f'similarity {mean_score:.4f})'
         )
-        zero_shot = self.cross_modal_accuracy(datamodule)
+        zero_shot = self.cross_modal_accuracy(datamodule, embed_rgb=embed_rgb)
         rank_zero_info(
             f'MatcherTask: cross-modal retrieval of the RGB validation images: '
             f'{zero_shot:.4f} (nearest MS training image of the right class)'
@@ -445,7 +450,11 @@ class MatcherTask(BaseTask):
 
         return embed
 
-    def initial_pairing(self, datamodule: ACKDDataModule) -> Pairing:
+    def initial_pairing(
+        self,
+        datamodule: ACKDDataModule,
+        embed_rgb: Callable[[Tensor], Tensor] | None = None,
+    ) -> Pairing:
         """SSM: pair every RGB training image with its most similar MS image of its class.
 
         Embeds the MS gallery with M_V and the real RGB training images with
@@ -455,6 +464,9 @@ class MatcherTask(BaseTask):
 
         Args:
             datamodule: A datamodule of the benchmark (any modality).
+            embed_rgb: How the RGB images are embedded, e.g. an embedder
+                :meth:`rgb_embedder` already built for this datamodule
+                (default: build one).
 
         Returns:
             The pairing, scored by cosine similarity.
@@ -463,7 +475,7 @@ class MatcherTask(BaseTask):
         with eval_mode(self):
             index, scores = initial_pairing(
                 self.embed_ms,
-                self.rgb_embedder(datamodule),
+                embed_rgb or self.rgb_embedder(datamodule),
                 datamodule.gallery_dataloader(),
                 datamodule.student_dataloader(),
                 datamodule.gallery.targets,
@@ -478,7 +490,10 @@ class MatcherTask(BaseTask):
         )
 
     def cross_modal_accuracy(
-        self, datamodule: ACKDDataModule, split: str = 'val'
+        self,
+        datamodule: ACKDDataModule,
+        split: str = 'val',
+        embed_rgb: Callable[[Tensor], Tensor] | None = None,
     ) -> float:
         """Zero-shot retrieval across the modality gap (no pairs needed).
 
@@ -491,6 +506,8 @@ class MatcherTask(BaseTask):
         Args:
             datamodule: A datamodule of the benchmark.
             split: The RGB split (``'val'``: never used to train anything here).
+            embed_rgb: How the RGB images are embedded (default: build one
+                with :meth:`rgb_embedder`).
 
         Returns:
             The accuracy in [0, 1] (NaN for an empty split).
@@ -514,7 +531,7 @@ class MatcherTask(BaseTask):
                 transform=datamodule.preprocess,
             )
             query = compute_embeddings(
-                self.rgb_embedder(datamodule),
+                embed_rgb or self.rgb_embedder(datamodule),
                 shard_loader(loader),
                 len(rgb),
                 key='image_rgb',
