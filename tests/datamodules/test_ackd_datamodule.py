@@ -360,3 +360,32 @@ def test_bad_arguments(root: Path) -> None:
         FakeDataModule(root, modality='both')
     with pytest.raises(ValueError, match='pseudo_rgb'):
         FakeDataModule(root, modality='paired', pseudo_rgb=True)
+
+
+@pytest.mark.parametrize('remainder', [0, 1, 2])
+def test_every_training_sample_every_epoch_but_a_batch_of_one(
+    root: Path, remainder: int
+) -> None:
+    n = len(Fake(root, modality='rgb', split='train'))
+    dm = FakeDataModule(root, batch_size=n - remainder if remainder else n)
+    dm.setup('fit')
+    assert len(dm.train_dataset) == n
+    if remainder == 1:
+        with pytest.warns(UserWarning, match=f'{n} training samples in batches of'):
+            loader = dm.train_dataloader()
+    else:
+        loader = dm.train_dataloader()
+    seen = []
+    for epoch in (0, 1):
+        loader.sampler.set_epoch(epoch)  # type: ignore[union-attr]
+        seen.append(torch.cat([b['index'] for b in loader]).tolist())
+    for indices in seen:
+        if remainder == 1:
+            # The batch of one is dropped: n - 1 distinct samples.
+            assert len(indices) == len(set(indices)) == n - 1
+        else:
+            assert sorted(indices) == list(range(n))
+    if remainder == 1:
+        # Not the same sample every epoch (two epochs' orders differ).
+        missing = [set(range(n)) - set(indices) for indices in seen]
+        assert seen[0] != seen[1] and all(len(m) == 1 for m in missing)

@@ -1,5 +1,6 @@
 """Base DataModule of the ACKD benchmarks (teacher, matcher and student stages)."""
 
+import math
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -8,6 +9,7 @@ from typing import Any, Literal
 
 import kornia.augmentation as K
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
@@ -94,7 +96,9 @@ class ACKDDataModule(NonGeoDataModule):
         Args:
             root: Root directory of the benchmark.
             modality: ``'ms'``, ``'rgb'`` or ``'paired'`` (see class docstring).
-            batch_size: Training batch size.
+            batch_size: Training batch size. Every training sample is used
+                every epoch; only a last batch of a single sample is skipped
+                (BatchNorm needs two), with a warning.
             eval_batch_size: Batch size of val/test/predict and of the gallery
                 and student loaders used for matching (default: *batch_size*).
             num_workers: Loader worker processes (default: while every
@@ -503,10 +507,32 @@ class ACKDDataModule(NonGeoDataModule):
         return self.preprocess(batch, train=training)
 
     # ----------------------------------------------------------------- loaders
+    def _drops_last_batch(self, num_samples: int, batch_size: int) -> bool:
+        """Whether an epoch's last training batch would hold a single sample.
+
+        A batch of one breaks BatchNorm in training, so that batch (a
+        different sample each epoch: the order is reshuffled) is dropped, with
+        a warning; every other last batch is kept, whatever its size. Under
+        DDP each rank loads ``ceil(num_samples / world_size)`` samples.
+        """
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        per_rank = math.ceil(num_samples / world_size)
+        if per_rank < 2 or per_rank % batch_size != 1:
+            return False
+        rank_zero_warn(
+            f'{type(self).__name__}: {num_samples} training samples in batches of '
+            f'{batch_size} leave a last batch of one sample per epoch (per rank); '
+            'it is skipped (BatchNorm needs two), a different sample each epoch. '
+            'Choose another batch_size to train on every sample every epoch.'
+        )
+        return True
+
     def _loader(
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
-        sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None  # type: ignore[arg-type]
+        num_samples = len(dataset)  # type: ignore[arg-type]
+        drop_last = shuffle and self._drops_last_batch(num_samples, batch_size)
+        sampler = EpochSeededSampler(num_samples, self.seed) if shuffle else None
         if self.loader_workers > 0 and multiprocessing.get_start_method() != 'fork':
             # Workers started otherwise than by fork get the datasets pickled:
             # shared memory keeps one copy of the decoded images for all of
@@ -523,8 +549,7 @@ class ACKDDataModule(NonGeoDataModule):
             generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.loader_workers,
             collate_fn=self.collate_fn,
-            # A last training batch of 1 would break BatchNorm; keep it otherwise.
-            drop_last=shuffle and len(dataset) > batch_size,  # type: ignore[arg-type]
+            drop_last=drop_last,
             persistent_workers=self.loader_workers > 0,
         )
 
