@@ -550,3 +550,38 @@ def test_label_space_start_with_out_of_fold_logits(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match='--teacher-folds must be 0'):
         run_pipeline(root=root, out=out, teacher_folds=1, **fast)
+
+
+def test_a_checkpoint_of_an_attempt_that_cannot_resume_is_not_tested(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after best.ckpt, before last.ckpt: the rerun tests its own best."""
+    from torchgeo_ackd.pipeline import stages
+
+    stage = tmp_path / 'teacher'
+    stage.mkdir()
+    (stage / 'best.ckpt').write_bytes(b'the killed attempt')
+    calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def torchgeo(command: str, config_file: Path, *extra: str, log: Path) -> float:
+        calls.append((command, extra))
+        if command == 'fit':  # as ModelCheckpoint: a taken name gets -v1
+            taken = (stage / 'best.ckpt').exists()
+            (stage / ('best-v1.ckpt' if taken else 'best.ckpt')).write_bytes(
+                b'this run'
+            )
+            (stage / 'last.ckpt').write_bytes(b'this run')
+        return 1.0
+
+    monkeypatch.setattr(stages, '_torchgeo', torchgeo)
+    monkeypatch.setattr(stages, '_check_checkpoint', lambda *args: None)
+    monkeypatch.setattr(stages, 'read_test_metrics', lambda folder: {'test_OA': 0.5})
+    result = stages.run_stage(
+        'teacher', {'model': {}, 'data': {}, 'trainer': {}}, stage
+    )
+    assert [command for command, _ in calls] == ['fit', 'test']
+    assert calls[0][1] == ()  # a new fit, nothing to resume from
+    assert calls[1][1][0] == f'--ckpt_path={stage / "best.ckpt"}'
+    assert (stage / 'best.ckpt').read_bytes() == b'this run'
+    assert sorted(p.name for p in stage.glob('*.ckpt')) == ['best.ckpt', 'last.ckpt']
+    assert result.metrics == {'test_OA': 0.5}

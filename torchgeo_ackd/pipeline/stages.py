@@ -148,6 +148,16 @@ def run_stage(
     if resume.is_file():
         _check_inputs(name, directory, inputs)
     else:
+        # Nothing to resume. A checkpoint left by an attempt killed before
+        # its last.ckpt (e.g. best.ckpt written, then the disk full) would be
+        # tested in place of this run's: Lightning names the new best-v1.ckpt.
+        for stale in sorted(directory.glob('*.ckpt')):
+            print(
+                f'[{name}] removing {stale}: left by an interrupted run that '
+                'cannot be resumed (no last.ckpt)',
+                flush=True,
+            )
+            stale.unlink()
         with atomic_open(directory / 'inputs.json', 'w') as f:
             json.dump(inputs, f, indent=0, sort_keys=True)
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
