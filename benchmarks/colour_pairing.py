@@ -27,21 +27,22 @@ to links to the baseline runs); score that folder with ``fresh_test.py
 the test split: the script reports what the runs give.
 """
 
-import argparse
-import copy
-from pathlib import Path
-
 import torch
-import yaml
 from matcher_semantics import embed, same_dominant
-from oracle_pairing import scene_mixture
+from oracle_pairing import (
+    link_baselines,
+    mixed_parameters,
+    mixed_run_parser,
+    run_config,
+    run_split,
+    scene_mixture,
+)
 from torch import Tensor
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset, Pairing
 from torchgeo_ackd.matching.search import match_cosine
 from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
-from torchgeo_ackd.synthetic import benchmark_parameters
 
 #: The deciles' levels, from the 5th to the 95th percentile.
 LEVELS = torch.linspace(0.05, 0.95, 10)
@@ -122,10 +123,7 @@ def colour_pairing(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
-    parser.add_argument('out', type=Path, help='the pipeline output folder')
-    parser.add_argument('--seeds', default='0,1,2')
+    parser = mixed_run_parser(__doc__.splitlines()[0])
     parser.add_argument(
         '--kd-temperature-squared',
         action='store_true',
@@ -133,16 +131,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
-    params = benchmark_parameters(args.root)
-    if not params.get('mixed'):
-        raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
-
-    def config_of(seed: int) -> dict:  # type: ignore[type-arg]
-        path = args.out / 'students' / f'kd_seed{seed}' / 'config.yaml'
-        return copy.deepcopy(yaml.safe_load(path.read_text()))
-
-    data = config_of(seeds[0])['data']['init_args']
-    split = {k: data[k] for k in ('val_fraction', 'test_fraction', 'seed') if k in data}
+    params = mixed_parameters(args.root)
+    split = run_split(run_config(args.out, 'kd', seeds[0]))
     dm = SyntheticACKDDataModule(
         args.root,
         generate=False,
@@ -177,17 +167,10 @@ def main() -> None:
     methods = ['kd_colour']
     if args.kd_temperature_squared:
         methods.insert(0, 'kd')
-        for seed in seeds:  # the baseline has no KD loss to scale
-            link = students / f'baseline_seed{seed}'
-            if not link.exists():
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(
-                    (args.out / 'students' / link.name).resolve(),
-                    target_is_directory=True,
-                )
+        link_baselines(args.out, students, seeds)
     for method in methods:
         for seed in seeds:
-            config = config_of(seed)
+            config = run_config(args.out, 'kd', seed)
             kd = config['model']['init_args']['kd']
             kd['options']['scale_by_temperature_squared'] = args.kd_temperature_squared
             if method == 'kd_colour':

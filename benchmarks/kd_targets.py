@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import torch
 from matcher_semantics import random_same_class
-from oracle_pairing import oracle_pairing, scene_mixture
+from oracle_pairing import mixed_parameters, oracle_pairing, scene_mixture
 from torch import Tensor
 
 from torchgeo_ackd.callbacks.dynamic_matching import gallery_logits, student_logits
@@ -174,9 +174,7 @@ def main() -> None:
     parser.add_argument('--k', default='1,3,10,30', help='label-space neighbours')
     parser.add_argument('--kd-temperature', type=float, default=3.0)
     args = parser.parse_args()
-    params = benchmark_parameters(args.root)
-    if not params.get('mixed'):
-        raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
+    mixed_parameters(args.root)  # stops unless the benchmark is mixed
     ks = [int(k) for k in args.k.split(',')]
     scores: dict[str, list[TargetScore]] = {}
     for seed in [int(s) for s in args.seeds.split(',')]:

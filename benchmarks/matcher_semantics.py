@@ -28,14 +28,13 @@ from pathlib import Path
 
 import torch
 import yaml
-from oracle_pairing import scene_mixture
+from oracle_pairing import mixed_parameters, scene_mixture
 from torch import Tensor
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset
 from torchgeo_ackd.matching.search import match_cosine
 from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig
-from torchgeo_ackd.synthetic import benchmark_parameters
 from torchgeo_ackd.tasks import MatcherTask
 
 
@@ -87,9 +86,7 @@ def main() -> None:
     parser.add_argument('out', type=Path, help='the pipeline output folder')
     parser.add_argument('--seed', type=int, default=0, help='of the random pairing')
     args = parser.parse_args()
-    params = benchmark_parameters(args.root)
-    if not params.get('mixed'):
-        raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
+    params = mixed_parameters(args.root)
     config = yaml.safe_load((args.out / 'matcher' / 'config.yaml').read_text())
     data = config['data']['init_args'] | {'root': args.root, 'generate': False}
     data |= {'mixed': True, 'label_rule': params['label_rule']}

@@ -40,6 +40,46 @@ class _Drawn(Exception):
     """Carries a scene's mixture out of the generator."""
 
 
+def mixed_run_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a script that trains students beside a pipeline run."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
+    parser.add_argument('out', type=Path, help='the pipeline output folder')
+    parser.add_argument('--seeds', default='0,1,2')
+    return parser
+
+
+def mixed_parameters(root: Path) -> dict:  # type: ignore[type-arg]
+    """The generator's parameters of *root*; stops unless it is a mixed benchmark."""
+    params = benchmark_parameters(root)
+    if not params.get('mixed'):
+        raise SystemExit(f'{root} is not a mixed benchmark (synthetic.json)')
+    return params
+
+
+def run_config(out: Path, method: str, seed: int) -> dict:  # type: ignore[type-arg]
+    """A copy of the config of the pipeline's student run ``<method>_seed<seed>``."""
+    path = out / 'students' / f'{method}_seed{seed}' / 'config.yaml'
+    return copy.deepcopy(yaml.safe_load(path.read_text()))
+
+
+def run_split(config: dict) -> dict:  # type: ignore[type-arg]
+    """The split arguments of a student run's datamodule."""
+    data = config['data']['init_args']
+    return {k: data[k] for k in ('val_fraction', 'test_fraction', 'seed') if k in data}
+
+
+def link_baselines(out: Path, students: Path, seeds: list[int]) -> None:
+    """Link the pipeline's baseline runs into *students* (they have no KD loss)."""
+    for seed in seeds:
+        link = students / f'baseline_seed{seed}'
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(
+                (out / 'students' / link.name).resolve(), target_is_directory=True
+            )
+
+
 def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture:  # type: ignore[type-arg]
     """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
@@ -231,10 +271,7 @@ def report_pairings(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
-    parser.add_argument('out', type=Path, help='the pipeline output folder')
-    parser.add_argument('--seeds', default='0,1,2')
+    parser = mixed_run_parser(__doc__.splitlines()[0])
     parser.add_argument(
         '--train-per-class',
         type=int,
@@ -257,16 +294,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(',')]
-    params = benchmark_parameters(args.root)
-    if not params.get('mixed'):
-        raise SystemExit(f'{args.root} is not a mixed benchmark (synthetic.json)')
+    params = mixed_parameters(args.root)
 
     def config_of(method: str, seed: int) -> dict:  # type: ignore[type-arg]
-        path = args.out / 'students' / f'{method}_seed{seed}' / 'config.yaml'
-        return copy.deepcopy(yaml.safe_load(path.read_text()))
+        return run_config(args.out, method, seed)
 
-    data = config_of('kd', seeds[0])['data']['init_args']
-    split = {k: data[k] for k in ('val_fraction', 'test_fraction', 'seed') if k in data}
+    split = run_split(config_of('kd', seeds[0]))
     students = args.out / 'students'
     methods: tuple[str, ...] = ('baseline', 'kd', 'kd_sembridge', 'kd_oracle')
     split_file = None
@@ -278,14 +311,8 @@ def main() -> None:
         methods = ('baseline', 'kd', 'kd_oracle')
     if args.kd_temperature_squared:
         students = students.parent / f'{students.name}-t2'
-        for seed in seeds:  # the baseline has no KD loss to scale
-            link = students / f'baseline_seed{seed}'
-            if not link.exists() and not split_file:
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(
-                    (args.out / 'students' / link.name).resolve(),
-                    target_is_directory=True,
-                )
+        if not split_file:  # another split trains its own baseline
+            link_baselines(args.out, students, seeds)
     chosen = split | ({'split_file': split_file} if split_file else {})
     student = SyntheticACKD(args.root, modality='rgb', split='train', **chosen)
     teacher = SyntheticACKD(args.root, modality='ms', split='train', **chosen)

@@ -113,3 +113,48 @@ def test_annotated_oracle_pairs_hold_the_mixture(tmp_path: Path) -> None:
         for f in student.files
     )
     assert 0 < minor < len(student)
+
+
+def test_helpers_of_scripts_beside_a_pipeline_run(tmp_path: Path) -> None:
+    """Parser, mixed check, run configs and baseline links of the student scripts."""
+    import yaml
+
+    args = oracle.mixed_run_parser('x').parse_args(['data', 'out', '--seeds', '1,2'])
+    assert (args.root, args.out, args.seeds) == (Path('data'), Path('out'), '1,2')
+
+    pure = generate_synthetic_benchmark(
+        tmp_path / 'pure',
+        ms_per_class=1,
+        rgb_per_class=1,
+        ms_size=8,
+        rgb_size=8,
+        mixed=False,
+    )
+    with pytest.raises(SystemExit, match='is not a mixed benchmark'):
+        oracle.mixed_parameters(pure)
+
+    out = tmp_path / 'out'
+    data = {
+        'root': 'r',
+        'val_fraction': 0.2,
+        'test_fraction': 0.2,
+        'seed': 3,
+        'batch_size': 8,
+    }
+    for seed in (0, 1):
+        run = out / 'students' / f'baseline_seed{seed}'
+        run.mkdir(parents=True)
+        (run / 'config.yaml').write_text(yaml.safe_dump({'data': {'init_args': data}}))
+    config = oracle.run_config(out, 'baseline', 1)
+    config['data']['init_args']['seed'] = 99  # a copy: the file is untouched
+    assert oracle.run_config(out, 'baseline', 1)['data']['init_args']['seed'] == 3
+    split = oracle.run_split(oracle.run_config(out, 'baseline', 0))
+    assert split == {'val_fraction': 0.2, 'test_fraction': 0.2, 'seed': 3}
+
+    linked = out / 'students-t2'
+    oracle.link_baselines(out, linked, [0, 1])
+    oracle.link_baselines(out, linked, [0, 1])  # again: existing links are kept
+    for seed in (0, 1):
+        link = linked / f'baseline_seed{seed}'
+        assert link.is_symlink()
+        assert link.resolve() == (out / 'students' / f'baseline_seed{seed}').resolve()

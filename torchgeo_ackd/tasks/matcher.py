@@ -386,9 +386,7 @@ class MatcherTask(BaseTask):
             return
         # One RGB embedder for the pairing and the retrieval: with
         # adapt_batchnorm, building it re-estimates M_G's statistics.
-        broadcast_buffers(self)
-        with eval_mode(self):
-            embed_rgb = self.rgb_embedder(datamodule)
+        embed_rgb = self.rgb_embedder(datamodule)
         pairing = self.initial_pairing(datamodule, embed_rgb)
         directory = Path(self.hparams['pairing_dir'] or trainer.default_root_dir)
         if trainer.is_global_zero:
