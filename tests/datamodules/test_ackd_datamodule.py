@@ -57,6 +57,43 @@ def test_ms_mode_batches(root: Path) -> None:
     assert augmented.shape == (4, 13, 8, 8)
 
 
+@pytest.mark.parametrize('modality', ['ms', 'rgb'])
+def test_training_crop_without_a_declared_size(root: Path, modality: str) -> None:
+    # Fake declares no ms_size / rgb_size: the random resized crop must still
+    # run, back to the batch's own size. A crop of a quarter of the area is
+    # none of the 8 flips / rotations of the normalised image.
+    dm = FakeDataModule(
+        root,
+        modality=modality,
+        batch_size=4,
+        crop_scale=(0.25, 0.25),
+        spectral_jitter=0.0,
+    )
+    dm.setup('fit')
+    raw = next(iter(dm.train_dataloader()))['image']
+    plain = dm.preprocess({'image': raw}, train=False)['image']
+    cropped = dm.preprocess({'image': raw}, train=True)['image']
+    assert cropped.shape == plain.shape
+    for i in range(len(raw)):
+        dihedral = [
+            torch.rot90(view, k, dims=(-2, -1))
+            for view in (plain[i], plain[i].flip(-1))
+            for k in range(4)
+        ]
+        assert not any(torch.allclose(cropped[i], d, atol=1e-4) for d in dihedral)
+    # Without the crop (full area), each output is one of them.
+    dm.crop_scale = (1.0, 1.0)
+    dm._pipelines.clear()
+    uncropped = dm.preprocess({'image': raw}, train=True)['image']
+    for i in range(len(raw)):
+        dihedral = [
+            torch.rot90(view, k, dims=(-2, -1))
+            for view in (plain[i], plain[i].flip(-1))
+            for k in range(4)
+        ]
+        assert any(torch.allclose(uncropped[i], d, atol=1e-4) for d in dihedral)
+
+
 def test_pseudo_rgb_batches(root: Path) -> None:
     dm = FakeDataModule(root, modality='ms', batch_size=4, pseudo_rgb=True)
     dm.setup('fit')
@@ -360,6 +397,13 @@ def test_bad_arguments(root: Path) -> None:
         FakeDataModule(root, modality='both')
     with pytest.raises(ValueError, match='pseudo_rgb'):
         FakeDataModule(root, modality='paired', pseudo_rgb=True)
+    for scale in [(0.0, 1.0), (0.9, 0.8), (0.5, 1.5)]:
+        with pytest.raises(ValueError, match='crop_scale'):
+            FakeDataModule(root, crop_scale=scale)
+    with pytest.raises(ValueError, match='spectral_jitter'):
+        FakeDataModule(root, spectral_jitter=-0.1)
+    with pytest.raises(ValueError, match='band_dropout'):
+        FakeDataModule(root, band_dropout=1.0)
 
 
 @pytest.mark.parametrize('remainder', [0, 1, 2])

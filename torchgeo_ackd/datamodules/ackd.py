@@ -117,7 +117,9 @@ class ACKDDataModule(NonGeoDataModule):
             ms_augment: Augment MS training images (default: True in the ``ms``
                 mode, False in the ``paired`` mode, as in the reference).
             rgb_augment: Augment RGB training images.
-            crop_scale: Area range of the random resized crop.
+            crop_scale: Area range of the random resized crop of training
+                images, ``0 < low <= high <= 1``; the crop is resized back to
+                the images' own size. ``(1.0, 1.0)``: no crop.
             spectral_jitter: Amplitude of the MS spectral jitter (0: off).
             band_dropout: MS band dropout probability (0: off).
             pseudo_rgb: Add ``image_pseudo_rgb`` to MS batches (``ms`` mode).
@@ -145,6 +147,10 @@ class ACKDDataModule(NonGeoDataModule):
                 still fits is decoded when first built, and its samples then
                 come from memory, bit-identical to the files; the others are
                 read from the files. 0: always read the files.
+
+        Raises:
+            ValueError: If an argument is out of its range, or two arguments
+                do not go together.
         """
         if modality not in ('ms', 'rgb', 'paired'):
             raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
@@ -154,6 +160,16 @@ class ACKDDataModule(NonGeoDataModule):
             raise ValueError("pairing_file needs modality='paired'")
         if not in_memory_gb >= 0:
             raise ValueError(f'in_memory_gb must be >= 0, got {in_memory_gb!r}')
+        low, high = (float(v) for v in crop_scale)
+        if not 0 < low <= high <= 1:
+            raise ValueError(
+                f'crop_scale={tuple(crop_scale)!r}; expected (low, high) with '
+                '0 < low <= high <= 1 (area fractions of the random resized crop)'
+            )
+        if not spectral_jitter >= 0:
+            raise ValueError(f'spectral_jitter must be >= 0, got {spectral_jitter!r}')
+        if not 0 <= band_dropout < 1:
+            raise ValueError(f'band_dropout must be in [0, 1), got {band_dropout!r}')
         if gallery_split not in ('train', 'all'):
             raise ValueError(
                 f"gallery_split={gallery_split!r}; expected 'train' or 'all'"
@@ -183,7 +199,7 @@ class ACKDDataModule(NonGeoDataModule):
         self.student_classes = student_classes
         self.ms_augment = ms_augment if ms_augment is not None else modality == 'ms'
         self.rgb_augment = rgb_augment
-        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
+        self.crop_scale = (low, high)
         self.spectral_jitter = spectral_jitter
         self.band_dropout = band_dropout
         self.pseudo_rgb = pseudo_rgb
@@ -420,22 +436,29 @@ class ACKDDataModule(NonGeoDataModule):
             self._pseudo_rgb = PseudoRGB(self.ms_train.sensor, self.ms_train.bands)
         return self._pseudo_rgb
 
-    def pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
+    def pipeline(
+        self, modality: str, train: bool, size: tuple[int, int]
+    ) -> K.AugmentationSequential:
         """The normalisation (+ augmentation) pipeline of a modality.
 
         Args:
             modality: ``'ms'``, ``'rgb'`` or ``'pseudo_rgb'``.
             train: The training pipeline (augmented where enabled).
+            size: (H, W) of the images it transforms: the random resized crop
+                returns images of this size (pseudo-RGB views have the MS
+                image size, whatever the RGB size).
 
         Returns:
             The kornia pipeline (built on first use).
         """
-        key = f'{modality}_{"train" if train else "eval"}'
+        key = f'{modality}_{"train" if train else "eval"}_{size[0]}x{size[1]}'
         if key not in self._pipelines:
-            self._pipelines[key] = self._build_pipeline(modality, train)
+            self._pipelines[key] = self._build_pipeline(modality, train, size)
         return self._pipelines[key]
 
-    def _build_pipeline(self, modality: str, train: bool) -> K.AugmentationSequential:
+    def _build_pipeline(
+        self, modality: str, train: bool, size: tuple[int, int]
+    ) -> K.AugmentationSequential:
         is_ms = modality == 'ms'
         source = (
             'rgb'
@@ -445,8 +468,6 @@ class ACKDDataModule(NonGeoDataModule):
         mean, std = self.statistics(source)
         if not train:
             return build_augmentation(mean, std, train=False)
-        # Pseudo-RGB views have the MS image size, whatever the RGB size.
-        size = self.rgb_train.size if modality == 'rgb' else self.ms_train.size
         augment = self.rgb_augment if modality == 'rgb' else self.ms_augment
         return build_augmentation(
             mean,
@@ -489,8 +510,10 @@ class ACKDDataModule(NonGeoDataModule):
             batch['image_pseudo_rgb'] = to_rgb(batch['image'].float())
         for key, modality in self.image_modalities().items():
             if key in batch:
-                pipeline = self.pipeline(modality, train).to(batch[key].device)
-                batch[key] = pipeline(batch[key].float())
+                image = batch[key]
+                size = (image.shape[-2], image.shape[-1])
+                pipeline = self.pipeline(modality, train, size).to(image.device)
+                batch[key] = pipeline(image.float())
         return batch
 
     def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:

@@ -10,7 +10,7 @@ from .spectral_jitter import SpectralJitter
 def build_augmentation(
     mean: Tensor,
     std: Tensor,
-    size: int | None = None,
+    size: int | tuple[int, int] | None = None,
     train: bool = True,
     crop_scale: tuple[float, float] = (0.8, 1.0),
     spectral_jitter: float = 0.0,
@@ -25,7 +25,8 @@ def build_augmentation(
     Args:
         mean: Per-band mean in stored units, shape (C,).
         std: Per-band standard deviation in stored units, shape (C,).
-        size: Output side length of the random resized crop (``None``: no crop).
+        size: Output side length, or (height, width), of the random resized
+            crop (``None``: no crop).
         train: Whether to add the random augmentations.
         crop_scale: Area range of the random resized crop.
         spectral_jitter: Gain/offset amplitude of :class:`SpectralJitter`
@@ -49,7 +50,8 @@ def build_augmentation(
             K.RandomRotation90(times=(0, 3), p=1.0),
         ]
         if size is not None:
-            augs.append(K.RandomResizedCrop((size, size), scale=crop_scale, p=1.0))
+            shape = (size, size) if isinstance(size, int) else (size[0], size[1])
+            augs.append(K.RandomResizedCrop(shape, scale=crop_scale, p=1.0))
         if spectral_jitter > 0:
             augs.append(SpectralJitter(gain=spectral_jitter, offset=spectral_jitter))
         if band_dropout > 0:
