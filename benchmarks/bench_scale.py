@@ -288,7 +288,7 @@ def main() -> None:
     matcher_dm = datamodule(
         args.in_memory_gb, modality='ms', pseudo_rgb=True, batch_size=64
     )
-    matcher = MatcherTask('resnet34', 'resnet34', in_channels=10, write_pairing=False)
+    matcher = MatcherTask('resnet34', 'resnet34', in_channels=10)
     matcher_timer = StepTimer(args.warmup)
     timed_fit(matcher, matcher_dm, [matcher_timer])
     matcher_step = matcher_timer.seconds_per_step

@@ -31,6 +31,7 @@ import yaml
 from oracle_pairing import mixed_parameters, scene_mixture
 from torch import Tensor
 
+from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset
 from torchgeo_ackd.matching.search import match_cosine
@@ -115,8 +116,7 @@ def main() -> None:
 
     # M_G with BatchNorm statistics of the RGB students (MatcherTask's
     # adapt_batchnorm, the pipeline's kd_sembridge_adabn).
-    matcher.hparams['adapt_batchnorm'] = True
-    adapted = matcher.rgb_embedder(dm)
+    adapted = InitialPairing(adapt_batchnorm=True).rgb_embedder(matcher, dm)
 
     def adapted_rgb_view(raw: Tensor) -> tuple[Tensor, ...]:
         return (adapted(dm.preprocess({'image_rgb': raw})['image_rgb']),)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lightning.pytorch import Trainer, seed_everything
 
+from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.tasks import MatcherTask
 
@@ -40,7 +41,7 @@ def main() -> None:
         batch_size=64,
     )
     seed_everything(args.seed)
-    matcher = MatcherTask(in_channels=len(bench.bands), write_pairing=False)
+    matcher = MatcherTask(in_channels=len(bench.bands))
     start = time.perf_counter()
     Trainer(
         max_epochs=args.epochs,
@@ -54,9 +55,9 @@ def main() -> None:
     # The same matcher, its RGB embedding as the reference's and with M_G's
     # BatchNorm statistics re-estimated on the RGB training images.
     for adapt in (False, True):
-        matcher.hparams['adapt_batchnorm'] = adapt
-        pairing = matcher.initial_pairing(dm)
-        accuracy = matcher.cross_modal_accuracy(dm)
+        ssm = InitialPairing(adapt_batchnorm=adapt)
+        pairing = ssm.pairing(matcher, dm)
+        accuracy = ssm.cross_modal_accuracy(matcher, dm)
         print(
             f'match_pseudo_rgb={args.match} adapt_batchnorm={adapt} '
             f'epochs={args.epochs} seed={args.seed} fit_s={fit_s:.0f} '

@@ -88,7 +88,12 @@ def test_paper_configs_have_the_reference_setting(
     assert matcher['trainer']['max_epochs'] == 100
     # The stages read each other's outputs.
     assert model['teacher']['weights'] == f'output/{paper}/teacher/teacher.ckpt'
-    assert data['pairing_file'] == f'{m["pairing_dir"]}/pairing.pt'
+    (pairing,) = (
+        c['init_args']
+        for c in matcher['trainer']['callbacks']
+        if c['class_path'] == 'torchgeo_ackd.callbacks.InitialPairing'
+    )
+    assert data['pairing_file'] == f'{pairing["output_dir"]}/pairing.pt'
 
 
 def _documented_overrides() -> list[str]:

@@ -128,3 +128,68 @@ def test_switches_and_kd_options() -> None:
     )
     assert ssm_off['data']['init_args']['pairing_file'] is None
     assert 'epochs' not in ssm_off['trainer']['callbacks'][-1]['init_args']
+
+
+def test_old_matcher_config_is_refused_and_migrated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = OLD / 'old_s2s_eu_matcher.yaml'
+    with pytest.raises(SystemExit) as exit_info:
+        main(['fit', '--config', str(old)])
+    message = str(exit_info.value.code)
+    assert 'model.init_args.pairing_dir -> InitialPairing init_args.output_dir' in (
+        message
+    )
+    assert 'model.init_args.write_pairing -> true: the InitialPairing' in message
+    new = tmp_path / 'matcher.yaml'
+    assert migrate_main([str(old), '--output', str(new)]) == 0
+    printed = _printed(new, capsys)
+    assert 'write_pairing' not in printed['model']['init_args']
+    (pairing,) = [
+        c['init_args']
+        for c in printed['trainer']['callbacks']
+        if c['class_path'] == 'torchgeo_ackd.callbacks.InitialPairing'
+    ]
+    assert pairing == {
+        'output_dir': 'output/s2s_eu/matcher',
+        'capacity': None,
+        'adapt_batchnorm': False,
+        'chunk_size': 4096,
+    }
+    # The same stage as the current paper config.
+    current = yaml.safe_load(
+        (Path(__file__).parents[1] / 'conf' / 's2s_eu_matcher.yaml').read_text()
+    )
+    assert yaml.safe_load(new.read_text())['model'] == current['model']
+    assert moved_options(yaml.safe_load(new.read_text())) == []
+
+
+def test_matcher_pairing_options() -> None:
+    def matcher(**args: object) -> dict:  # type: ignore[type-arg]
+        return {
+            'model': {
+                'class_path': 'torchgeo_ackd.tasks.MatcherTask',
+                'init_args': args,
+            },
+            'trainer': {'callbacks': [{'class_path': 'x.ModelCheckpoint'}]},
+        }
+
+    config = matcher(
+        pairing_capacity=1.0, adapt_batchnorm=True, pairing_chunk_size=7, lr=0.1
+    )
+    assert len(moved_options(config)) == 3
+    new = migrate(config)
+    assert new['model']['init_args'] == {'retrieval_chunk_size': 7, 'lr': 0.1}
+    first, checkpoint = new['trainer']['callbacks']
+    assert first == {
+        'class_path': 'torchgeo_ackd.callbacks.InitialPairing',
+        'init_args': {'capacity': 1.0, 'adapt_batchnorm': True, 'chunk_size': 7},
+    }
+    assert checkpoint == {'class_path': 'x.ModelCheckpoint'}
+    # write_pairing: false: no pairing callback, and its options go with it.
+    off = migrate(matcher(write_pairing=False, pairing_dir='out'))
+    assert off['model']['init_args'] == {}
+    assert off['trainer']['callbacks'] == [{'class_path': 'x.ModelCheckpoint'}]
+    # A student config is not a matcher config.
+    student = {'model': {'class_path': 'ACKDTask', 'init_args': {'adapt_batchnorm': 1}}}
+    assert moved_options(student) == []

@@ -1,10 +1,11 @@
-"""Move a student config of an earlier version to the current layout.
+"""Move a student or matcher config of an earlier version to the current layout.
 
 SemBridge's parts now live where they act: SSM is the datamodule's
 ``pairing_file``, DynM the :class:`~torchgeo_ackd.callbacks.DynamicMatching`
 callback, SKA the task's ``ska`` group; the teacher and the KD loss are the
-task's ``teacher`` and ``kd`` groups. A config that still sets
-the moved ``ACKDTask`` options is refused by the CLI (``torchgeo-ackd`` and plain
+task's ``teacher`` and ``kd`` groups. The matcher's initial pairing is the
+:class:`~torchgeo_ackd.callbacks.InitialPairing` callback. A config that still sets
+the moved ``ACKDTask`` or ``MatcherTask`` options is refused by the CLI (``torchgeo-ackd`` and plain
 ``torchgeo``) with what to write instead, and
 ``python -m torchgeo_ackd.migrate OLD.yaml`` writes the new one::
 
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 DYNAMIC_MATCHING = 'torchgeo_ackd.callbacks.DynamicMatching'
+INITIAL_PAIRING = 'torchgeo_ackd.callbacks.InitialPairing'
 
 #: Moved ACKDTask option -> where it is now.
 MOVED = {
@@ -42,6 +44,21 @@ MOVED = {
     'matching_chunk_size': 'DynamicMatching init_args.chunk_size',
     'log_pairs': 'DynamicMatching init_args.log_pairs',
     'pairing_dir': 'DynamicMatching init_args.output_dir',
+}
+#: Moved MatcherTask option -> where it is now.
+MOVED_MATCHER = {
+    'write_pairing': 'true: the InitialPairing callback in trainer.callbacks; '
+    'false: leave the callback out',
+    'pairing_dir': 'InitialPairing init_args.output_dir',
+    'pairing_capacity': 'InitialPairing init_args.capacity',
+    'adapt_batchnorm': 'InitialPairing init_args.adapt_batchnorm',
+    'pairing_chunk_size': 'model.init_args.retrieval_chunk_size and '
+    'InitialPairing init_args.chunk_size',
+}
+_PAIRING_ARGS = {
+    'pairing_dir': 'output_dir',
+    'pairing_capacity': 'capacity',
+    'adapt_batchnorm': 'adapt_batchnorm',
 }
 #: Flat ACKDTask option -> (its group, its name there).
 GROUPED = {
@@ -76,14 +93,55 @@ _CALLBACK_ARGS = {
 }
 
 
-def _model_args(config: dict[str, Any]) -> dict[str, Any]:
+def _model_args(config: dict[str, Any], task: str = 'ACKDTask') -> dict[str, Any]:
     model = config.get('model')
     if not isinstance(model, dict) or not str(model.get('class_path', '')).endswith(
-        'ACKDTask'
+        task
     ):
         return {}
     args = model.get('init_args')
     return args if isinstance(args, dict) else {}
+
+
+def _callbacks(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trainer's callback list of a config (created if absent)."""
+    trainer = config.setdefault('trainer', {})
+    callbacks = trainer.get('callbacks') or []
+    if isinstance(callbacks, dict):
+        callbacks = [callbacks]
+    trainer['callbacks'] = callbacks
+    return callbacks  # type: ignore[no-any-return]
+
+
+def _migrate_matcher(config: dict[str, Any]) -> None:
+    """Move a MatcherTask config's pairing options to InitialPairing (in place)."""
+    args = _model_args(config, 'MatcherTask')
+    if not any(k in args for k in MOVED_MATCHER):
+        return
+    callbacks = _callbacks(config)
+    pairing = next(
+        (c for c in callbacks if c.get('class_path') == INITIAL_PAIRING), None
+    )
+    if args.pop('write_pairing', True) is False:
+        for key in _PAIRING_ARGS:
+            args.pop(key, None)
+        if pairing is not None:
+            callbacks.remove(pairing)
+        pairing = None
+    elif pairing is None:
+        pairing = {'class_path': INITIAL_PAIRING, 'init_args': {}}
+        callbacks.insert(0, pairing)
+    chunk = args.pop('pairing_chunk_size', None)
+    if chunk is not None:
+        args['retrieval_chunk_size'] = chunk
+    if pairing is None:
+        return
+    pairing_args = pairing.setdefault('init_args', {})
+    for old, new in _PAIRING_ARGS.items():
+        if old in args:
+            pairing_args[new] = args.pop(old)
+    if chunk is not None:
+        pairing_args['chunk_size'] = chunk
 
 
 def moved_options(config: dict[str, Any]) -> list[str]:
@@ -95,8 +153,12 @@ def moved_options(config: dict[str, Any]) -> list[str]:
     Returns:
         One line per moved option (empty for a current config).
     """
+    matcher = _model_args(config, 'MatcherTask')
+    lines = [
+        f'model.init_args.{k} -> {v}' for k, v in MOVED_MATCHER.items() if k in matcher
+    ]
     args = _model_args(config)
-    lines = [f'model.init_args.{k} -> {v}' for k, v in MOVED.items() if k in args]
+    lines += [f'model.init_args.{k} -> {v}' for k, v in MOVED.items() if k in args]
     lines += [
         f'model.init_args.{k} -> model.init_args.{group}.{name}'
         for k, (group, name) in GROUPED.items()
@@ -126,14 +188,12 @@ def migrate(config: dict[str, Any]) -> dict[str, Any]:
         The config with every moved option in its new place.
     """
     config = copy.deepcopy(config)
+    _migrate_matcher(config)
     args = _model_args(config)
     if not moved_options(config):
         return config
     data = config.setdefault('data', {}).setdefault('init_args', {})
-    trainer = config.setdefault('trainer', {})
-    callbacks = trainer.get('callbacks') or []
-    if isinstance(callbacks, dict):
-        callbacks = [callbacks]
+    callbacks = _callbacks(config)
     dynm = next((c for c in callbacks if c.get('class_path') == DYNAMIC_MATCHING), None)
     if dynm is None:
         dynm = {'class_path': DYNAMIC_MATCHING, 'init_args': {}}
@@ -167,7 +227,6 @@ def migrate(config: dict[str, Any]) -> dict[str, Any]:
         if old in args:
             value = args.pop(old)
             args.setdefault(group, {})[name] = {} if value is None else value
-    trainer['callbacks'] = callbacks
     return config
 
 
@@ -237,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog='python -m torchgeo_ackd.migrate', description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        'config', type=Path, help='a student config of an earlier version'
+        'config', type=Path, help='a student or matcher config of an earlier version'
     )
     parser.add_argument('--output', type=Path, help='write here (default: stdout)')
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from torchgeo_ackd.matching import (
+    ViewEmbeddings,
     adapt_batchnorm,
     broadcast_buffers,
     compute_embeddings,
@@ -260,3 +261,22 @@ def test_adapt_batchnorm_errors() -> None:
         adapt_batchnorm(nn.Linear(3, 2), iter([torch.randn(2, 3)]))
     with pytest.raises(ValueError, match='no images'):
         adapt_batchnorm(_conv_bn(), iter([]))
+
+
+def test_view_embeddings_keep_each_sample_once_in_index_order() -> None:
+    """Batches as a padded DistributedSampler yields them: sample 0 twice."""
+    cpu = torch.device('cpu')
+
+    def batch(index: list[int], label: list[int], fill: float) -> ViewEmbeddings:
+        ms = torch.arange(len(index) * 2, dtype=torch.float32).view(-1, 2) + fill
+        return ViewEmbeddings(torch.tensor(index), torch.tensor(label), ms, -ms)
+
+    first = batch([2, 0], [1, 0], 0.0)  # ms rows [0, 1], [2, 3]
+    second = batch([1, 0], [1, -5], 10.0)  # ms rows [10, 11], [12, 13]
+    views = ViewEmbeddings.cat([first, second], cpu).unique(cpu)
+    assert views.index.tolist() == [0, 1, 2]
+    assert views.label.tolist() == [0, 1, 1]  # sample 0's first occurrence
+    assert views.ms.tolist() == [[2.0, 3.0], [10.0, 11.0], [0.0, 1.0]]
+    assert torch.equal(views.rgb, -views.ms)
+    empty = ViewEmbeddings.cat([], cpu).unique(cpu)
+    assert empty.index.shape == (0,) and empty.ms.shape == (0, 0)

@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 from conftest import TINY_DATA
 
+from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing
 from torchgeo_ackd.pipeline.methods import METHODS
@@ -31,14 +32,13 @@ def test_adapted_batchnorm_pairing_is_its_own_variant(
     capped = pairings.path(None, 1.0, adapt_batchnorm=True)
     assert capped.parent.name == 'capacity1.0_adabn'
 
-    # Read back: what MatcherTask computes with the option, for every student.
+    # Read back: what InitialPairing computes with the option, for every student.
     matcher = MatcherTask.load_from_checkpoint(
         bench['matcher'], map_location='cpu', weights_only=True
     )
-    matcher.hparams['adapt_batchnorm'] = True
     dm = SyntheticACKDDataModule(**init, modality='ms')
     dm.setup('fit')
-    expected = matcher.initial_pairing(dm)
+    expected = InitialPairing(adapt_batchnorm=True).pairing(matcher, dm)
     written = Pairing.load(adapted, dm.rgb_train, dm.gallery)
     assert torch.equal(written.teacher_index, expected.teacher_index)
     assert torch.equal(dm.gallery.targets[written.teacher_index], dm.rgb_train.targets)

@@ -9,6 +9,7 @@ from lightning.pytorch import Trainer
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.cli import main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing
@@ -226,7 +227,7 @@ def test_optimizer() -> None:
         ({'lr': -1.0}, 'lr'),
         ({'weight_decay': -1.0}, 'weight_decay'),
         ({'patience': -1}, 'patience'),
-        ({'pairing_chunk_size': 0}, 'pairing_chunk_size'),
+        ({'retrieval_chunk_size': 0}, 'retrieval_chunk_size'),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
@@ -258,8 +259,13 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
             **kwargs,
         )
 
-    task = _task(in_channels=13, pairing_dir=str(tmp_path / 'out'))
-    ddp = trainer(max_epochs=1, devices=2, strategy='ddp_spawn')
+    task = _task(in_channels=13)
+    ddp = trainer(
+        max_epochs=1,
+        devices=2,
+        strategy='ddp_spawn',
+        callbacks=[InitialPairing(output_dir=str(tmp_path / 'out'))],
+    )
     ddp.fit(task, datamodule())
     ddp_top1 = float(ddp.callback_metrics['val_retrieval_top1'])
     ddp_class = float(ddp.callback_metrics['val_retrieval_class_top1'])
@@ -269,7 +275,8 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
     dm = datamodule()
     dm.setup('fit')
     written = Pairing.load(tmp_path / 'out' / 'pairing.pt', dm.rgb_train, dm.ms_train)
-    assert torch.equal(written.teacher_index, task.initial_pairing(dm).teacher_index)
+    again = InitialPairing().pairing(task, dm)
+    assert torch.equal(written.teacher_index, again.teacher_index)
     single = trainer(devices=1)
     single.validate(task, dm)
     assert float(single.callback_metrics['val_retrieval_top1']) == ddp_top1

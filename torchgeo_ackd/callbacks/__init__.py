@@ -3,5 +3,12 @@
 from .channels_last import ChannelsLast
 from .compile import CompileModels
 from .dynamic_matching import DynamicMatching, pair_in_label_space
+from .initial_pairing import InitialPairing
 
-__all__ = ('ChannelsLast', 'CompileModels', 'DynamicMatching', 'pair_in_label_space')
+__all__ = (
+    'ChannelsLast',
+    'CompileModels',
+    'DynamicMatching',
+    'InitialPairing',
+    'pair_in_label_space',
+)

@@ -6,6 +6,7 @@ tensors, never a task or a datamodule.
 
 from .contrastive import clip_soft_infonce
 from .embed import (
+    ViewEmbeddings,
     adapt_batchnorm,
     all_gather_rows,
     broadcast_buffers,
@@ -21,6 +22,7 @@ from .statistics import MatchedTeachers, classes_of_right_teachers, matched_teac
 
 __all__ = (
     'MatchedTeachers',
+    'ViewEmbeddings',
     'adapt_batchnorm',
     'all_gather_rows',
     'broadcast_buffers',

@@ -8,6 +8,7 @@ import copy
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -171,6 +172,60 @@ def all_gather_rows(
     gathered_index = torch.cat([i[:n] for i, n in zip(all_index, counts, strict=True)])
     gathered_rows = torch.cat([r[:n] for r, n in zip(all_rows, counts, strict=True)])
     return gathered_index, gathered_rows
+
+
+@dataclass(frozen=True)
+class ViewEmbeddings:
+    """Embeddings of the two views (MS and pseudo-RGB) of samples of a split.
+
+    Attributes:
+        index: (N,) long dataset index of each sample.
+        label: (N,) long class of each sample (-1: none, e.g. multi-hot).
+        ms: (N, D) MS embeddings.
+        rgb: (N, D) pseudo-RGB embeddings of the same samples.
+    """
+
+    index: Tensor
+    label: Tensor
+    ms: Tensor
+    rgb: Tensor
+
+    @classmethod
+    def cat(
+        cls, parts: Sequence['ViewEmbeddings'], device: torch.device
+    ) -> 'ViewEmbeddings':
+        """Concatenate batches (none: an empty set on *device*)."""
+        if not parts:
+            empty = torch.empty(0, dtype=torch.long, device=device)
+            no_rows = torch.empty(0, 0, dtype=EMBEDDING_DTYPE, device=device)
+            return cls(empty, empty, no_rows, no_rows)
+        return cls(
+            torch.cat([p.index for p in parts]),
+            torch.cat([p.label for p in parts]),
+            torch.cat([p.ms for p in parts]),
+            torch.cat([p.rgb for p in parts]),
+        )
+
+    def unique(self, device: torch.device) -> 'ViewEmbeddings':
+        """Every rank's samples (under DDP), each once, in dataset-index order.
+
+        A DistributedSampler repeats samples to even out shards: each dataset
+        index keeps its first occurrence (rank order, then batch order).
+        """
+        index, label, ms, rgb = self.index, self.label, self.ms, self.rgb
+        if dist.is_available() and dist.is_initialized():
+            # One collective for all fields: [label, ms, rgb] side by side.
+            rows = torch.cat([label.to(EMBEDDING_DTYPE)[:, None], ms, rgb], dim=1)
+            index, rows = all_gather_rows(index, rows, device)
+            width = max(rows.shape[1] - 1, 0) // 2
+            label = rows[:, 0].round().long() if rows.shape[1] else index.clone()
+            ms, rgb = rows[:, 1 : 1 + width], rows[:, 1 + width :]
+        order = torch.sort(index, stable=True).indices
+        sorted_index = index[order]
+        first = torch.ones_like(sorted_index, dtype=torch.bool)
+        first[1:] = sorted_index[1:] != sorted_index[:-1]
+        keep = order[first]
+        return ViewEmbeddings(index[keep], label[keep], ms[keep], rgb[keep])
 
 
 def compute_embeddings(

@@ -11,6 +11,7 @@ from ..callbacks.dynamic_matching import (
     pair_in_label_space,
     student_logits,
 )
+from ..callbacks.initial_pairing import InitialPairing
 from ..datamodules import ACKDDataModule
 from ..datasets.torch_files import read_torch_file
 from ..models.teacher import read_out_of_fold_logits
@@ -120,10 +121,9 @@ class SSMPairings:
             )
             self._matcher = (matcher, _statistics(state, self.datamodule))
         matcher, stats = self._matcher
-        matcher.hparams['pairing_capacity'] = capacity
-        matcher.hparams['adapt_batchnorm'] = adapt_batchnorm
         dm = _build(self.datamodule, self.init_args | {'modality': 'ms'} | stats, split)
-        pairing = matcher.initial_pairing(dm)
+        ssm = InitialPairing(capacity=capacity, adapt_batchnorm=adapt_batchnorm)
+        pairing = ssm.pairing(matcher, dm)
         pairing.save(folder)
         print(
             f'[matcher] SSM pairing ({split or "default split"}, capacity '

@@ -355,10 +355,14 @@ def run_pipeline(
         print(f'[teacher] {teacher_summary(teacher_result.metrics)}')
 
         matcher = _config('matcher')
-        matcher['model']['init_args'] |= {
-            'in_channels': in_channels,
-            'pairing_dir': str(out / 'matcher'),
-        }
+        matcher['model']['init_args']['in_channels'] = in_channels
+        # SSM's initial pairing, written beside the matcher's checkpoints.
+        matcher['trainer']['callbacks'] = [
+            {
+                'class_path': 'torchgeo_ackd.callbacks.InitialPairing',
+                'init_args': {'output_dir': str(out / 'matcher')},
+            }
+        ]
         if matcher_model is not None:
             matcher['model']['init_args'] |= {
                 'ms_model': matcher_model,

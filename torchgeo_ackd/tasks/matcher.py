@@ -1,32 +1,18 @@
 """Self-supervised Semantic Matching (SSM): the MS / pseudo-RGB matcher task."""
 
 import math
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import timm
 import torch
-import torch.distributed as dist
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader
 
-from ..datamodules import ACKDDataModule
-from ..datasets import Pairing, RenamedDataset
 from ..matching.contrastive import clip_soft_infonce
-from ..matching.embed import (
-    adapt_batchnorm,
-    all_gather_rows,
-    broadcast_buffers,
-    compute_embeddings,
-    eval_mode,
-)
-from ..matching.initial import initial_pairing
-from ..matching.retrieval import nearest_class_accuracy, retrieval_top1
-from ..matching.sharding import shard_loader
+from ..matching.embed import ViewEmbeddings
+from ..matching.retrieval import retrieval_top1
 from ..models.projection_head import ProjectionHead
 from .base import BaseTask
 
@@ -68,11 +54,10 @@ class MatcherTask(BaseTask):
     view's class (what the within-class pairing relies on; not logged for
     multi-label MS batches).
 
-    At the end of training (if ``write_pairing``) the initial pairing of the
-    RGB training images with MS training images is computed with the final
-    weights and written as ``pairing.pt`` and ``pairing.csv`` (see
-    :meth:`~torchgeo_ackd.datasets.Pairing.save`); the student stage's
-    datamodule reads it as its ``pairing_file``.
+    The initial pairing of the RGB training images with MS training images
+    (SSM's stage 3) is the :class:`~torchgeo_ackd.callbacks.InitialPairing`
+    callback, which ``conf/matcher.yaml`` attaches: it runs with the final
+    weights when training ends and writes ``pairing.pt`` and ``pairing.csv``.
     """
 
     monitor = 'val_loss'
@@ -89,11 +74,7 @@ class MatcherTask(BaseTask):
         lr: float = 1e-3,
         weight_decay: float = 1e-3,
         patience: int | None = None,
-        pairing_chunk_size: int = 4096,
-        pairing_capacity: float | None = None,
-        adapt_batchnorm: bool = False,
-        write_pairing: bool = True,
-        pairing_dir: str | None = None,
+        retrieval_chunk_size: int = 4096,
     ) -> None:
         """Initialize a new MatcherTask instance.
 
@@ -109,22 +90,8 @@ class MatcherTask(BaseTask):
             patience: Epochs without ``val_loss`` improvement before
                 ReduceLROnPlateau lowers the learning rate; ``None`` (default,
                 as the reference) keeps it constant.
-            pairing_chunk_size: Students per matrix product of the pairing
-                search and queries per product of the retrieval metric.
-            pairing_capacity: Limit hubs in the initial pairing: each MS
-                image serves at most ``ceil(capacity x`` its class's RGB images
-                per MS image ``)`` students (None: nearest neighbour, as the
-                reference).
-            adapt_batchnorm: Embed real RGB images (pairing, cross-modal
-                retrieval) with a copy of M_G whose BatchNorm statistics are
-                re-estimated on the RGB training images (AdaBN, see
-                :func:`~torchgeo_ackd.matching.adapt_batchnorm`): M_G learned
-                its statistics on pseudo-RGB views of the MS sensor. False
-                (default): as the reference.
-            write_pairing: Compute and save the initial pairing at the end of
-                training.
-            pairing_dir: Folder of ``pairing.pt`` / ``pairing.csv`` (default:
-                the trainer's ``default_root_dir``).
+            retrieval_chunk_size: Queries per matrix product of the
+                validation retrieval metrics.
 
         Raises:
             ValueError: If a numeric argument is out of range.
@@ -132,7 +99,7 @@ class MatcherTask(BaseTask):
         positive_ints = {
             'in_channels': in_channels,
             'embed_dim': embed_dim,
-            'pairing_chunk_size': pairing_chunk_size,
+            'retrieval_chunk_size': retrieval_chunk_size,
         }
         for name, value in positive_ints.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -146,8 +113,7 @@ class MatcherTask(BaseTask):
             raise ValueError(f'weight_decay must be >= 0, got {weight_decay!r}')
         if patience is not None and patience < 0:
             raise ValueError(f'patience must be >= 0 or None, got {patience!r}')
-        self.pairing_files: tuple[Path, Path] | None = None
-        self._eval_outputs: list[tuple[Tensor, Tensor]] = []
+        self._eval_outputs: list[ViewEmbeddings] = []
         super().__init__()
 
     def configure_models(self) -> None:
@@ -262,45 +228,30 @@ class MatcherTask(BaseTask):
         if label is None or label.ndim != 1 or label.is_floating_point():
             # No single class per sample (e.g. multi-hot MS labels): -1.
             label = torch.full_like(index, -1)
-        # One row per sample: [label, MS embedding, pseudo-RGB embedding].
-        rows = torch.cat([label.to(ms.dtype)[:, None], ms, rgb], dim=1)
-        self._eval_outputs.append((index, rows.detach().float()))
+        embeddings = ViewEmbeddings(
+            index, label.long(), ms.detach().float(), rgb.detach().float()
+        )
+        self._eval_outputs.append(embeddings)
 
     def _eval_epoch_end(self, stage: str) -> None:
         """Log the retrieval accuracies over every sample seen this epoch.
 
-        Under DDP the rows of all ranks are gathered first, so the metric is
-        over the whole split on every rank.
+        Under DDP the embeddings of all ranks are gathered first, so the
+        metric is over the whole split on every rank.
         """
         outputs, self._eval_outputs = self._eval_outputs, []
-        if outputs:
-            index = torch.cat([o[0] for o in outputs])
-            rows = torch.cat([o[1] for o in outputs])
-        else:
-            index = torch.empty(0, dtype=torch.long, device=self.device)
-            rows = torch.empty(0, 0, device=self.device)
-        if dist.is_available() and dist.is_initialized():
-            index, rows = all_gather_rows(index, rows, self.device)
-        if len(index) == 0:
+        views = ViewEmbeddings.cat(outputs, self.device).unique(self.device)
+        if len(views.index) == 0:
             return
-        # A DistributedSampler repeats samples to even out shards: keep each
-        # dataset index once (its first occurrence; stable sort).
-        order = torch.sort(index, stable=True).indices
-        sorted_index = index[order]
-        first = torch.ones_like(sorted_index, dtype=torch.bool)
-        first[1:] = sorted_index[1:] != sorted_index[:-1]
-        rows = rows[order[first]]
-        label = rows[:, 0].round().long()
-        dim = (rows.shape[1] - 1) // 2
         instance, same_class = retrieval_top1(
-            rows[:, 1 + dim :],
-            rows[:, 1 : 1 + dim],
-            label if bool((label >= 0).all()) else None,
-            self.hparams['pairing_chunk_size'],
+            views.rgb,
+            views.ms,
+            views.label if bool((views.label >= 0).all()) else None,
+            self.hparams['retrieval_chunk_size'],
         )
         # Every rank holds the same values, so averaging them (sync_dist)
         # changes nothing; it only tells Lightning that they are global.
-        n = len(rows)
+        n = len(views.index)
         self.log(f'{stage}_retrieval_top1', instance, batch_size=n, sync_dist=True)
         if same_class is not None:
             name = f'{stage}_retrieval_class_top1'
@@ -365,178 +316,3 @@ class MatcherTask(BaseTask):
             'optimizer': optimizer,
             'lr_scheduler': {'scheduler': scheduler, 'monitor': self.monitor},
         }
-
-    def on_train_end(self) -> None:
-        """Compute the initial pairing and save it (rank 0 writes, all compute).
-
-        Runs at the end of training rather than in ``on_fit_end``: by then
-        Lightning has moved the model back to the CPU, while here it is still
-        on the accelerator and the loggers are open.
-        """
-        if not self.hparams['write_pairing']:
-            return
-        trainer = self.trainer
-        datamodule = getattr(trainer, 'datamodule', None)
-        if not isinstance(datamodule, ACKDDataModule):
-            rank_zero_warn(
-                'MatcherTask: no ACKDDataModule attached to the trainer; the '
-                'initial pairing was not written (compute it with '
-                'MatcherTask.initial_pairing)'
-            )
-            return
-        # One RGB embedder for the pairing and the retrieval: with
-        # adapt_batchnorm, building it re-estimates M_G's statistics.
-        embed_rgb = self.rgb_embedder(datamodule)
-        pairing = self.initial_pairing(datamodule, embed_rgb)
-        directory = Path(self.hparams['pairing_dir'] or trainer.default_root_dir)
-        if trainer.is_global_zero:
-            self.pairing_files = pairing.save(directory)
-        else:
-            self.pairing_files = (directory / 'pairing.pt', directory / 'pairing.csv')
-        trainer.strategy.barrier('matcher_pairing_written')
-        mean_score = float(pairing.scores.mean())
-        rank_zero_info(
-            f'MatcherTask: initial pairing of {len(pairing)} RGB samples written to '
-            f'{self.pairing_files[0]} and {self.pairing_files[1]} (mean cosine '
-            f'similarity {mean_score:.4f})'
-        )
-        zero_shot = self.cross_modal_accuracy(datamodule, embed_rgb=embed_rgb)
-        rank_zero_info(
-            f'MatcherTask: cross-modal retrieval of the RGB validation images: '
-            f'{zero_shot:.4f} (nearest MS training image of the right class)'
-        )
-        summary = {
-            'cross_modal_top1': zero_shot,
-            'pairing_mean_cosine': mean_score,
-            'pairing_distinct_teachers': float(pairing.distinct_teachers()),
-            'pairing_max_load': float(pairing.max_load()),
-        }
-        for logger in trainer.loggers:
-            logger.log_metrics(summary, step=trainer.global_step)
-
-    def rgb_embedder(self, datamodule: ACKDDataModule) -> Callable[[Tensor], Tensor]:
-        """How real RGB images are embedded: M_G and its head.
-
-        With ``adapt_batchnorm``, M_G is a copy whose BatchNorm statistics are
-        those of the datamodule's RGB training images (every one, on every
-        rank, so that all ranks adapt alike); the task's own M_G is untouched.
-
-        Args:
-            datamodule: A datamodule of the benchmark.
-
-        Returns:
-            Maps (B, 3, H, W) normalised RGB images to (B, embed_dim).
-        """
-        if not self.hparams.get('adapt_batchnorm', False):
-            return self.embed_rgb
-
-        def images() -> Iterator[Tensor]:
-            for batch in datamodule.student_dataloader():
-                on_device = {
-                    k: v.to(self.device) if isinstance(v, Tensor) else v
-                    for k, v in batch.items()
-                }
-                yield datamodule.preprocess(on_device)['image_rgb']
-
-        encoder = adapt_batchnorm(self.rgb_encoder, images())
-        head = self.rgb_head
-
-        def embed(image: Tensor) -> Tensor:
-            _check_rgb(image)
-            embedding: Tensor = head(encoder(image))
-            return embedding
-
-        return embed
-
-    def initial_pairing(
-        self,
-        datamodule: ACKDDataModule,
-        embed_rgb: Callable[[Tensor], Tensor] | None = None,
-    ) -> Pairing:
-        """SSM: pair every RGB training image with its most similar MS image of its class.
-
-        Embeds the MS gallery with M_V and the real RGB training images with
-        M_G (evaluation normalisation, eval mode, rank 0's buffers under DDP;
-        with ``adapt_batchnorm``, M_G's BatchNorm statistics are the RGB
-        images', see :meth:`rgb_embedder`).
-
-        Args:
-            datamodule: A datamodule of the benchmark (any modality).
-            embed_rgb: How the RGB images are embedded, e.g. an embedder
-                :meth:`rgb_embedder` already built for this datamodule
-                (default: build one).
-
-        Returns:
-            The pairing, scored by cosine similarity.
-        """
-        broadcast_buffers(self)
-        with eval_mode(self):
-            index, scores = initial_pairing(
-                self.embed_ms,
-                embed_rgb or self.rgb_embedder(datamodule),
-                datamodule.gallery_dataloader(),
-                datamodule.student_dataloader(),
-                datamodule.gallery.targets,
-                datamodule.rgb_train.targets,
-                transform=datamodule.preprocess,
-                chunk_size=self.hparams['pairing_chunk_size'],
-                device=self.device,
-                capacity=self.hparams.get('pairing_capacity'),
-            )
-        return Pairing.for_datasets(
-            index, datamodule.rgb_train, datamodule.gallery, scores
-        )
-
-    def cross_modal_accuracy(
-        self,
-        datamodule: ACKDDataModule,
-        split: str = 'val',
-        embed_rgb: Callable[[Tensor], Tensor] | None = None,
-    ) -> float:
-        """Zero-shot retrieval across the modality gap (no pairs needed).
-
-        Each RGB image of *split*, embedded as :meth:`rgb_embedder` does
-        (M_G; with ``adapt_batchnorm``, BatchNorm statistics of the RGB
-        *training* images), retrieves its most
-        cosine-similar MS training image, embedded with M_V, over all
-        classes; the score is how often that image has the RGB image's class.
-
-        Args:
-            datamodule: A datamodule of the benchmark.
-            split: The RGB split (``'val'``: never used to train anything here).
-            embed_rgb: How the RGB images are embedded (default: build one
-                with :meth:`rgb_embedder`).
-
-        Returns:
-            The accuracy in [0, 1] (NaN for an empty split).
-        """
-        rgb = datamodule.rgb_dataset(split)
-        if len(rgb) == 0:
-            return math.nan
-        loader = DataLoader(
-            RenamedDataset(rgb, 'image_rgb'),
-            batch_size=datamodule.eval_batch_size,
-            collate_fn=datamodule.collate_fn,
-        )
-        broadcast_buffers(self)
-        with eval_mode(self):
-            gallery = compute_embeddings(
-                self.embed_ms,
-                shard_loader(datamodule.gallery_dataloader()),
-                len(datamodule.gallery),
-                key='image_ms',
-                device=self.device,
-                transform=datamodule.preprocess,
-            )
-            query = compute_embeddings(
-                embed_rgb or self.rgb_embedder(datamodule),
-                shard_loader(loader),
-                len(rgb),
-                key='image_rgb',
-                device=self.device,
-                transform=datamodule.preprocess,
-            )
-        accuracy = nearest_class_accuracy(
-            query, rgb.targets, gallery, datamodule.gallery.targets
-        )
-        return float(accuracy)

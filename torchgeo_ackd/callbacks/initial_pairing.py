@@ -1,0 +1,288 @@
+"""SSM's initial pairing (stage 3), written when the matcher's training ends."""
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from ..datamodules import ACKDDataModule
+from ..datasets import Pairing, RenamedDataset
+from ..matching.embed import (
+    adapt_batchnorm,
+    broadcast_buffers,
+    compute_embeddings,
+    eval_mode,
+)
+from ..matching.initial import initial_pairing
+from ..matching.retrieval import nearest_class_accuracy
+from ..matching.sharding import shard_loader
+
+
+@runtime_checkable
+class SSMEncoders(Protocol):
+    """What the pairing needs of a matcher (such as ``MatcherTask``)."""
+
+    rgb_encoder: nn.Module
+    rgb_head: nn.Module
+
+    def embed_ms(self, image: Tensor) -> Tensor:
+        """(B, C, H, W) normalised MS images -> (B, D) embeddings (M_V)."""
+        ...
+
+    def embed_rgb(self, image: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised RGB images -> (B, D) embeddings (M_G)."""
+        ...
+
+
+def _matcher(module: LightningModule) -> SSMEncoders:
+    if not isinstance(module, SSMEncoders):
+        raise TypeError(
+            f'InitialPairing needs a matcher with embed_ms, embed_rgb, rgb_encoder '
+            f'and rgb_head (such as MatcherTask), got {type(module).__name__}'
+        )
+    return module
+
+
+class InitialPairing(Callback):
+    """SSM: pair every RGB training image with its most similar MS image of its class.
+
+    When the matcher's training ends, the RGB training images are embedded
+    with M_G and the MS gallery with M_V (evaluation normalisation, eval mode,
+    rank 0's buffers under DDP), each RGB image is paired with the
+    cosine-nearest MS image of its class, and the pairing is written as
+    ``pairing.pt`` and ``pairing.csv`` (see :meth:`Pairing.save`): the student
+    stage's datamodule reads it as its ``pairing_file``. The cross-modal
+    retrieval of the RGB validation images (:meth:`cross_modal_accuracy`) and
+    the pairing's statistics are logged as ``cross_modal_top1``,
+    ``pairing_mean_cosine``, ``pairing_distinct_teachers`` and
+    ``pairing_max_load``.
+
+    It runs at the end of training rather than at the end of fit: by then
+    Lightning has moved the model back to the CPU, while here it is still on
+    the accelerator and the loggers are open. Works with a LightningModule
+    that has ``embed_ms``, ``embed_rgb``, ``rgb_encoder`` and ``rgb_head``
+    (:class:`~torchgeo_ackd.tasks.MatcherTask`) and an
+    :class:`~torchgeo_ackd.datamodules.ACKDDataModule`.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        capacity: float | None = None,
+        adapt_batchnorm: bool = False,
+        chunk_size: int = 4096,
+    ) -> None:
+        """Initialize a new InitialPairing instance.
+
+        Args:
+            output_dir: Folder of ``pairing.pt`` / ``pairing.csv`` (default:
+                the trainer's ``default_root_dir``).
+            capacity: Limit hubs: each MS image serves at most
+                ``ceil(capacity x`` its class's RGB images per MS image ``)``
+                students (None: nearest neighbour, as the reference; see
+                :func:`~torchgeo_ackd.matching.search.match_cosine`).
+            adapt_batchnorm: Embed the real RGB images with a copy of M_G whose
+                BatchNorm statistics are re-estimated on the RGB training
+                images (AdaBN, see :func:`~torchgeo_ackd.matching.adapt_batchnorm`):
+                M_G learned its statistics on pseudo-RGB views of the MS
+                sensor. False (default): as the reference.
+            chunk_size: Students per matrix product of the search.
+
+        Raises:
+            ValueError: If *capacity* or *chunk_size* is out of range.
+        """
+        if capacity is not None and not (math.isfinite(capacity) and capacity > 0):
+            raise ValueError(f'capacity must be > 0 or None, got {capacity!r}')
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+            raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
+        if chunk_size < 1:
+            raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
+        self.output_dir = output_dir
+        self.capacity = capacity
+        self.adapt_batchnorm = adapt_batchnorm
+        self.chunk_size = chunk_size
+        #: ``pairing.pt`` and ``pairing.csv`` once written.
+        self.files: tuple[Path, Path] | None = None
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Compute the pairing, save it (rank 0 writes, all compute), log it."""
+        datamodule = getattr(trainer, 'datamodule', None)
+        if not isinstance(datamodule, ACKDDataModule):
+            rank_zero_warn(
+                'InitialPairing: no ACKDDataModule attached to the trainer; the '
+                'initial pairing was not written (compute it with '
+                'InitialPairing.pairing)'
+            )
+            return
+        # One RGB embedder for the pairing and the retrieval: with
+        # adapt_batchnorm, building it re-estimates M_G's statistics.
+        embed_rgb = self.rgb_embedder(pl_module, datamodule)
+        pairing = self.pairing(pl_module, datamodule, embed_rgb)
+        directory = Path(self.output_dir or trainer.default_root_dir)
+        if trainer.is_global_zero:
+            self.files = pairing.save(directory)
+        else:
+            self.files = (directory / 'pairing.pt', directory / 'pairing.csv')
+        trainer.strategy.barrier('matcher_pairing_written')
+        mean_score = float(pairing.scores.mean())
+        rank_zero_info(
+            f'InitialPairing: initial pairing of {len(pairing)} RGB samples written '
+            f'to {self.files[0]} and {self.files[1]} (mean cosine similarity '
+            f'{mean_score:.4f})'
+        )
+        zero_shot = self.cross_modal_accuracy(
+            pl_module, datamodule, embed_rgb=embed_rgb
+        )
+        rank_zero_info(
+            f'InitialPairing: cross-modal retrieval of the RGB validation images: '
+            f'{zero_shot:.4f} (nearest MS training image of the right class)'
+        )
+        summary = {
+            'cross_modal_top1': zero_shot,
+            'pairing_mean_cosine': mean_score,
+            'pairing_distinct_teachers': float(pairing.distinct_teachers()),
+            'pairing_max_load': float(pairing.max_load()),
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(summary, step=trainer.global_step)
+
+    def rgb_embedder(
+        self, matcher: LightningModule, datamodule: ACKDDataModule
+    ) -> Callable[[Tensor], Tensor]:
+        """How real RGB images are embedded: M_G and its head.
+
+        With ``adapt_batchnorm``, M_G is a copy whose BatchNorm statistics are
+        those of the datamodule's RGB training images (every one, on every
+        rank, so that all ranks adapt alike); the matcher's own M_G is
+        untouched.
+
+        Args:
+            matcher: The matcher (see :class:`SSMEncoders`).
+            datamodule: A datamodule of the benchmark.
+
+        Returns:
+            Maps (B, 3, H, W) normalised RGB images to (B, embed_dim).
+        """
+        encoders = _matcher(matcher)
+        if not self.adapt_batchnorm:
+            return encoders.embed_rgb
+
+        def images() -> Iterator[Tensor]:
+            for batch in datamodule.student_dataloader():
+                on_device = {
+                    k: v.to(matcher.device) if isinstance(v, Tensor) else v
+                    for k, v in batch.items()
+                }
+                yield datamodule.preprocess(on_device)['image_rgb']
+
+        encoder = adapt_batchnorm(encoders.rgb_encoder, images())
+        head = encoders.rgb_head
+
+        def embed(image: Tensor) -> Tensor:
+            if image.ndim != 4 or image.shape[1] != 3:
+                raise ValueError(
+                    f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
+                )
+            embedding: Tensor = head(encoder(image))
+            return embedding
+
+        return embed
+
+    def pairing(
+        self,
+        matcher: LightningModule,
+        datamodule: ACKDDataModule,
+        embed_rgb: Callable[[Tensor], Tensor] | None = None,
+    ) -> Pairing:
+        """The initial pairing of the datamodule's RGB training images.
+
+        Args:
+            matcher: The matcher (see :class:`SSMEncoders`).
+            datamodule: A datamodule of the benchmark (any modality).
+            embed_rgb: How the RGB images are embedded, e.g. an embedder
+                :meth:`rgb_embedder` already built for this datamodule
+                (default: build one).
+
+        Returns:
+            The pairing, scored by cosine similarity.
+        """
+        encoders = _matcher(matcher)
+        broadcast_buffers(matcher)
+        with eval_mode(matcher):
+            index, scores = initial_pairing(
+                encoders.embed_ms,
+                embed_rgb or self.rgb_embedder(matcher, datamodule),
+                datamodule.gallery_dataloader(),
+                datamodule.student_dataloader(),
+                datamodule.gallery.targets,
+                datamodule.rgb_train.targets,
+                transform=datamodule.preprocess,
+                chunk_size=self.chunk_size,
+                device=matcher.device,
+                capacity=self.capacity,
+            )
+        return Pairing.for_datasets(
+            index, datamodule.rgb_train, datamodule.gallery, scores
+        )
+
+    def cross_modal_accuracy(
+        self,
+        matcher: LightningModule,
+        datamodule: ACKDDataModule,
+        split: str = 'val',
+        embed_rgb: Callable[[Tensor], Tensor] | None = None,
+    ) -> float:
+        """Zero-shot retrieval across the modality gap (no pairs needed).
+
+        Each RGB image of *split*, embedded as :meth:`rgb_embedder` does
+        (M_G; with ``adapt_batchnorm``, BatchNorm statistics of the RGB
+        *training* images), retrieves its most cosine-similar MS training
+        image, embedded with M_V, over all classes; the score is how often
+        that image has the RGB image's class.
+
+        Args:
+            matcher: The matcher (see :class:`SSMEncoders`).
+            datamodule: A datamodule of the benchmark.
+            split: The RGB split (``'val'``: never used to train anything here).
+            embed_rgb: How the RGB images are embedded (default: build one
+                with :meth:`rgb_embedder`).
+
+        Returns:
+            The accuracy in [0, 1] (NaN for an empty split).
+        """
+        encoders = _matcher(matcher)
+        rgb = datamodule.rgb_dataset(split)
+        if len(rgb) == 0:
+            return math.nan
+        loader = DataLoader(
+            RenamedDataset(rgb, 'image_rgb'),
+            batch_size=datamodule.eval_batch_size,
+            collate_fn=datamodule.collate_fn,
+        )
+        broadcast_buffers(matcher)
+        with eval_mode(matcher):
+            gallery = compute_embeddings(
+                encoders.embed_ms,
+                shard_loader(datamodule.gallery_dataloader()),
+                len(datamodule.gallery),
+                key='image_ms',
+                device=matcher.device,
+                transform=datamodule.preprocess,
+            )
+            query = compute_embeddings(
+                embed_rgb or self.rgb_embedder(matcher, datamodule),
+                shard_loader(loader),
+                len(rgb),
+                key='image_rgb',
+                device=matcher.device,
+                transform=datamodule.preprocess,
+            )
+        accuracy = nearest_class_accuracy(
+            query, rgb.targets, gallery, datamodule.gallery.targets
+        )
+        return float(accuracy)
