@@ -32,7 +32,9 @@ FAST = {
 def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     out = tmp_path / 'out'
-    results = run_pipeline(root=root, out=out, **FAST)
+    # Every last.ckpt kept: the resume below needs the student's.
+    keep = FAST | {'keep_last_checkpoints': True}
+    results = run_pipeline(root=root, out=out, **keep)
     assert [r.name for r in results] == ['baseline_seed0', 'kd_sembridge_seed0']
     assert not any(r.reused for r in results)
     for name in (
@@ -68,7 +70,7 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
     ).is_file()
 
     # Re-running reuses every finished stage.
-    again = run_pipeline(root=root, out=out, **FAST)
+    again = run_pipeline(root=root, out=out, **keep)
     assert all(r.reused for r in again)
 
     # A kill between the matcher's last checkpoint and its pairing write: the
@@ -77,7 +79,7 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
     (out / 'matcher' / 'x.pt').write_bytes(pairing_pt.read_bytes())
     pairing_pt.unlink()
     (out / 'matcher' / 'pairing.csv').unlink()
-    assert all(r.reused for r in run_pipeline(root=root, out=out, **FAST))
+    assert all(r.reused for r in run_pipeline(root=root, out=out, **keep))
     from torchgeo_ackd.datasets import Pairing
 
     restored, before = Pairing.read(pairing_pt), Pairing.read(out / 'matcher' / 'x.pt')
@@ -85,13 +87,13 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
 
     # An interrupted stage (checkpoint, no done.json) resumes from last.ckpt.
     (sem / 'done.json').unlink()
-    resumed = run_pipeline(root=root, out=out, **FAST)
+    resumed = run_pipeline(root=root, out=out, **keep)
     assert not resumed[1].reused and resumed[0].reused
     assert '--ckpt_path=' + str(sem / 'last.ckpt') in (sem / 'stage.log').read_text()
 
     # Another config over a finished run is refused, never overwritten.
     with pytest.raises(RuntimeError, match='another .or an unknown. config'):
-        run_pipeline(root=root, out=out, **(FAST | {'student_epochs': 3}))
+        run_pipeline(root=root, out=out, **(keep | {'student_epochs': 3}))
 
     # Changed data: no stage is reused; the message says what changed.
     (root / 'MS' / 'Forest' / 'Forest_0099.tif').write_bytes(
@@ -102,13 +104,13 @@ def test_pipeline_runs_reuses_and_refuses(tmp_path: Path) -> None:
         match=r'\[teacher\] .* other inputs \(input files: 1 added '
         r'\(MS/Forest/Forest_0099.tif\)\)',
     ):
-        run_pipeline(root=root, out=out, **FAST)
+        run_pipeline(root=root, out=out, **keep)
     (root / 'MS' / 'Forest' / 'Forest_0099.tif').unlink()
     # Same names, other pixels: refused as well.
     rgb = root / 'RGB' / 'Forest' / 'Forest_0000.jpg'
     rgb.write_bytes((root / 'RGB' / 'River' / 'River_0000.jpg').read_bytes())
     with pytest.raises(RuntimeError, match=r'1 changed \(RGB/Forest/Forest_0000.jpg'):
-        run_pipeline(root=root, out=out, **FAST)
+        run_pipeline(root=root, out=out, **keep)
 
 
 def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
@@ -386,6 +388,9 @@ def test_a_kill_at_any_write_is_recovered(tmp_path: Path) -> None:
         done = json.loads((out / stage / 'done.json').read_text())
         reference = json.loads((tmp_path / 'clean' / stage / 'done.json').read_text())
         assert done['metrics'] == reference['metrics'], stage
+        # By default a finished student's last.ckpt is deleted (only a resume
+        # reads it); the teacher's and the matcher's are kept.
+        assert (out / stage / 'last.ckpt').is_file() == ('students' not in stage)
     assert (
         clean[0].metrics
         == json.loads(
@@ -585,3 +590,38 @@ def test_a_checkpoint_of_an_attempt_that_cannot_resume_is_not_tested(
     assert (stage / 'best.ckpt').read_bytes() == b'this run'
     assert sorted(p.name for p in stage.glob('*.ckpt')) == ['best.ckpt', 'last.ckpt']
     assert result.metrics == {'test_OA': 0.5}
+
+
+@pytest.mark.parametrize('keep_last', [True, False])
+def test_a_finished_stage_keeps_last_ckpt_only_when_asked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keep_last: bool,
+) -> None:
+    """Only a resume reads last.ckpt; a finished student can do without it."""
+    from torchgeo_ackd.pipeline import stages
+
+    stage = tmp_path / 'student'
+
+    def torchgeo(command: str, config_file: Path, *extra: str, log: Path) -> float:
+        if command == 'fit':
+            for name in ('best.ckpt', 'last.ckpt'):
+                (stage / name).write_bytes(bytes(3 * 2**20))
+        return 1.0
+
+    monkeypatch.setattr(stages, '_torchgeo', torchgeo)
+    monkeypatch.setattr(stages, '_check_checkpoint', lambda *args: None)
+    monkeypatch.setattr(stages, 'read_test_metrics', lambda folder: {'test_OA': 0.5})
+    config = {'model': {}, 'data': {}, 'trainer': {}}
+    stages.run_stage('student', config, stage, keep_last=keep_last)
+    assert (stage / 'done.json').is_file() and (stage / 'best.ckpt').is_file()
+    assert (stage / 'last.ckpt').is_file() == keep_last
+    removed = f'[student] finished: removed {stage / "last.ckpt"} (3 MiB'
+    assert (removed in capsys.readouterr().out) != keep_last
+    # A finished run reused: a last.ckpt it still has (an older version
+    # kept them) goes too, and the run is reused, not trained again.
+    (stage / 'last.ckpt').write_bytes(b'kept by an older version')
+    result = stages.run_stage('student', config, stage, keep_last=keep_last)
+    assert result.reused
+    assert (stage / 'last.ckpt').is_file() == keep_last

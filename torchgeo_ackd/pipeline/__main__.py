@@ -93,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             help=f'the {stage} architecture, a timm model name (default: {conf})',
         )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
+    parser.add_argument(
+        '--keep-last-checkpoints',
+        action='store_true',
+        help="keep each finished student's last.ckpt (default: deleted once the "
+        'student is finished; only a resume reads it)',
+    )
     args = parser.parse_args(argv)
     run_pipeline(
         root=args.root,
@@ -113,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         teacher_model=args.teacher_model,
         matcher_model=args.matcher_model,
         student_model=args.student_model,
+        keep_last_checkpoints=args.keep_last_checkpoints,
     )
 
 

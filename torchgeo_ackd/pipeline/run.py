@@ -238,6 +238,7 @@ def run_pipeline(
     teacher_model: str | None = None,
     matcher_model: str | None = None,
     student_model: str | None = None,
+    keep_last_checkpoints: bool = False,
 ) -> list[StageResult]:
     """Run every stage (reusing finished ones) and write the results.
 
@@ -273,6 +274,10 @@ def run_pipeline(
             ones in conf/matcher.yaml).
         student_model: The RGB students' timm architecture (default: the one in
             conf/ackd.yaml).
+        keep_last_checkpoints: Keep each finished student's ``last.ckpt``
+            (about as large as its ``best.ckpt``; only resuming an interrupted
+            run reads it). False: delete it once the student is finished. The
+            teacher's and the matcher's are always kept.
 
     Returns:
         The student stages' results.
@@ -452,7 +457,12 @@ def run_pipeline(
                 student['seed_everything'] = seed
                 name = f'{method}_{prefix}seed{seed}'
                 result = run_stage(
-                    name, student, out / 'students' / name, fresh, inputs
+                    name,
+                    student,
+                    out / 'students' / name,
+                    fresh,
+                    inputs,
+                    keep_last=keep_last_checkpoints,
                 )
                 run_ids[name] = result.run_id
                 results.append(result)

@@ -91,6 +91,7 @@ def run_stage(
     directory: Path,
     fresh: bool = False,
     inputs: dict[str, str] | None = None,
+    keep_last: bool = True,
 ) -> StageResult:
     """Fit and test one stage, or reuse/resume it.
 
@@ -107,6 +108,9 @@ def run_stage(
             split and pairing files, ``stage:<name>`` run ids of the stages it
             builds on). Recorded in ``inputs.json`` when the stage starts; a
             finished or interrupted run whose inputs differ is refused.
+        keep_last: Keep ``last.ckpt`` once the stage is finished (it is what
+            an interrupted run resumes from; a finished one needs only
+            ``best.ckpt`` and ``done.json``). False: delete it, with a message.
 
     Returns:
         The stage's result.
@@ -127,6 +131,8 @@ def run_stage(
             _check_inputs(name, directory, inputs)
             _check_checkpoint(name, directory / 'best.ckpt', 'its best checkpoint')
             print(f'[{name}] reusing the finished run in {directory}', flush=True)
+            if not keep_last:
+                _drop_last_checkpoint(name, directory)
             return StageResult(
                 name,
                 directory,
@@ -192,7 +198,22 @@ def run_stage(
     # Written last and atomically: a stage is finished exactly when it exists.
     with atomic_open(done_file, 'w') as f:
         json.dump(done, f, indent=1)
+    if not keep_last:
+        _drop_last_checkpoint(name, directory)
     return StageResult(name, directory, seconds, metrics, False, run_id)
+
+
+def _drop_last_checkpoint(name: str, directory: Path) -> None:
+    """Delete a finished stage's ``last.ckpt``: only a resume reads it."""
+    last = directory / 'last.ckpt'
+    if last.is_file():
+        size = last.stat().st_size
+        last.unlink()
+        print(
+            f'[{name}] finished: removed {last} ({size / 2**20:.0f} MiB; '
+            'keep it with --keep-last-checkpoints)',
+            flush=True,
+        )
 
 
 def _check_inputs(name: str, directory: Path, inputs: dict[str, str]) -> None:
