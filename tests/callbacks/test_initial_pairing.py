@@ -382,3 +382,12 @@ def test_pairing_refused_for_other_pixels_under_the_same_names(
     student.write_bytes((own / pairing.student_files[-1]).read_bytes())
     with pytest.raises(ValueError, match=r'was computed on other images .*same file'):
         Pairing.load(pt_path, dm.rgb_train, dm.ms_train)
+
+
+def test_refuses_a_module_that_is_not_a_matcher(root: Path) -> None:
+    import lightning.pytorch as pl
+
+    with pytest.raises(
+        TypeError, match='needs a matcher with embed_ms.*got LightningModule'
+    ):
+        InitialPairing().pairing(pl.LightningModule(), _datamodule(root))

@@ -3,7 +3,7 @@
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -23,7 +23,6 @@ from ..matching.retrieval import nearest_class_accuracy
 from ..matching.sharding import shard_loader
 
 
-@runtime_checkable
 class SSMEncoders(Protocol):
     """What the pairing needs of a matcher (such as ``MatcherTask``)."""
 
@@ -40,12 +39,16 @@ class SSMEncoders(Protocol):
 
 
 def _matcher(module: LightningModule) -> SSMEncoders:
-    if not isinstance(module, SSMEncoders):
+    # hasattr, not isinstance with a runtime_checkable Protocol: from Python
+    # 3.12 that looks attributes up statically and misses nn.Module's
+    # submodules (rgb_encoder, rgb_head live in _modules).
+    needed = ('embed_ms', 'embed_rgb', 'rgb_encoder', 'rgb_head')
+    if not all(hasattr(module, name) for name in needed):
         raise TypeError(
             f'InitialPairing needs a matcher with embed_ms, embed_rgb, rgb_encoder '
             f'and rgb_head (such as MatcherTask), got {type(module).__name__}'
         )
-    return module
+    return cast(SSMEncoders, module)
 
 
 class InitialPairing(Callback):
