@@ -140,7 +140,8 @@ def test_adapt_batchnorm_embeds_students_with_their_statistics(root: Path) -> No
 def test_end_of_training_adapts_batchnorm_once(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The written pairing and the logged retrieval share one adapted M_G."""
+    """The written pairing and the logged retrieval share one adapted M_G and
+    one embedding of the gallery."""
     import lightning.pytorch as pl
 
     import torchgeo_ackd.callbacks.initial_pairing as pairing_module
@@ -152,6 +153,18 @@ def test_end_of_training_adapts_batchnorm_once(
         return adapt_batchnorm(module, images)
 
     monkeypatch.setattr(pairing_module, 'adapt_batchnorm', counting)
+    import torchgeo_ackd.matching.initial as engine_module
+
+    passes: list[str] = []  # the batch key of every pass over a dataset
+    for module in (pairing_module, engine_module):
+
+        def counted(
+            *args: Any, _embed: Any = module.compute_embeddings, **kwargs: Any
+        ) -> Any:
+            passes.append(kwargs['key'])
+            return _embed(*args, **kwargs)
+
+        monkeypatch.setattr(module, 'compute_embeddings', counted)
     dm = _datamodule(root)
     matcher = _matcher()
     callback = InitialPairing(output_dir=str(tmp_path), adapt_batchnorm=True)
@@ -167,6 +180,9 @@ def test_end_of_training_adapts_batchnorm_once(
     )
     trainer.fit(matcher, dm)
     assert len(calls) == 1
+    # One pass over the MS gallery for the pairing and the retrieval; the
+    # RGB training images (pairing) and validation images (retrieval).
+    assert sorted(passes) == ['image_ms', 'image_rgb', 'image_rgb']
     written = Pairing.read(tmp_path / 'pairing.pt')
     # Built again from scratch (a second adaptation), the same pairing.
     again = callback.pairing(matcher, dm)

@@ -15,6 +15,7 @@ from ..datasets import Pairing, RenamedDataset
 from ..matching.embed import (
     adapt_batchnorm,
     broadcast_buffers,
+    check_rgb_images,
     compute_embeddings,
     eval_mode,
 )
@@ -101,9 +102,11 @@ class InitialPairing(Callback):
         """
         if capacity is not None and not (math.isfinite(capacity) and capacity > 0):
             raise ValueError(f'capacity must be > 0 or None, got {capacity!r}')
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-            raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
-        if chunk_size < 1:
+        if (
+            isinstance(chunk_size, bool)
+            or not isinstance(chunk_size, int)
+            or chunk_size < 1
+        ):
             raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
         self.output_dir = output_dir
         self.capacity = capacity
@@ -122,10 +125,12 @@ class InitialPairing(Callback):
                 'InitialPairing.pairing)'
             )
             return
-        # One RGB embedder for the pairing and the retrieval: with
-        # adapt_batchnorm, building it re-estimates M_G's statistics.
+        # One RGB embedder and one pass over the MS gallery for the pairing
+        # and the retrieval: with adapt_batchnorm, building the embedder
+        # re-estimates M_G's statistics; the gallery may be the whole archive.
         embed_rgb = self.rgb_embedder(pl_module, datamodule)
-        pairing = self.pairing(pl_module, datamodule, embed_rgb)
+        gallery = self.gallery_embedding(pl_module, datamodule)
+        pairing = self.pairing(pl_module, datamodule, embed_rgb, gallery)
         directory = Path(self.output_dir or trainer.default_root_dir)
         if trainer.is_global_zero:
             self.files = pairing.save(directory)
@@ -139,7 +144,7 @@ class InitialPairing(Callback):
             f'{mean_score:.4f})'
         )
         zero_shot = self.cross_modal_accuracy(
-            pl_module, datamodule, embed_rgb=embed_rgb
+            pl_module, datamodule, embed_rgb=embed_rgb, gallery=gallery
         )
         rank_zero_info(
             f'InitialPairing: cross-modal retrieval of the RGB validation images: '
@@ -187,20 +192,42 @@ class InitialPairing(Callback):
         head = encoders.rgb_head
 
         def embed(image: Tensor) -> Tensor:
-            if image.ndim != 4 or image.shape[1] != 3:
-                raise ValueError(
-                    f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
-                )
+            check_rgb_images(image)
             embedding: Tensor = head(encoder(image))
             return embedding
 
         return embed
+
+    def gallery_embedding(
+        self, matcher: LightningModule, datamodule: ACKDDataModule
+    ) -> Tensor:
+        """The MS gallery embedded with M_V (eval mode, rank 0's buffers).
+
+        Args:
+            matcher: The matcher (see :class:`SSMEncoders`).
+            datamodule: A datamodule of the benchmark.
+
+        Returns:
+            (N_t, embed_dim) float32 embeddings, row i for gallery sample i.
+        """
+        encoders = _matcher(matcher)
+        broadcast_buffers(matcher)
+        with eval_mode(matcher):
+            return compute_embeddings(
+                encoders.embed_ms,
+                shard_loader(datamodule.gallery_dataloader()),
+                len(datamodule.gallery),
+                key='image_ms',
+                device=matcher.device,
+                transform=datamodule.preprocess,
+            )
 
     def pairing(
         self,
         matcher: LightningModule,
         datamodule: ACKDDataModule,
         embed_rgb: Callable[[Tensor], Tensor] | None = None,
+        gallery: Tensor | None = None,
     ) -> Pairing:
         """The initial pairing of the datamodule's RGB training images.
 
@@ -210,6 +237,8 @@ class InitialPairing(Callback):
             embed_rgb: How the RGB images are embedded, e.g. an embedder
                 :meth:`rgb_embedder` already built for this datamodule
                 (default: build one).
+            gallery: The gallery's :meth:`gallery_embedding` if already
+                computed (default: compute it).
 
         Returns:
             The pairing, scored by cosine similarity.
@@ -228,6 +257,7 @@ class InitialPairing(Callback):
                 chunk_size=self.chunk_size,
                 device=matcher.device,
                 capacity=self.capacity,
+                ms_embedding=gallery,
             )
         return Pairing.for_datasets(
             index, datamodule.rgb_train, datamodule.gallery, scores
@@ -239,6 +269,7 @@ class InitialPairing(Callback):
         datamodule: ACKDDataModule,
         split: str = 'val',
         embed_rgb: Callable[[Tensor], Tensor] | None = None,
+        gallery: Tensor | None = None,
     ) -> float:
         """Zero-shot retrieval across the modality gap (no pairs needed).
 
@@ -254,11 +285,12 @@ class InitialPairing(Callback):
             split: The RGB split (``'val'``: never used to train anything here).
             embed_rgb: How the RGB images are embedded (default: build one
                 with :meth:`rgb_embedder`).
+            gallery: The gallery's :meth:`gallery_embedding` if already
+                computed (default: compute it).
 
         Returns:
             The accuracy in [0, 1] (NaN for an empty split).
         """
-        encoders = _matcher(matcher)
         rgb = datamodule.rgb_dataset(split)
         if len(rgb) == 0:
             return math.nan
@@ -267,16 +299,10 @@ class InitialPairing(Callback):
             batch_size=datamodule.eval_batch_size,
             collate_fn=datamodule.collate_fn,
         )
+        if gallery is None:
+            gallery = self.gallery_embedding(matcher, datamodule)
         broadcast_buffers(matcher)
         with eval_mode(matcher):
-            gallery = compute_embeddings(
-                encoders.embed_ms,
-                shard_loader(datamodule.gallery_dataloader()),
-                len(datamodule.gallery),
-                key='image_ms',
-                device=matcher.device,
-                transform=datamodule.preprocess,
-            )
             query = compute_embeddings(
                 embed_rgb or self.rgb_embedder(matcher, datamodule),
                 shard_loader(loader),

@@ -174,6 +174,18 @@ def all_gather_rows(
     return gathered_index, gathered_rows
 
 
+def check_rgb_images(image: Tensor) -> None:
+    """Refuse anything but a (B, 3, H, W) batch before an RGB encoder sees it.
+
+    Raises:
+        ValueError: If *image* is not a 4-D tensor with 3 channels.
+    """
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(
+            f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
+        )
+
+
 @dataclass(frozen=True)
 class ViewEmbeddings:
     """Embeddings of the two views (MS and pseudo-RGB) of samples of a split.
@@ -217,8 +229,10 @@ class ViewEmbeddings:
             # One collective for all fields: [label, ms, rgb] side by side.
             rows = torch.cat([label.to(EMBEDDING_DTYPE)[:, None], ms, rgb], dim=1)
             index, rows = all_gather_rows(index, rows, device)
-            width = max(rows.shape[1] - 1, 0) // 2
-            label = rows[:, 0].round().long() if rows.shape[1] else index.clone()
+            if len(index) == 0:  # no rank produced a sample
+                return ViewEmbeddings.cat([], device)
+            width = (rows.shape[1] - 1) // 2
+            label = rows[:, 0].round().long()
             ms, rgb = rows[:, 1 : 1 + width], rows[:, 1 + width :]
         order = torch.sort(index, stable=True).indices
         sorted_index = index[order]

@@ -31,6 +31,7 @@ def initial_pairing(
     chunk_size: int = 4096,
     device: torch.device | str = 'cpu',
     capacity: float | None = None,
+    ms_embedding: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Pair every RGB training sample with its most similar same-class MS sample.
 
@@ -54,6 +55,9 @@ def initial_pairing(
         capacity: Limit hubs: each gallery sample serves at most
             ``ceil(capacity * N_s,c / N_t,c)`` students of its class c (see
             :func:`~torchgeo_ackd.matching.search.match_cosine`).
+        ms_embedding: (N_t, D) gallery embeddings already computed with
+            *embed_ms* (e.g. for another use of the same gallery); the
+            gallery loader is then not read.
 
     Returns:
         ``(pairing, scores)`` on the CPU: (N_s,) long gallery index of each
@@ -62,20 +66,25 @@ def initial_pairing(
     Raises:
         ValueError: If a student class has no gallery sample.
     """
-    ms_embedding, rgb_embedding = (
-        compute_embeddings(
-            embed,
+
+    def embed(
+        forward: Callable[[Tensor], Tensor],
+        loader: DataLoader,  # type: ignore[type-arg]
+        targets: Tensor,
+        key: str,
+    ) -> Tensor:
+        return compute_embeddings(
+            forward,
             shard_loader(loader),
             len(targets),
             key=key,
             device=device,
             transform=transform,
         )
-        for embed, loader, targets, key in (
-            (embed_ms, gallery, gallery_targets, 'image_ms'),
-            (embed_rgb, students, student_targets, 'image_rgb'),
-        )
-    )
+
+    if ms_embedding is None:
+        ms_embedding = embed(embed_ms, gallery, gallery_targets, 'image_ms')
+    rgb_embedding = embed(embed_rgb, students, student_targets, 'image_rgb')
     pairing, scores = match_cosine(
         rgb_embedding,
         student_targets.to(rgb_embedding.device),

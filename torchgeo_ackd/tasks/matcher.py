@@ -11,7 +11,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from ..matching.contrastive import clip_soft_infonce
-from ..matching.embed import ViewEmbeddings
+from ..matching.embed import ViewEmbeddings, check_rgb_images
 from ..matching.retrieval import retrieval_top1
 from ..models.projection_head import ProjectionHead
 from .base import BaseTask
@@ -26,14 +26,6 @@ def _feature_width(encoder: nn.Module) -> int:
             'encoders must be timm models'
         )
     return width
-
-
-def _check_rgb(image: Tensor) -> None:
-    """Refuse anything but a (B, 3, H, W) batch before M_G sees it."""
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise ValueError(
-            f'RGB images must have shape (B, 3, H, W), got {tuple(image.shape)}'
-        )
 
 
 class MatcherTask(BaseTask):
@@ -168,7 +160,7 @@ class MatcherTask(BaseTask):
         Raises:
             ValueError: If the images do not have 3 channels.
         """
-        _check_rgb(image)
+        check_rgb_images(image)
         embedding: Tensor = self.rgb_head(self.rgb_encoder(image))
         return embedding
 
