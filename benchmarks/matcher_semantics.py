@@ -81,26 +81,44 @@ def embed(
     return [torch.cat(parts) for parts in zip(*outputs, strict=True)]
 
 
+def pipeline_parts(
+    root: Path, out: Path
+) -> tuple[dict, SyntheticACKDDataModule, FrozenTeacher]:  # type: ignore[type-arg]
+    """What a pipeline output folder on a mixed benchmark holds for these probes.
+
+    Args:
+        root: The mixed synthetic benchmark.
+        out: The pipeline's output folder (its matcher stage and the
+            ``kd_seed0`` student run).
+
+    Returns:
+        The benchmark's generator parameters, the matcher stage's datamodule
+        (set up for ``fit``) and the frozen teacher the students were given.
+    """
+    params = mixed_parameters(root)
+    config = yaml.safe_load((out / 'matcher' / 'config.yaml').read_text())
+    data = config['data']['init_args'] | {'root': root, 'generate': False}
+    data |= {'mixed': True, 'label_rule': params['label_rule']}
+    dm = SyntheticACKDDataModule(**data)
+    dm.setup('fit')
+    student_config = yaml.safe_load(
+        (out / 'students' / 'kd_seed0' / 'config.yaml').read_text()
+    )
+    teacher_args = TeacherConfig(**student_config['model']['init_args']['teacher'])
+    teacher = FrozenTeacher.from_config(teacher_args, len(dm.gallery.classes))
+    return params, dm, teacher.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', type=Path, help='a mixed synthetic benchmark')
     parser.add_argument('out', type=Path, help='the pipeline output folder')
     parser.add_argument('--seed', type=int, default=0, help='of the random pairing')
     args = parser.parse_args()
-    params = mixed_parameters(args.root)
-    config = yaml.safe_load((args.out / 'matcher' / 'config.yaml').read_text())
-    data = config['data']['init_args'] | {'root': args.root, 'generate': False}
-    data |= {'mixed': True, 'label_rule': params['label_rule']}
-    dm = SyntheticACKDDataModule(**data)
-    dm.setup('fit')
+    params, dm, teacher = pipeline_parts(args.root, args.out)
     matcher = MatcherTask.load_from_checkpoint(
         args.out / 'matcher' / 'best.ckpt', map_location='cpu'
     ).eval()
-    student_config = yaml.safe_load(
-        (args.out / 'students' / 'kd_seed0' / 'config.yaml').read_text()
-    )
-    teacher_args = TeacherConfig(**student_config['model']['init_args']['teacher'])
-    teacher = FrozenTeacher.from_config(teacher_args, len(dm.gallery.classes))
 
     def ms_views(raw: Tensor) -> tuple[Tensor, ...]:
         batch = dm.preprocess({'image': raw})

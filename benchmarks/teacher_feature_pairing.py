@@ -35,16 +35,13 @@ import kornia.augmentation as K
 import timm
 import torch
 import torch.nn.functional as F
-import yaml
-from matcher_semantics import embed, random_same_class, same_dominant
-from oracle_pairing import mixed_parameters, scene_mixture
+from matcher_semantics import embed, pipeline_parts, random_same_class, same_dominant
+from oracle_pairing import scene_mixture
 from torch import Tensor, nn
 
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset
 from torchgeo_ackd.matching.embed import adapt_batchnorm
 from torchgeo_ackd.matching.search import match_cosine
-from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig
 
 
 def cosine_loss(prediction: Tensor, target: Tensor) -> Tensor:
@@ -113,17 +110,7 @@ def main() -> None:
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    params = mixed_parameters(args.root)
-    config = yaml.safe_load((args.out / 'matcher' / 'config.yaml').read_text())
-    data = config['data']['init_args'] | {'root': args.root, 'generate': False}
-    data |= {'mixed': True, 'label_rule': params['label_rule']}
-    dm = SyntheticACKDDataModule(**data)
-    dm.setup('fit')
-    student_config = yaml.safe_load(
-        (args.out / 'students' / 'kd_seed0' / 'config.yaml').read_text()
-    )
-    teacher_args = TeacherConfig(**student_config['model']['init_args']['teacher'])
-    teacher = FrozenTeacher.from_config(teacher_args, len(dm.gallery.classes)).eval()
+    params, dm, teacher = pipeline_parts(args.root, args.out)
 
     def ms_views(raw: Tensor) -> tuple[Tensor, ...]:
         batch = dm.preprocess({'image': raw})
