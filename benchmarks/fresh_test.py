@@ -11,7 +11,8 @@ writes that larger benchmark, takes the new RGB images as a test set
 output folder on it with its best checkpoint, normalised with the statistics
 stored in that checkpoint, as ``torchgeo test`` would. Then, paired by seed,
 every method against the baseline and vanilla KD (``--against`` names
-others, e.g. ``baseline,kd,kd_sembridge``)::
+others, e.g. ``baseline,kd,kd_sembridge``), and the ratio of each method's
+standard deviation over seeds to theirs, with a paired bootstrap interval::
 
     python benchmarks/fresh_test.py output/mixed --per-class 240
 
@@ -19,7 +20,10 @@ Nothing here chooses options: the fresh images are a test set.
 """
 
 import argparse
+import math
+import random
 import re
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -91,6 +95,56 @@ def comparisons(
     return lines
 
 
+def spread_ratio(
+    method: dict[str, float],
+    baseline: dict[str, float],
+    resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """Ratio of two methods' standard deviations over seeds, with an interval.
+
+    The issue's spread target compares SemBridge's seed-to-seed standard
+    deviation with the baseline's. With few seeds that ratio is very
+    uncertain, so it comes with a percentile bootstrap interval: the seeds
+    both methods have are drawn with replacement (paired, since a seed fixes
+    the split and the initialisation of both runs), *resamples* times.
+
+    Args:
+        method: OA per seed of the method.
+        baseline: OA per seed of the method it is compared with.
+        resamples: Bootstrap draws.
+        seed: Of the draws.
+        confidence: Coverage of the interval.
+
+    Returns:
+        ``(ratio, low, high)``: ``stdev(method) / stdev(baseline)`` over the
+        shared seeds and its interval (a draw whose baseline values are all
+        equal counts as an infinite ratio).
+
+    Raises:
+        ValueError: With fewer than 3 shared seeds, or a baseline of equal values.
+    """
+    keys = sorted(set(method) & set(baseline))
+    if len(keys) < 3:
+        raise ValueError(f'a spread ratio needs 3 or more shared seeds, got {keys}')
+
+    def ratio(draw: list[str]) -> float:
+        below = statistics.stdev(baseline[k] for k in draw)
+        above = statistics.stdev(method[k] for k in draw)
+        return above / below if below > 0 else (0.0 if above == 0 else math.inf)
+
+    observed = ratio(keys)
+    if not math.isfinite(observed):
+        raise ValueError('the baseline has the same OA for every seed')
+    rng = random.Random(seed)
+    draws = sorted(ratio(rng.choices(keys, k=len(keys))) for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    low = draws[int(tail * resamples)]
+    high = draws[min(resamples - 1, int((1 - tail) * resamples))]
+    return observed, low, high
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('out', type=Path, help='a pipeline output folder (synthetic)')
@@ -140,8 +194,17 @@ def main() -> None:
             run / 'best.ckpt', dm, indices
         )
         print(f'{run.name}: {scores[match["method"]][match["seed"]]:.2f} %')
-    for line in comparisons(scores, args.against.split(',')).values():
+    against = args.against.split(',')
+    for line in comparisons(scores, against).values():
         print(line)
+    for method, values in scores.items():
+        for other in against:
+            if other != method and len(set(values) & set(scores.get(other, {}))) >= 3:
+                r, low, high = spread_ratio(values, scores[other])
+                print(
+                    f'spread: SD of {method} / SD of {other} = {r:.2f} '
+                    f'[{low:.2f}, {high:.2f}] (paired bootstrap over seeds)'
+                )
 
 
 if __name__ == '__main__':

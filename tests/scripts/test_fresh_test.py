@@ -1,6 +1,10 @@
 """benchmarks/fresh_test.py: the comparison lines, by hand."""
 
+import math
+import random
+
 import fresh_test
+import pytest
 
 
 def test_comparisons_pair_by_seed_against_each_named_method() -> None:
@@ -25,3 +29,42 @@ def test_comparisons_pair_by_seed_against_each_named_method() -> None:
     assert 'vs baseline' not in lines['baseline']
     assert lines['baseline'].endswith('; vs kd -2.00 ± 2.48')
     assert 'absent' not in ''.join(lines.values())
+
+
+def test_spread_ratio_by_hand() -> None:
+    # stdev([0, 0, 3]) = sqrt((1 + 1 + 4) / 2) = sqrt(3); stdev([1, 2, 3]) = 1.
+    method = {'0': 0.0, '1': 0.0, '2': 3.0, 'only_here': 50.0}
+    baseline = {'0': 1.0, '1': 2.0, '2': 3.0}
+    ratio, low, high = fresh_test.spread_ratio(method, baseline, resamples=2000)
+    assert ratio == pytest.approx(math.sqrt(3))
+    assert low <= ratio <= high
+
+
+def test_spread_ratio_of_a_scaled_copy_is_exact() -> None:
+    # Every bootstrap draw of twice the baseline has twice its spread (with 10
+    # seeds a draw of one seed ten times has probability 1e-9).
+    baseline = {str(i): float(v) for i, v in enumerate([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])}
+    method = {k: 2 * v + 7 for k, v in baseline.items()}
+    ratio, low, high = fresh_test.spread_ratio(method, baseline)
+    assert (ratio, low, high) == pytest.approx((2.0, 2.0, 2.0))
+
+
+def test_spread_ratio_separates_a_doubled_spread_over_30_seeds() -> None:
+    rng = random.Random(5)
+    baseline = {str(i): rng.gauss(0, 1) for i in range(30)}
+    method = {str(i): rng.gauss(0, 2) for i in range(30)}
+    ratio, low, high = fresh_test.spread_ratio(method, baseline)
+    assert 1 < low < ratio < high
+    assert low < 2 < high
+    # Seeded: the same draws give the same interval, other draws another one.
+    assert fresh_test.spread_ratio(method, baseline) == (ratio, low, high)
+    assert fresh_test.spread_ratio(method, baseline, seed=1) != (ratio, low, high)
+
+
+def test_spread_ratio_refuses_too_few_seeds_and_a_constant_baseline() -> None:
+    with pytest.raises(ValueError, match='3 or more shared seeds'):
+        fresh_test.spread_ratio({'0': 1.0, '1': 2.0, '2': 3.0}, {'0': 1.0, '1': 2.0})
+    with pytest.raises(ValueError, match='same OA for every seed'):
+        fresh_test.spread_ratio(
+            {'0': 1.0, '1': 2.0, '2': 3.0}, dict.fromkeys('012', 5.0)
+        )
