@@ -15,6 +15,11 @@ others, e.g. ``baseline,kd,kd_sembridge``), and the ratio of each method's
 standard deviation over seeds to theirs, with a paired bootstrap interval::
 
     python benchmarks/fresh_test.py output/mixed --per-class 240
+    python benchmarks/fresh_test.py output/mixed --per-class 240 --skip 240  # the next 2,400
+
+``--skip`` passes over that many fresh images per class first, so that a
+second run scores the same students on an independent test set: the
+intervals over seeds do not include the test images' own sampling noise.
 
 Nothing here chooses options: the fresh images are a test set.
 """
@@ -25,6 +30,7 @@ import random
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -38,13 +44,21 @@ from torchgeo_ackd.tasks import ACKDTask
 _RUN = re.compile(r'^(?P<method>.+?)_seed(?P<seed>\d+)$')
 
 
-def fresh_indices(dm: SyntheticACKDDataModule, per_class: int) -> list[int]:
-    """Positions of the RGB images numbered ``per_class`` or more in their class."""
-    dataset = dm.rgb_dataset('all')
+def fresh_indices(files: Sequence[Path], first: int, count: int) -> list[int]:
+    """Positions of the images numbered ``first`` to ``first + count - 1``.
+
+    Args:
+        files: Image files named ``<class>_<number>.<ext>``.
+        first: Number of the first fresh image of each class.
+        count: Fresh images per class.
+
+    Returns:
+        Their positions in *files*, in order.
+    """
     return [
         i
-        for i, f in enumerate(dataset.files)
-        if int(f.stem.rsplit('_', 1)[1]) >= per_class
+        for i, f in enumerate(files)
+        if first <= int(f.stem.rsplit('_', 1)[1]) < first + count
     ]
 
 
@@ -151,6 +165,12 @@ def main() -> None:
     parser.add_argument(
         '--per-class', type=int, default=240, help='fresh RGB images per class'
     )
+    parser.add_argument(
+        '--skip',
+        type=int,
+        default=0,
+        help='fresh images per class to pass over first: another, independent test set',
+    )
     parser.add_argument('--root', type=Path, help='where to write the larger benchmark')
     parser.add_argument(
         '--students',
@@ -170,21 +190,24 @@ def main() -> None:
     # them at their defaults when the benchmark was generated beforehand).
     generator = benchmark_parameters(config['root'])
     seen = generator.pop('rgb_per_class')
-    root = args.root or Path(str(config['root']) + f'-fresh{args.per_class}')
-    generate_synthetic_benchmark(root, rgb_per_class=seen + args.per_class, **generator)
+    total = seen + args.skip + args.per_class
+    root = args.root or Path(str(config['root']) + f'-fresh{total - seen}')
+    generate_synthetic_benchmark(root, rgb_per_class=total, **generator)
     seed = generator.pop('seed')
     del generator['rgb_format']
     dm = SyntheticACKDDataModule(
         root,
         generate=False,
-        rgb_per_class=seen + args.per_class,
+        rgb_per_class=total,
         generator_seed=seed,
         check_images=False,
         **generator,
     )
-    indices = fresh_indices(dm, seen)
+    first = seen + args.skip
+    indices = fresh_indices(dm.rgb_dataset('all').files, first, args.per_class)
     print(
-        f'{len(indices)} fresh RGB test images ({args.per_class} per class) in {root}'
+        f'{len(indices)} fresh RGB test images ({args.per_class} per class, '
+        f'numbered {first} to {first + args.per_class - 1}) in {root}'
     )
     scores: dict[str, dict[str, float]] = defaultdict(dict)
     for run in runs:

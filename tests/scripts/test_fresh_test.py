@@ -2,6 +2,7 @@
 
 import math
 import random
+from pathlib import Path
 
 import fresh_test
 import pytest
@@ -68,3 +69,13 @@ def test_spread_ratio_refuses_too_few_seeds_and_a_constant_baseline() -> None:
         fresh_test.spread_ratio(
             {'0': 1.0, '1': 2.0, '2': 3.0}, dict.fromkeys('012', 5.0)
         )
+
+
+def test_fresh_indices_take_the_numbered_range_of_every_class() -> None:
+    files = [
+        Path(f'RGB/{c}/{c}_{i:04d}.jpg') for c in ('Forest', 'River') for i in range(7)
+    ]
+    # The first 2 of each class were seen; 3 fresh ones after skipping 1.
+    assert fresh_test.fresh_indices(files, 3, 3) == [3, 4, 5, 10, 11, 12]
+    assert fresh_test.fresh_indices(files, 2, 5) == [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]
+    assert fresh_test.fresh_indices(files, 7, 3) == []
