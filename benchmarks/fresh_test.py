@@ -121,8 +121,8 @@ def spread_ratio(
     The issue's spread target compares SemBridge's seed-to-seed standard
     deviation with the baseline's. With few seeds that ratio is very
     uncertain, so it comes with a percentile bootstrap interval: the seeds
-    both methods have are drawn with replacement (paired, since a seed fixes
-    the split and the initialisation of both runs), *resamples* times.
+    both methods have are drawn with replacement, *resamples* times, the same
+    draw for both (paired by seed, as the gains are).
 
     Args:
         method: OA per seed of the method.
@@ -183,6 +183,11 @@ def main() -> None:
         help='comma-separated methods every method is compared with, paired by seed',
     )
     args = parser.parse_args()
+    if args.per_class < 1 or args.skip < 0:
+        parser.error(
+            f'--per-class must be >= 1 and --skip >= 0 (images already seen would '
+            f'be tested), got {args.per_class} and {args.skip}'
+        )
     students = args.students or args.out / 'students'
     runs = sorted(d for d in students.iterdir() if _RUN.match(d.name))
     config = yaml.safe_load((runs[0] / 'config.yaml').read_text())['data']['init_args']

@@ -79,3 +79,18 @@ def test_fresh_indices_take_the_numbered_range_of_every_class() -> None:
     assert fresh_test.fresh_indices(files, 3, 3) == [3, 4, 5, 10, 11, 12]
     assert fresh_test.fresh_indices(files, 2, 5) == [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]
     assert fresh_test.fresh_indices(files, 7, 3) == []
+
+
+@pytest.mark.parametrize('option', [['--skip', '-1'], ['--per-class', '0']])
+def test_main_refuses_a_range_that_would_test_seen_images(
+    option: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # Refused before the output folder is read (it does not exist).
+    monkeypatch.setattr('sys.argv', ['fresh_test.py', str(tmp_path / 'none'), *option])
+    with pytest.raises(SystemExit) as raised:
+        fresh_test.main()
+    assert raised.value.code == 2
+    assert '--per-class must be >= 1 and --skip >= 0' in capsys.readouterr().err
