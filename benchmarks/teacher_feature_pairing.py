@@ -118,17 +118,17 @@ def main() -> None:
         output = out.embedding if args.target == 'features' else out.logits
         return batch['image_pseudo_rgb'], output
 
-    ms_size: tuple[int, int] = (0, 0)
+    gallery, students, val = dm.gallery, dm.rgb_train, dm.ms_dataset('val')
+    with torch.no_grad():
+        g_pseudo, g_target = embed(gallery, ms_views)
+        v_pseudo, v_target = embed(val, ms_views)
+    ms_size = (g_pseudo.shape[-2], g_pseudo.shape[-1])
 
     def rgb_view(raw: Tensor) -> tuple[Tensor, ...]:
         rgb = dm.preprocess({'image_rgb': raw})['image_rgb']
         return (F.interpolate(rgb, size=ms_size, mode='area'),)
 
-    gallery, students, val = dm.gallery, dm.rgb_train, dm.ms_dataset('val')
     with torch.no_grad():
-        g_pseudo, g_target = embed(gallery, ms_views)
-        v_pseudo, v_target = embed(val, ms_views)
-        ms_size = (g_pseudo.shape[-2], g_pseudo.shape[-1])
         (s_rgb,) = embed(students, rgb_view)
 
     g_dom = [scene_mixture('ms', f, params).dominant for f in gallery.files]
