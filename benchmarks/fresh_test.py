@@ -87,21 +87,22 @@ def accuracy(
 
 
 def comparisons(
-    scores: dict[str, dict[str, float]], against: list[str]
+    scores: dict[str, dict[str, float]], against: list[str], over: str = 'seeds'
 ) -> dict[str, str]:
     """One line per method: its OA and its paired difference to each of *against*.
 
     Args:
-        scores: OA (%) per method, per seed.
+        scores: OA (%) per method, per seed (or other run key).
         against: Methods every other method is compared with, paired by seed
             (those absent from *scores* are skipped).
+        over: What the keys of *scores* are, for the line.
 
     Returns:
         The line of each method, in the order of *scores*.
     """
     lines = {}
     for method, values in scores.items():
-        line = f'{method}: OA {mean_interval(list(values.values()))} over seeds {sorted(values)}'
+        line = f'{method}: OA {mean_interval(list(values.values()))} over {over} {sorted(values)}'
         for other in against:
             if other != method and other in scores:
                 line += f'; vs {other} {paired_difference(values, scores[other])}'
