@@ -13,8 +13,12 @@ metrics (``done.json``) from any folders and pairs them by run
         --against baseline,sembridge
 
 Each ``LABEL=FOLDER:METHOD`` takes the runs ``FOLDER/METHOD_<run>`` that
-have finished. Printed per label: the test OA (%) with its 95 % interval
+have finished (``--seeds`` keeps those of some seeds). Printed per label: the test OA (%) with its 95 % interval
 over runs, and the paired difference to each ``--against`` label.
+``--validation`` compares validation OA instead: each run's
+``val_OverallAccuracy`` at its selected checkpoint (the epoch of the lowest
+``val_loss``, the first on a tie, as the pipeline's checkpointing keeps),
+read from the run's TensorBoard logs: what options may be chosen on.
 """
 
 import argparse
@@ -22,16 +26,48 @@ import json
 from pathlib import Path
 
 from fresh_test import comparisons
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from torchgeo_ackd.pipeline.results import run_key
 
 
-def finished_runs(students: Path, method: str) -> dict[str, float]:
-    """Test OA (%) of every finished run of *method* in a students folder.
+def validation_accuracy(run: Path) -> float:
+    """Validation OA (%) of a run at the epoch of its lowest validation loss.
+
+    Args:
+        run: A student run folder (TensorBoard logs under ``logs/``).
+
+    Returns:
+        ``val_OverallAccuracy`` at that epoch (the first on a tie).
+
+    Raises:
+        FileNotFoundError: If the run has no such logs.
+    """
+    files = sorted(run.glob('logs/version_*/events.out.tfevents.*'))
+    if not files:
+        raise FileNotFoundError(f'no TensorBoard logs in {str(run / "logs")!r}')
+    events = EventAccumulator(str(files[-1]))
+    events.Reload()
+    loss = {e.step: e.value for e in events.Scalars('val_loss')}
+    accuracy = {e.step: e.value for e in events.Scalars('val_OverallAccuracy')}
+    best = min(loss, key=lambda step: (loss[step], step))
+    return 100 * accuracy[best]
+
+
+def finished_runs(
+    students: Path,
+    method: str,
+    seeds: set[int] | None = None,
+    validation: bool = False,
+) -> dict[str, float]:
+    """Test (or validation) OA (%) of every finished run of *method*.
 
     Args:
         students: A pipeline's ``students`` folder.
         method: Method name, e.g. ``'kd_sembridge'``.
+        seeds: Only the runs of these seeds (``None``: every seed).
+        validation: Validation OA (:func:`validation_accuracy`) instead of
+            the test OA of ``done.json``.
 
     Returns:
         ``{run: OA}``, e.g. ``{'fold0_seed1': 87.5}``.
@@ -48,9 +84,14 @@ def finished_runs(students: Path, method: str) -> dict[str, float]:
             found, key = run_key(run.name)
         except ValueError:
             continue
-        if found == method:
-            metrics = json.loads(done.read_text())['metrics']
-            scores[key] = 100 * metrics['test_OverallAccuracy']
+        if found == method and (
+            seeds is None or int(key.rsplit('seed', 1)[1]) in seeds
+        ):
+            if validation:
+                scores[key] = validation_accuracy(run)
+            else:
+                metrics = json.loads(done.read_text())['metrics']
+                scores[key] = 100 * metrics['test_OverallAccuracy']
     if not scores:
         raise FileNotFoundError(f'no finished run of {method!r} in {str(students)!r}')
     return scores
@@ -77,13 +118,25 @@ def main() -> None:
         required=True,
         help='comma-separated labels every label is compared with, paired by run',
     )
+    parser.add_argument(
+        '--seeds', help='comma-separated: only the runs of these seeds (default: all)'
+    )
+    parser.add_argument(
+        '--validation',
+        action='store_true',
+        help='validation OA at the selected checkpoint instead of test OA',
+    )
     args = parser.parse_args()
+    seeds = {int(x) for x in args.seeds.split(',')} if args.seeds else None
     specs = [parse_spec(s) for s in args.runs]
     against = args.against.split(',')
     labels = [label for label, _, _ in specs]
     if unknown := [a for a in against if a not in labels]:
         parser.error(f'--against {unknown} are not among the labels {labels}')
-    scores = {label: finished_runs(folder, method) for label, folder, method in specs}
+    scores = {
+        label: finished_runs(folder, method, seeds, args.validation)
+        for label, folder, method in specs
+    }
     for line in comparisons(scores, against, over='runs').values():
         print(line)
 

@@ -24,6 +24,10 @@ def test_finished_runs_reads_one_method_and_skips_unfinished(tmp_path: Path) -> 
     (students / 'notes').mkdir()  # not a run
     runs = compare_runs.finished_runs(students, 'kd_sembridge')
     assert runs == {'fold0_seed0': 87.5, 'fold1_seed0': 90.0}
+    _finished(students, 'kd_sembridge_fold0_seed3', 0.75)
+    assert compare_runs.finished_runs(students, 'kd_sembridge', {3}) == {
+        'fold0_seed3': 75.0
+    }
     with pytest.raises(FileNotFoundError, match="no finished run of 'dkd'"):
         compare_runs.finished_runs(students, 'dkd')
 
@@ -63,3 +67,32 @@ def test_bad_specs_and_labels_are_refused(
     )
     with pytest.raises(SystemExit):
         compare_runs.main()
+
+
+def test_validation_accuracy_is_read_at_the_lowest_validation_loss(
+    tmp_path: Path,
+) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = tmp_path / 'students' / 'kd_sembridge_fold0_seed0'
+    writer = SummaryWriter(str(run / 'logs' / 'version_0'))
+    # The lowest loss, 0.5, first at step 11 (the checkpoint kept), again at 17.
+    for step, loss, oa in (
+        (5, 1.0, 0.5),
+        (11, 0.5, 0.8),
+        (17, 0.5, 0.9),
+        (23, 0.7, 0.95),
+    ):
+        writer.add_scalar('val_loss', loss, step)
+        writer.add_scalar('val_OverallAccuracy', oa, step)
+    writer.close()
+    assert compare_runs.validation_accuracy(run) == pytest.approx(80.0)
+    (run / 'done.json').write_text(
+        json.dumps({'metrics': {'test_OverallAccuracy': 0.6}})
+    )
+    students = run.parent
+    assert compare_runs.finished_runs(students, 'kd_sembridge') == {'fold0_seed0': 60.0}
+    validation = compare_runs.finished_runs(students, 'kd_sembridge', validation=True)
+    assert validation == {'fold0_seed0': pytest.approx(80.0)}
+    with pytest.raises(FileNotFoundError, match='no TensorBoard logs'):
+        compare_runs.validation_accuracy(tmp_path)
