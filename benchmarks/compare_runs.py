@@ -13,8 +13,9 @@ metrics (``done.json``) from any folders and pairs them by run
         --against baseline,sembridge
 
 Each ``LABEL=FOLDER:METHOD`` takes the runs ``FOLDER/METHOD_<run>`` that
-have finished (``--seeds`` keeps those of some seeds). Printed per label: the test OA (%) with its 95 % interval
-over runs, and the paired difference to each ``--against`` label.
+have finished (``--seeds`` keeps those of some seeds). Printed per label:
+the test OA (%) with its 95 % interval over runs, and the paired difference
+to each ``--against`` label.
 ``--validation`` compares validation OA instead: each run's
 ``val_OverallAccuracy`` at its selected checkpoint (the epoch of the lowest
 ``val_loss``, the first on a tie, as the pipeline's checkpointing keeps),
@@ -131,6 +132,8 @@ def main() -> None:
     specs = [parse_spec(s) for s in args.runs]
     against = args.against.split(',')
     labels = [label for label, _, _ in specs]
+    if len(set(labels)) < len(labels):
+        parser.error(f'every label must be given once, got {labels}')
     if unknown := [a for a in against if a not in labels]:
         parser.error(f'--against {unknown} are not among the labels {labels}')
     scores = {

@@ -67,6 +67,11 @@ def test_bad_specs_and_labels_are_refused(
     )
     with pytest.raises(SystemExit):
         compare_runs.main()
+    # A label given twice would hide one of its folders.
+    twice = [f'a={tmp_path}:kd', f'a={tmp_path}:dkd', '--against', 'a']
+    monkeypatch.setattr('sys.argv', ['compare_runs.py', *twice])
+    with pytest.raises(SystemExit):
+        compare_runs.main()
 
 
 def test_validation_accuracy_is_read_at_the_lowest_validation_loss(
