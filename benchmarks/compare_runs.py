@@ -26,8 +26,8 @@ import argparse
 import json
 from pathlib import Path
 
+from dynm_diagnosis import curve, selected_epoch
 from fresh_test import comparisons
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from torchgeo_ackd.pipeline.results import run_key
 
@@ -39,20 +39,13 @@ def validation_accuracy(run: Path) -> float:
         run: A student run folder (TensorBoard logs under ``logs/``).
 
     Returns:
-        ``val_OverallAccuracy`` at that epoch (the first on a tie).
+        ``val_OverallAccuracy`` at :func:`dynm_diagnosis.selected_epoch`.
 
     Raises:
-        FileNotFoundError: If the run has no such logs.
+        FileNotFoundError: If the run has no TensorBoard logs.
     """
-    files = sorted(run.glob('logs/version_*/events.out.tfevents.*'))
-    if not files:
-        raise FileNotFoundError(f'no TensorBoard logs in {str(run / "logs")!r}')
-    events = EventAccumulator(str(files[-1]))
-    events.Reload()
-    loss = {e.step: e.value for e in events.Scalars('val_loss')}
-    accuracy = {e.step: e.value for e in events.Scalars('val_OverallAccuracy')}
-    best = min(loss, key=lambda step: (loss[step], step))
-    return 100 * accuracy[best]
+    values = curve(run)
+    return 100 * values['val_OverallAccuracy'][selected_epoch(values['val_loss'])]
 
 
 def finished_runs(

@@ -44,9 +44,15 @@ RUN = re.compile(r'(?P<method>.+?)_(?:fold(?P<fold>\d+)_)?seed(?P<seed>\d+)$')
 
 
 def curve(run: Path) -> dict[str, list[float]]:
-    """Per-epoch validation loss and OA of a run (TensorBoard, in epoch order)."""
-    (events,) = sorted((run / 'logs').glob('version_*'))[-1:]
-    acc = EventAccumulator(str(events))
+    """Per-epoch validation loss and OA of a run (TensorBoard, in epoch order).
+
+    Raises:
+        FileNotFoundError: If the run has no TensorBoard logs.
+    """
+    versions = sorted((run / 'logs').glob('version_*'))
+    if not versions:
+        raise FileNotFoundError(f'no TensorBoard logs in {str(run / "logs")!r}')
+    acc = EventAccumulator(str(versions[-1]))
     acc.Reload()
     tags = acc.Tags()['scalars']
     out = {}
@@ -54,6 +60,15 @@ def curve(run: Path) -> dict[str, list[float]]:
         if tag in tags:
             out[tag] = [e.value for e in sorted(acc.Scalars(tag), key=lambda e: e.step)]
     return out
+
+
+def selected_epoch(val_loss: list[float]) -> int:
+    """The epoch whose checkpoint the pipeline tests: the lowest validation loss.
+
+    The first such epoch on a tie, as the checkpointing keeps (it replaces
+    its best only on a strictly lower loss).
+    """
+    return min(range(len(val_loss)), key=val_loss.__getitem__)
 
 
 def build(config: dict[str, Any]) -> tuple[ACKDTask, ACKDDataModule]:
@@ -102,7 +117,7 @@ def describe(run: Path) -> dict[str, Any]:
     row['test_oa'] = 100 * done['metrics']['test_OverallAccuracy']
     c = curve(run)
     loss, oa = c['val_loss'], [100 * v for v in c['val_OverallAccuracy']]
-    best = min(range(len(loss)), key=loss.__getitem__)
+    best = selected_epoch(loss)
     row['val_curve'] = oa
     row |= {
         'best_epoch': best,

@@ -65,7 +65,8 @@ def main() -> None:
     )
     trainer.fit(matcher, dm)
     fit_s = time.perf_counter() - start
-    (val,) = trainer.validate(matcher, dm, verbose=False)
+    # The last epoch's validation, which fit has just run with these weights.
+    val = {k: float(v) for k, v in trainer.callback_metrics.items()}
     # The same matcher, its RGB embedding as the reference's and with M_G's
     # BatchNorm statistics re-estimated on the RGB training images.
     for adapt in (False, True):
