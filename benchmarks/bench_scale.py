@@ -235,7 +235,7 @@ def main() -> None:
     task = ACKDTask(
         num_classes=CLASSES,
         student='resnet34',
-        teacher=TeacherConfig('resnet34', in_channels=10),
+        teacher=TeacherConfig('resnet34', in_channels=10, weights='random'),
     )
     timer = StepTimer(args.warmup)
     # The profiler's table and the pairing files go to the scratch folder.

@@ -172,7 +172,9 @@ def main() -> None:
         for seed in seeds:
             config = run_config(args.out, 'kd', seed)
             kd = config['model']['init_args']['kd']
-            kd['options']['scale_by_temperature_squared'] = args.kd_temperature_squared
+            kd['options']['kd']['scale_by_temperature_squared'] = (
+                args.kd_temperature_squared
+            )
             if method == 'kd_colour':
                 config['data']['init_args']['pairing_file'] = str(csv_path)
             name = f'{method}_seed{seed}'

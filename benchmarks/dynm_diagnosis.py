@@ -139,7 +139,9 @@ def describe(run: Path) -> dict[str, Any]:
     if pairings and uses_teacher:
         task, dm = build(config)
         temperature = float(
-            config['model']['init_args']['kd']['options'].get('temperature', 3.0)
+            config['model']['init_args']['kd']['options']
+            .get('kd', {})
+            .get('temperature', 3.0)
         )
         split = str(config['data']['init_args'].get('split_file'))
         logits = gallery_logits(task, dm, split)

@@ -350,7 +350,7 @@ def main() -> None:
                 config = config_of('kd' if method == 'kd_oracle' else method, seed)
                 if scaled:
                     kd = config['model']['init_args']['kd']
-                    kd['options']['scale_by_temperature_squared'] = True
+                    kd['options']['kd']['scale_by_temperature_squared'] = True
                 if split_file:
                     config['data']['init_args']['split_file'] = str(split_file)
                     if args.batch_size:

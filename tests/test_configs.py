@@ -64,6 +64,17 @@ def test_paper_configs_have_the_reference_setting(
     assert data['rgb_augment'] is False  # Resize + Normalize only
     assert data['gallery_split'] == 'all'  # matched against all MS images
     assert data['batch_size'] == 256 and student['trainer']['max_epochs'] == 200
+    # Each KD loss with the reference's setting, whichever is chosen.
+    assert model['kd']['options'] == {
+        'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+        'dkd': {'first_epoch': 0},
+        'lskd': {'temperature': 3.0},
+        'ctkd': {
+            'cosine_epochs': 5,
+            'scale_by_temperature_squared': False,
+            'first_epoch': 0,
+        },
+    }
     multilabel = paper == 'm2s_gl'
     assert model['teacher']['multilabel'] is multilabel
     if multilabel:  # raw BCE logits into softmax(z / T), as the reference
@@ -76,6 +87,12 @@ def test_paper_configs_have_the_reference_setting(
     assert teacher['data']['init_args']['batch_size'] == 256
     assert teacher['data']['init_args']['ms_augment'] is False
     assert teacher['trainer']['max_epochs'] == 200
+    (checkpoint,) = (
+        c['init_args']
+        for c in teacher['trainer']['callbacks']
+        if c['class_path'].endswith('ModelCheckpoint')
+    )
+    assert (checkpoint['monitor'], checkpoint['mode']) == ('val_OverallAccuracy', 'max')
     matcher = _printed(CONF / f'{paper}_matcher.yaml', capsys)
     m = matcher['model']['init_args']
     assert m['ms_model'] == m['rgb_model'] == 'resnet34'
@@ -96,6 +113,78 @@ def test_paper_configs_have_the_reference_setting(
     assert data['pairing_file'] == f'{pairing["output_dir"]}/pairing.pt'
 
 
+def test_m2s_gl_teacher_trains_with_bce(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from torchgeo_ackd.tasks import TeacherTask
+
+    printed = _printed(CONF / 'm2s_gl_teacher.yaml', capsys)
+    args = printed['model']['init_args']
+    assert (args['task'], args['loss']) == ('multilabel', 'bce')
+    task = TeacherTask(**args)
+    assert isinstance(task.criterion, torch.nn.BCEWithLogitsLoss)
+    # The reference keeps the teacher of the best validation accuracy.
+    (checkpoint,) = (
+        c['init_args']
+        for c in printed['trainer']['callbacks']
+        if c['class_path'].endswith('ModelCheckpoint')
+    )
+    assert (checkpoint['monitor'], checkpoint['mode']) == ('val_OverallAccuracy', 'max')
+
+
+def _batchnorm_weights(model: object) -> list[object]:
+    import torch
+
+    assert isinstance(model, torch.nn.Module)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    return [m.weight for m in norms]
+
+
+def _starts_as_the_reference(model: object) -> bool:
+    """Every BatchNorm weight at one (timm's zero_init_last puts some at zero)."""
+    return all(bool((w == 1).all()) for w in _batchnorm_weights(model))  # type: ignore[attr-defined]
+
+
+PAPER_STUDENTS = sorted(
+    [f'{p}.yaml' for p in ('s2s_eu', 's2s_cn', 'm2s_gl')]
+    + [f'pairs/{p.name}' for p in (CONF / 'pairs').glob('*.yaml')]
+)
+
+
+@pytest.mark.parametrize('config', PAPER_STUDENTS)
+def test_paper_configs_start_from_the_reference_initialisation(
+    config: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The networks each paper config trains from scratch, as the reference's."""
+    from torchgeo_ackd.tasks import ACKDTask, MatcherTask, TeacherTask
+
+    student = _printed(CONF / config, capsys)['model']['init_args']
+    student['teacher'] = dict(student['teacher'], weights='random')
+    assert _starts_as_the_reference(ACKDTask(**student).student)
+    if config.startswith('pairs/'):
+        return  # their teacher and matcher stages are the benchmark's
+    stem = config.removesuffix('.yaml')
+    teacher = _printed(CONF / f'{stem}_teacher.yaml', capsys)['model']['init_args']
+    assert _starts_as_the_reference(TeacherTask(**teacher).model)
+    matcher = MatcherTask(
+        **_printed(CONF / f'{stem}_matcher.yaml', capsys)['model']['init_args']
+    )
+    assert _starts_as_the_reference(matcher.ms_encoder)
+    assert _starts_as_the_reference(matcher.rgb_encoder)
+
+
+def test_pipeline_configs_keep_timms_initialisation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The control: without the option timm zero-initialises, so the check can fail."""
+    from torchgeo_ackd.tasks import TeacherTask
+
+    teacher = _printed(CONF / 'teacher.yaml', capsys)['model']['init_args']
+    assert teacher['zero_init_last'] is True
+    assert not _starts_as_the_reference(TeacherTask(**teacher).model)
+
+
 def _documented_overrides() -> list[str]:
     import re
 
@@ -112,7 +201,7 @@ def test_documented_overrides(
 ) -> None:
     import shlex
 
-    from torchgeo_ackd.losses import build_kd_loss
+    from torchgeo_ackd.losses import DistillationConfig
 
     with pytest.raises(SystemExit) as exit_info:
         main(
@@ -126,9 +215,7 @@ def test_documented_overrides(
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     args = printed['model']['init_args']
-    build_kd_loss(
-        args['kd']['loss'], **args['kd']['options']
-    )  # the kwargs fit the loss
+    DistillationConfig(**args['kd']).build()  # the options fit the chosen loss
     # Each override reaches its place: the pairing, the callback, the model.
     for override in shlex.split(overrides):
         key, _, value = override.removeprefix('--').partition('=')
@@ -171,7 +258,7 @@ def test_paper_pair_runs_one_step(
         conf['model']['init_args']['student'],
     )
     assert config.stem == f's2s_eu_{teacher}_{student}'
-    conf['model']['init_args']['teacher'] |= {'in_channels': 13, 'weights': None}
+    conf['model']['init_args']['teacher'] |= {'in_channels': 13, 'weights': 'random'}
     conf['model']['init_args']['num_classes'] = 10
     conf['data'] = {
         'class_path': 'torchgeo_ackd.datamodules.SyntheticACKDDataModule',

@@ -158,3 +158,53 @@ def test_description_of_a_missing_argument_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="'old_name'"):
         gen.argument_rows(Renamed)
+
+
+def test_strict_build_refuses_a_broken_anchor(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    site = tmp_path / 'project'
+    shutil.copytree(DOCS, site / 'docs')
+    shutil.copy(DOCS.parent / 'mkdocs.yml', site / 'mkdocs.yml')
+    page = site / 'docs' / 'troubleshooting.md'
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                '-m',
+                'mkdocs',
+                'build',
+                '--strict',
+                '--site-dir',
+                str(tmp_path / 'site'),
+            ],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert build().returncode == 0
+    page.write_text(
+        page.read_text() + '\nSee [the stages](pipeline.md#no-such-heading).\n'
+    )
+    result = build()
+    assert result.returncode != 0
+    assert "does not contain an anchor '#no-such-heading'" in result.stderr
+
+
+def test_every_difference_names_a_test_that_exists() -> None:
+    text = (DOCS / 'differences.md').read_text()
+    rows = [line for line in text.splitlines() if re.match(r'^\| \d+ \|', line)]
+    assert len(rows) >= 27
+    for row in rows:
+        checked_by = row.rstrip(' |').rsplit('|', 1)[1]
+        cited = re.findall(r'`(tests/[\w/]+\.py)::([\w:]+)`', checked_by)
+        assert cited, f'no test named in: {row[:60]}'
+        for path, name in cited:
+            source = (DOCS.parent / path).read_text()
+            assert re.search(rf'def {name.split("::")[-1]}\b', source), (
+                f'{path}::{name}'
+            )

@@ -14,6 +14,8 @@ PACKAGE = Path(__file__).parents[1] / 'torchgeo_ackd'
 #: Layer of each top-level part; a module may import lower layers and its own
 #: part only (so parts of one layer never import each other).
 LAYERS = {
+    # The errors every layer raises (imports nothing of the package).
+    'errors': 0,
     'sensors': 0,
     'transforms': 1,
     'synthetic': 1,

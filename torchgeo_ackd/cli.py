@@ -9,6 +9,7 @@ line, next to TorchGeo's own.
 import importlib
 import importlib.util
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from lightning.pytorch.cli import ArgsType
 
@@ -37,18 +38,64 @@ def load_plugins() -> list[str]:
     return loaded
 
 
+def _missing_checkpoint(args: list[str]) -> str | None:
+    """The message for a ``--ckpt_path`` that does not exist, else None."""
+    for i, arg in enumerate(args):
+        path = None
+        if arg.startswith('--ckpt_path='):
+            path = arg.split('=', 1)[1]
+        elif arg == '--ckpt_path' and i + 1 < len(args):
+            path = args[i + 1]
+        if path and path not in ('last', 'best', 'null') and not Path(path).exists():
+            configs = [a.split('=', 1)[1] for a in args if a.startswith('--config=')]
+            configs += [args[j + 1] for j, a in enumerate(args[:-1]) if a == '--config']
+            config = f' --config {configs[0]}' if configs else ''
+            return (
+                f"checkpoint {path!r} does not exist: it is written by this stage's "
+                f'fit; run torchgeo-ackd fit{config} first'
+            )
+    return None
+
+
 def main(args: ArgsType = None) -> None:
     """Run TorchGeo's command-line interface with the plugins loaded.
+
+    ``--version`` names this plugin's version and TorchGeo's. A file that an
+    earlier stage writes and that is missing (teacher weights, a pairing, a
+    checkpoint) ends the command with a one-line message naming the stage to
+    run first, and exit status 2, instead of a traceback.
 
     Args:
         args: Command-line arguments (default: ``sys.argv[1:]``).
     """
     import sys
 
+    import torchgeo
+
+    from . import __version__
+    from .errors import MissingStageOutputError
     from .migrate import check_config_files
 
-    check_config_files(list(args) if args is not None else sys.argv[1:])  # type: ignore[arg-type]
+    argv = [str(a) for a in (args if args is not None else sys.argv[1:])]  # type: ignore[union-attr]
+    if argv and argv[0] in ('--version', '-V'):
+        print(f'torchgeo-ackd {__version__} (torchgeo {torchgeo.__version__})')
+        return
+    check_config_files(argv)
+    missing = _missing_checkpoint(argv)
+    if missing is not None:
+        print(f'torchgeo-ackd: {missing}', file=sys.stderr)
+        raise SystemExit(2)
     load_plugins()
     from torchgeo.main import main as torchgeo_main
 
-    torchgeo_main(args)
+    try:
+        torchgeo_main(args)
+    except Exception as error:
+        # jsonargparse wraps errors raised while it builds the model.
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, MissingStageOutputError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        print(f'torchgeo-ackd: {cause}', file=sys.stderr)
+        raise SystemExit(2) from None

@@ -220,6 +220,9 @@ def migrate(config: dict[str, Any]) -> dict[str, Any]:
             args['w_kd'] = float(args.get('w_kd', 0.4)) * float(kd_kwargs.pop('weight'))
         if 'multilabel_teacher' in kd_kwargs:
             args['teacher_multilabel'] = kd_kwargs.pop('multilabel_teacher')
+        # kd.options are given per loss name now.
+        loss = args.get('kd') if isinstance(args.get('kd'), str) else 'kd'
+        args['kd_kwargs'] = {loss: kd_kwargs} if kd_kwargs else {}
     for old, name in BECAME_GROUP.items():
         if isinstance(args.get(old), str):
             args[old] = {name: args[old]}

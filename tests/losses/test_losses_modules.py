@@ -185,6 +185,25 @@ def test_dkd_warmup_follows_mdistiller(epoch: int, factor: float) -> None:
     assert loss.item() == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    ('epoch', 'factor'),
+    [(0, 0.0), (1, 1 / 20), (10, 10 / 20), (19, 19 / 20), (20, 1.0)],
+)
+def test_dkd_warmup_of_the_ackd_reference(epoch: int, factor: float) -> None:
+    # The reference multiplies by min(epoch / 20, 1) with its 0-based epoch.
+    generator = torch.Generator().manual_seed(1)
+    s = torch.randn(6, 2, generator=generator, dtype=torch.float64)
+    t = torch.randn(6, 2, generator=generator, dtype=torch.float64)
+    target = torch.tensor([0, 1, 1, 0, 1, 0])
+    loss_fn = DKDLoss(first_epoch=0)
+    loss_fn.set_epoch(epoch)
+    assert loss_fn.warmup_factor == pytest.approx(factor)
+    expected = factor * np_binary_kl(s.numpy(), t.numpy(), 4.0)
+    assert loss_fn(s, t, target).item() == pytest.approx(expected, rel=1e-9, abs=0)
+    with pytest.raises(ValueError, match='first_epoch must be 0 or 1'):
+        DKDLoss(first_epoch=2)
+
+
 def test_dkd_without_warmup() -> None:
     loss_fn = DKDLoss(warmup_epochs=0)
     assert loss_fn.warmup_factor == 1.0

@@ -6,6 +6,7 @@ import torch
 import torchgeo_ackd.losses.registry as registry
 from torchgeo_ackd.losses import (
     CTKDLoss,
+    DistillationConfig,
     DistillationLoss,
     DKDLoss,
     KDLoss,
@@ -97,3 +98,32 @@ def test_duplicate_and_invalid_registrations(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(TypeError, match='DistillationLoss'):
         register_kd_loss('module')(torch.nn.MSELoss)  # type: ignore[type-var]
     assert registry._REGISTRY['kd'] is KDLoss
+
+
+def test_options_are_given_per_loss() -> None:
+    options = {
+        'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+        'dkd': {'first_epoch': 0},
+        'LSKD': {'temperature': 3.0},  # names are case-insensitive here too
+    }
+    kd = DistillationConfig('kd', 0.4, options).build()
+    assert isinstance(kd, KDLoss) and kd.temperature == 3.0
+    assert not kd.scale_by_temperature_squared
+    dkd = DistillationConfig('dkd', 0.4, options).build()
+    assert isinstance(dkd, DKDLoss) and dkd.first_epoch == 0
+    assert dkd.temperature == 4.0  # its own default, not kd's 3.0
+    lskd = DistillationConfig('lskd', 0.4, options).build()
+    assert isinstance(lskd, LSKDLoss) and lskd.temperature == 3.0
+    # A loss without options takes its defaults; none takes nothing.
+    assert DistillationConfig('rkd', 0.4, options).build().distance_weight == 25.0
+    assert isinstance(DistillationConfig('none', 0.4, options).build(), NoKDLoss)
+
+
+def test_options_of_an_unknown_loss_are_refused() -> None:
+    # The flat form (options of one loss, not keyed by loss) names the fix.
+    with pytest.raises(ValueError, match="options for 'temperature', which is no"):
+        DistillationConfig('kd', 0.4, {'temperature': 3.0}).build()  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match='kd.options.kd must be a mapping'):
+        DistillationConfig('kd', 0.4, {'kd': 3.0}).build()  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="KD loss 'dkd' .*first_epch"):
+        DistillationConfig('dkd', 0.4, {'dkd': {'first_epch': 0}}).build()

@@ -46,7 +46,7 @@ def test_from_config_reads_every_teacher_field(tmp_path: Path) -> None:
     assert teacher.in_channels == 12 and teacher.model.num_classes == 5
     assert teacher.multilabel and not teacher.convert_logits
     converted = FrozenTeacher.from_config(
-        TeacherConfig('resnet18', 12, multilabel=True), 5
+        TeacherConfig('resnet18', 12, 'random', multilabel=True), 5
     )
     assert converted.convert_logits
 

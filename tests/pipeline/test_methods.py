@@ -13,12 +13,16 @@ def test_kd_temperature_squared_scales_vanilla_kd_only() -> None:
         loss = method.model['kd']['loss']
         options = scaled['kd']['options']
         if loss == 'kd':
-            assert options['scale_by_temperature_squared'] is True
-            assert options['temperature'] == 3.0
+            assert options == {
+                'kd': {'temperature': 3.0, 'scale_by_temperature_squared': True}
+            }
         else:  # the baseline and DKD keep their options
             assert scaled == method.model
     # The methods' own dicts are left as they were.
-    assert METHODS['kd'].model['kd']['options']['scale_by_temperature_squared'] is False
+    assert METHODS['kd'].model['kd']['options']['kd'] == {
+        'temperature': 3.0,
+        'scale_by_temperature_squared': False,
+    }
     with pytest.raises(KeyError):
         model_args('no_such_method')
 

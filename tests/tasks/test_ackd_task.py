@@ -101,7 +101,7 @@ def test_cli_ablation_switches(
 
 
 def test_switches_build_the_right_modules() -> None:
-    r18 = TeacherConfig('resnet18')
+    r18 = TeacherConfig('resnet18', weights='random')
     task = ACKDTask(student='resnet18', teacher=r18, ska=AlignmentConfig(use_ot1=False))
     assert (
         task.planner is not None and task.planner.use_ot2 and not task.planner.use_ot1
@@ -118,13 +118,13 @@ def test_switches_build_the_right_modules() -> None:
 def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
     task = ACKDTask(
         student='resnet18',
-        teacher={'model': 'resnet18', 'in_channels': 12},
-        kd=DistillationConfig('dkd', 0.5, {'warmup_epochs': 2}),
+        teacher={'model': 'resnet18', 'in_channels': 12, 'weights': 'random'},
+        kd=DistillationConfig('dkd', 0.5, {'dkd': {'warmup_epochs': 2}}),
     )
     assert task.hparams['teacher'] == {
         'model': 'resnet18',
         'in_channels': 12,
-        'weights': None,
+        'weights': 'random',
         'multilabel': False,
         'multilabel_logits': 'logsigmoid',
         'out_of_fold_logits': None,
@@ -132,7 +132,7 @@ def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
     assert task.hparams['kd'] == {
         'loss': 'dkd',
         'weight': 0.5,
-        'options': {'warmup_epochs': 2},
+        'options': {'dkd': {'warmup_epochs': 2}},
     }
     assert task.hparams['ska'] == asdict(AlignmentConfig())
     trainer = Trainer(
@@ -291,7 +291,8 @@ def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
 
     dm = MultiLabelDataModule(root, batch_size=4)
     task = ACKDTask(
-        student='resnet18', teacher=TeacherConfig('resnet18', multilabel=True)
+        student='resnet18',
+        teacher=TeacherConfig('resnet18', weights='random', multilabel=True),
     )
     assert task.teacher.multilabel
     dynm = DynamicMatching(epochs=[0])
@@ -300,6 +301,16 @@ def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
         dm.ms_train.multilabels is not None and dm.ms_train.multilabels[:, 1].all()
     )  # Forest everywhere
     assert dynm.rematched_epochs == [0]
+
+
+def test_a_teacher_without_weights_is_refused() -> None:
+    # A student taught by an untrained teacher learns noise: only on purpose.
+    with pytest.raises(ValueError, match='teacher.weights is not set'):
+        ACKDTask(student='resnet18', teacher=TeacherConfig('resnet18'))
+    task = ACKDTask(
+        student='resnet18', teacher=TeacherConfig('resnet18', weights='random')
+    )
+    assert task.teacher.input.bands is None  # nothing loaded
 
 
 def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None:
@@ -324,13 +335,23 @@ def test_bad_teacher_checkpoints(bench: dict[str, Path], tmp_path: Path) -> None
 def test_data_that_does_not_fit_the_teacher(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
-    task = _task(bench, teacher=TeacherConfig('resnet18', in_channels=12))
-    with pytest.raises(ValueError, match='13 bands.*takes 12'):
+    task = _task(
+        bench, teacher=TeacherConfig('resnet18', in_channels=12, weights='random')
+    )
+    with pytest.raises(
+        ValueError,
+        match=r'13 MS bands \[.*\], but ACKDTask takes teacher.in_channels=12: set --model.init_args.teacher.in_channels=13',
+    ):
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
             task, _datamodule(bench)
         )
-    task = _task(bench, teacher=TeacherConfig('resnet18'), num_classes=7)
-    with pytest.raises(ValueError, match='10 classes, but num_classes=7'):
+    task = _task(
+        bench, teacher=TeacherConfig('resnet18', weights='random'), num_classes=7
+    )
+    with pytest.raises(
+        ValueError,
+        match='10 classes, but ACKDTask takes num_classes=7: set --model.init_args.num_classes=10',
+    ):
         _trainer(tmp_path, max_epochs=1, limit_train_batches=0).fit(
             task, _datamodule(bench)
         )
@@ -458,7 +479,7 @@ def test_student_weights(tmp_path: Path) -> None:
     torch.save(student.state_dict(), tmp_path / 'student.pth')
     task = ACKDTask(
         student='resnet18',
-        teacher=TeacherConfig('resnet18'),
+        teacher=TeacherConfig('resnet18', weights='random'),
         student_weights=str(tmp_path / 'student.pth'),
     )
     assert torch.equal(task.student.fc.weight, student.fc.weight)

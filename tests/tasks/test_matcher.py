@@ -208,6 +208,24 @@ def test_training_step_and_errors() -> None:
         task.embed_rgb(torch.randn(2, 4, 16, 16))
 
 
+def test_one_training_step_updates_batchnorm_statistics_once() -> None:
+    """The RGB encoder runs once per step (the reference ran it twice)."""
+    task = _task().train()
+    batch = {
+        'image': torch.randn(4, 4, 16, 16),
+        'image_pseudo_rgb': 3 + torch.randn(4, 3, 16, 16),
+    }
+    task.log = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    norm = task.rgb_encoder.conv1[1]  # the first BatchNorm, fed by conv1[0]
+    seen: list[torch.Tensor] = []
+    norm.register_forward_hook(lambda m, inputs, output: seen.append(inputs[0]))
+    before = norm.running_mean.clone()
+    task.training_step(batch, 0)
+    (features,) = seen  # one pass
+    expected = 0.9 * before + 0.1 * features.mean(dim=(0, 2, 3)).detach()
+    torch.testing.assert_close(norm.running_mean, expected)
+
+
 def test_optimizer() -> None:
     opt = _task(lr=0.01, weight_decay=0.02).configure_optimizers()
     assert isinstance(opt, AdamW)
@@ -281,3 +299,55 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
     single.validate(task, dm)
     assert float(single.callback_metrics['val_retrieval_top1']) == ddp_top1
     assert float(single.callback_metrics['val_retrieval_class_top1']) == ddp_class
+
+
+def test_matcher_stage_on_a_root_with_ms_images_only(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / 'synthetic'
+    generate_synthetic_benchmark(
+        root, ms_per_class=4, rgb_per_class=3, ms_size=16, rgb_size=24
+    )
+    shutil.rmtree(root / 'RGB')
+    out = tmp_path / 'matcher'
+    args = [
+        'fit',
+        '--config',
+        str(CONF / 'matcher.yaml'),
+        f'--data.init_args.root={root}',
+        '--data.init_args.generate=false',
+        f'--trainer.default_root_dir={out}',
+        f'--trainer.callbacks.init_args.dirpath={out}',
+        '--trainer.max_epochs=1',
+        *TINY,
+    ]
+    with pytest.warns(UserWarning, match='no initial pairing was written'):
+        main(args)
+    assert (out / 'matcher.ckpt').is_file()
+    assert not (out / 'pairing.pt').exists()
+    # The pseudo-RGB views were normalised with their own statistics.
+    state = torch.load(out / 'matcher.ckpt', map_location='cpu', weights_only=False)
+    stats = state['SyntheticACKDDataModule']
+    assert 'rgb_mean' not in stats and stats['pseudo_rgb_mean'].shape == (3,)
+
+
+def test_bands_are_checked_before_the_first_step(tmp_path: Path) -> None:
+    root = generate_synthetic_benchmark(
+        tmp_path / 'data', ms_per_class=4, rgb_per_class=3, ms_size=16, rgb_size=24
+    )
+    dm = SyntheticACKDDataModule(
+        root,
+        generate=False,
+        modality='ms',
+        pseudo_rgb=True,
+        bands=['B02', 'B03', 'B04', 'B08'],
+    )
+    trainer = Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, barebones=True
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"SyntheticACKDDataModule gives 4 MS bands \['B02', 'B03', 'B04', 'B08'\], "
+        r'but MatcherTask takes in_channels=13: set --model.init_args.in_channels=4',
+    ):
+        trainer.fit(_task(in_channels=13), dm)

@@ -1,4 +1,4 @@
-"""SSM's initial pairing (stage 3), written when the matcher's training ends."""
+"""SSM's initial pairing, written when the matcher's training ends."""
 
 import math
 from collections.abc import Callable, Iterator
@@ -123,6 +123,14 @@ class InitialPairing(Callback):
                 'InitialPairing: no ACKDDataModule attached to the trainer; the '
                 'initial pairing was not written (compute it with '
                 'InitialPairing.pairing)'
+            )
+            return
+        if not datamodule.has_rgb:
+            rank_zero_warn(
+                f'InitialPairing: {str(datamodule.rgb_folder)!r} does not exist, so '
+                'no initial pairing was written (it pairs the RGB training images); '
+                'the matcher is trained and saved. With the RGB images in place, '
+                'run the matcher stage again to write it.'
             )
             return
         # One RGB embedder and one pass over the MS gallery for the pairing

@@ -126,8 +126,12 @@ class ACKDDataModule(NonGeoDataModule):
             match_pseudo_rgb: Normalise pseudo-RGB views with their own
                 per-channel statistics (computed like the others), so after
                 normalisation they have the per-channel mean and spread of the
-                real RGB images; False (the reference) normalises them with the
-                RGB statistics, leaving their colour cast.
+                real RGB images; False (the default) normalises them with the
+                real RGB images' statistics, leaving their colour cast. (The
+                reference code trains its pseudo-RGB encoder on unnormalised
+                0-255 views and pairs RGB images normalised to [-1, 1], a scale
+                gap not copied here.) Without RGB images and without
+                ``rgb_mean``/``rgb_std``, the views' own statistics are used.
             ms_mean: Per-band MS mean in stored units (default: computed).
             ms_std: Per-band MS standard deviation (default: computed).
             rgb_mean: Per-channel RGB mean (default: computed).
@@ -288,6 +292,23 @@ class ACKDDataModule(NonGeoDataModule):
         return min(8, cores)
 
     @property
+    def rgb_folder(self) -> Path:
+        """The folder of the RGB images, ``root/RGB``."""
+        return self.root / self.dataset_class.rgb_dir
+
+    @property
+    def has_rgb(self) -> bool:
+        """Whether the root holds RGB images (the MS-only stages need none)."""
+        return self.rgb_folder.is_dir()
+
+    @property
+    def ms_bands(self) -> tuple[str, ...]:
+        """The MS bands of every MS batch, in order (no file is read)."""
+        cls = self.dataset_class
+        bands = self.bands if self.bands is not None else cls.default_bands
+        return tuple(bands if bands is not None else cls.ms_sensor.bands)
+
+    @property
     def ms_train(self) -> ACKDDataset:
         """The MS training split (read on first use)."""
         return self.ms_dataset('train')
@@ -317,8 +338,9 @@ class ACKDDataModule(NonGeoDataModule):
         if self.check_images:
             if self.modality == 'paired':  # its message names the missing class
                 self._check_teacher_folders()
-            # RGB statistics normalise the matcher's pseudo-RGB views too.
-            uses_rgb = self.modality != 'ms' or self.pseudo_rgb
+            # RGB statistics normalise the matcher's pseudo-RGB views too,
+            # when there are RGB images.
+            uses_rgb = self.modality != 'ms' or (self.pseudo_rgb and self.has_rgb)
             uses_ms = self.modality != 'rgb'
             preflight(
                 self.dataset_class,
@@ -422,8 +444,14 @@ class ACKDDataModule(NonGeoDataModule):
         """
         mean, std = self.stats[f'{modality}_mean'], self.stats[f'{modality}_std']
         if mean is None or std is None:
-            dataset: Any = {'ms': self.ms_train, 'rgb': self.rgb_train}.get(modality)
-            if dataset is None:
+            # Build only the split this modality reads: the MS-only stages
+            # (teacher, matcher) must work on a root without RGB images.
+            dataset: Any
+            if modality == 'ms':
+                dataset = self.ms_train
+            elif modality == 'rgb':
+                dataset = self.rgb_train
+            else:
                 dataset = PseudoRGBView(self.ms_train, self.pseudo_rgb_transform)
             mean, std = band_statistics(dataset, self.stats_samples, self.seed)
             self.stats[f'{modality}_mean'], self.stats[f'{modality}_std'] = mean, std
@@ -460,11 +488,20 @@ class ACKDDataModule(NonGeoDataModule):
         self, modality: str, train: bool, size: tuple[int, int]
     ) -> K.AugmentationSequential:
         is_ms = modality == 'ms'
-        source = (
-            'rgb'
-            if modality == 'pseudo_rgb' and not self.match_pseudo_rgb
-            else modality
-        )
+        source = modality
+        if modality == 'pseudo_rgb' and not self.match_pseudo_rgb:
+            source = 'rgb'
+            given = (
+                self.stats['rgb_mean'] is not None and self.stats['rgb_std'] is not None
+            )
+            if not (given or self.has_rgb):
+                # A matcher trained on an MS-only root: nothing to match.
+                source = 'pseudo_rgb'
+                rank_zero_warn(
+                    f'{type(self).__name__}: {str(self.rgb_folder)!r} does not exist '
+                    'and rgb_mean/rgb_std are not given: the pseudo-RGB views are '
+                    'normalised with their own statistics (as match_pseudo_rgb: true)'
+                )
         mean, std = self.statistics(source)
         if not train:
             return build_augmentation(mean, std, train=False)

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..errors import MissingStageOutputError
 from .ackd import ACKDDataset
 from .atomic import atomic_open
 from .pairing_csv import read_pairing_csv, write_pairing_csv
@@ -421,7 +422,7 @@ class Pairing:
                 )
             file = found[0]
         if not file.is_file():
-            raise FileNotFoundError(f'pairing file {str(file)!r} does not exist')
+            raise MissingStageOutputError('pairing file', file, 'matcher')
         suffix = file.suffix.lower()
         if suffix == '.csv':
             index = read_pairing_csv(

@@ -90,19 +90,51 @@ class DistillationConfig:
         kd:
           loss: kd
           weight: 0.4
-          options: {temperature: 3.0, scale_by_temperature_squared: false}
+          options:
+            kd: {temperature: 3.0, scale_by_temperature_squared: false}
+            dkd: {first_epoch: 0}
+            lskd: {temperature: 3.0}
+
+    ``options`` holds keyword arguments per loss name, and only those of the
+    chosen ``loss`` are used: switching the loss on the command line
+    (``--model.init_args.kd.loss=dkd``) never hands one loss's options to
+    another, and a config can carry the setting of every loss it may run.
 
     Attributes:
         loss: Registered name of the KD loss (``none``: no distillation), see
             :func:`available_kd_losses`.
         weight: Weight of the term in the task's total loss.
-        options: Keyword arguments of that loss's constructor.
+        options: Keyword arguments of the losses' constructors, by loss name.
     """
 
     loss: str = 'kd'
     weight: float = 0.4
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def loss_options(self) -> dict[str, Any]:
+        """The keyword arguments of the chosen loss (none given: ``{}``).
+
+        Raises:
+            ValueError: If a key of ``options`` is not a registered loss name,
+                or its value is not a mapping.
+        """
+        names = available_kd_losses()
+        for name, kwargs in self.options.items():
+            if _normalise_name(name) not in names:
+                raise ValueError(
+                    f'kd.options has options for {name!r}, which is no registered '
+                    f'KD loss; options are given per loss name: {", ".join(names)} '
+                    '(e.g. options: {kd: {temperature: 3.0}})'
+                )
+            if not isinstance(kwargs, dict):
+                raise ValueError(
+                    f'kd.options.{name} must be a mapping of keyword arguments, got '
+                    f'{kwargs!r}'
+                )
+        chosen = _normalise_name(self.loss)
+        by_name = {_normalise_name(k): v for k, v in self.options.items()}
+        return dict(by_name.get(chosen, {}))
 
     def build(self) -> DistillationLoss:
         """The loss module (see :func:`build_kd_loss`)."""
-        return build_kd_loss(self.loss, **self.options)
+        return build_kd_loss(self.loss, **self.loss_options())

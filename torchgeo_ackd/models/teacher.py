@@ -19,6 +19,9 @@ from ..matching.sharding import shard_loader
 from .features import forward_with_features
 from .teacher_weights import TeacherInput, load_teacher_weights, teacher_band_order
 
+#: ``teacher.weights`` of a randomly initialised teacher, asked for on purpose.
+RANDOM_WEIGHTS = 'random'
+
 
 @dataclass
 class TeacherConfig:
@@ -36,7 +39,10 @@ class TeacherConfig:
         in_channels: MS bands the teacher takes.
         weights: A TorchGeo weight enum name (e.g.
             ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``), a checkpoint of
-            TorchGeo's classification task, or a state-dict file.
+            TorchGeo's classification task (the teacher stage's
+            ``teacher.ckpt``), or a state-dict file; ``'random'``: a randomly
+            initialised teacher, on purpose (tests, smoke runs). Required: a
+            student distilled from an untrained teacher learns noise.
         multilabel: The teacher is a multi-label (sigmoid) classifier (M2S-GL).
         multilabel_logits: What KD and re-matching see of a multi-label
             teacher: ``'logsigmoid'`` (``softmax(log sigmoid(z) / T)``, its
@@ -144,7 +150,8 @@ class FrozenTeacher(nn.Module):
             model: timm model name.
             in_channels: MS bands the teacher takes.
             num_classes: Size of the class vocabulary.
-            weights: TorchGeo weight enum name, checkpoint or state-dict file.
+            weights: TorchGeo weight enum name, checkpoint or state-dict file
+                (``None`` or ``'random'``: random initialisation).
             multilabel: The teacher is a multi-label (sigmoid) classifier.
             multilabel_logits: ``'logsigmoid'``: its logits become those of a
                 class distribution through ``logsigmoid`` before any loss or
@@ -156,7 +163,7 @@ class FrozenTeacher(nn.Module):
             model, in_chans=in_channels, num_classes=num_classes
         )
         self.input = TeacherInput()
-        if weights:
+        if weights and weights != RANDOM_WEIGHTS:
             self.input = load_teacher_weights(self.model, weights)
         self.in_channels = in_channels
         self.multilabel = multilabel
@@ -181,7 +188,17 @@ class FrozenTeacher(nn.Module):
 
         Returns:
             The frozen teacher, weights loaded.
+
+        Raises:
+            ValueError: If the config gives no weights (and not ``'random'``).
         """
+        if not config.weights:
+            raise ValueError(
+                "teacher.weights is not set: give the teacher stage's checkpoint "
+                '(e.g. --model.init_args.teacher.weights=output/teacher/teacher.ckpt),'
+                ' a TorchGeo weight enum name or a state-dict file; '
+                'teacher.weights: random trains against an untrained teacher, on purpose'
+            )
         return cls(
             config.model,
             config.in_channels,

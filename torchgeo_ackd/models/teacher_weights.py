@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..datasets.torch_files import read_torch_file
+from ..errors import MissingStageOutputError
 from ..sensors import SENTINEL2_SSL4EO
 
 logger = logging.getLogger(__name__)
@@ -176,9 +177,12 @@ def load_teacher_weights(
         return _load_enum(model, weights, bands, wavelengths)
     path = Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(
-            f'teacher weights {weights!r}: no such file, and not a TorchGeo weight '
-            "enum name like 'ResNet18_Weights.SENTINEL2_ALL_MOCO'"
+        raise MissingStageOutputError(
+            'teacher weights',
+            weights,
+            'teacher',
+            ' (nor is it a TorchGeo weight enum name like '
+            "'ResNet18_Weights.SENTINEL2_ALL_MOCO')",
         )
     loaded = read_torch_file(path, 'teacher weights')
     if isinstance(loaded, dict) and 'state_dict' in loaded:

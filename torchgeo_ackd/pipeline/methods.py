@@ -43,12 +43,12 @@ class Method:
 _KD = {
     'kd': {
         'loss': 'kd',
-        'options': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+        'options': {'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False}},
     }
 }
 # DKD with its authors' defaults (alpha 1, beta 8, T 4); the warm-up is
 # shortened to 2 epochs to fit the pipeline's short runs.
-_DKD = {'kd': {'loss': 'dkd', 'options': {'warmup_epochs': 2}}}
+_DKD = {'kd': {'loss': 'dkd', 'options': {'dkd': {'warmup_epochs': 2}}}}
 # Without SemBridge: random same-class pairs, no re-matching, no SKA.
 _NO_SKA = {'ska': {'use_ot1': False, 'use_ot2': False}}
 
@@ -154,7 +154,9 @@ def model_args(method: str, kd_temperature_squared: bool = False) -> dict[str, A
     }
     kd = model.get('kd', {})
     if kd_temperature_squared and kd.get('loss') == 'kd':
-        kd['options'] = dict(kd['options']) | {'scale_by_temperature_squared': True}
+        options = dict(kd['options'])
+        options['kd'] = dict(options['kd']) | {'scale_by_temperature_squared': True}
+        kd['options'] = options
     return model
 
 

@@ -5,12 +5,12 @@ from dataclasses import asdict, fields
 from typing import Any, TypeVar
 
 import numpy as np
-import timm
 import torch
 from torch import Tensor
 
 from ..datamodules import ACKDDataModule
 from ..losses import DistillationConfig
+from ..models.factory import create_model
 from ..models.features import forward_with_features
 from ..models.planner import AlignmentConfig, Planner
 from ..models.teacher import (
@@ -19,6 +19,7 @@ from ..models.teacher import (
     TeacherOutputs,
     read_out_of_fold_logits,
 )
+from .base import check_fits
 from .evaluation import StudentEvaluationTask
 
 _Group = TypeVar('_Group', TeacherConfig, DistillationConfig, AlignmentConfig)
@@ -67,6 +68,7 @@ class ACKDTask(StudentEvaluationTask):
         num_classes: int = 10,
         student: str = 'resnet34',
         student_weights: str | None = None,
+        zero_init_last: bool = True,
         teacher: TeacherConfig = TeacherConfig(),  # noqa: B008 (a config group)
         kd: DistillationConfig = DistillationConfig(),  # noqa: B008
         ska: AlignmentConfig = AlignmentConfig(),  # noqa: B008
@@ -86,6 +88,9 @@ class ACKDTask(StudentEvaluationTask):
             num_classes: Size of the class vocabulary (teacher and student).
             student: timm model name of the RGB student (3 input bands).
             student_weights: Optional state-dict file for the student.
+            zero_init_last: timm's initialisation of the student (the last
+                BatchNorm weight of every residual block at zero); False
+                starts it at one, as the reference code (the paper configs).
             teacher: The frozen MS teacher (model, bands, weights).
             kd: The distillation loss and its weight.
             ska: SemBridge's knowledge alignment (L_ot1, L_ot2) and its weight.
@@ -110,8 +115,8 @@ class ACKDTask(StudentEvaluationTask):
     def configure_models(self) -> None:
         """Build the student, the frozen teacher, the KD loss and the Planner."""
         hp = self.hparams
-        self.student = timm.create_model(
-            hp['student'], in_chans=3, num_classes=hp['num_classes']
+        self.student = create_model(
+            hp['student'], 3, hp['num_classes'], hp['zero_init_last']
         )
         if hp['student_weights']:
             state = torch.load(
@@ -160,16 +165,46 @@ class ACKDTask(StudentEvaluationTask):
         """Whether the training step needs the teacher's outputs."""
         return self.kd_loss.needs_teacher or self.planner is not None
 
+    def setup(self, stage: str) -> None:
+        """Check the datamodule's classes and MS bands against the networks.
+
+        Args:
+            stage: Lightning stage.
+
+        Raises:
+            ValueError: If an ACKD datamodule's classes do not fit
+                ``num_classes``, or its MS bands the teacher's ``in_channels``
+                (unless the teacher's weights map bands by name).
+        """
+        super().setup(stage)
+        dm = getattr(self.trainer, 'datamodule', None)
+        if not isinstance(dm, ACKDDataModule):
+            return
+        data, classes = type(dm).__name__, dm.dataset_class.classes
+        check_fits(
+            data,
+            len(classes),
+            'classes',
+            'ACKDTask',
+            'num_classes',
+            self.hparams['num_classes'],
+        )
+        if self.teacher.input.bands is None:
+            bands = dm.ms_bands
+            check_fits(
+                data,
+                len(bands),
+                f'MS bands {list(bands)}',
+                'ACKDTask',
+                'teacher.in_channels',
+                self.teacher.in_channels,
+            )
+
     def on_fit_start(self) -> None:
         """Check the data against the teacher and cache the teacher's gallery."""
         dm = self.datamodule
         gallery = dm.gallery
         self.teacher.check_bands(gallery.bands)
-        if len(gallery.classes) != self.hparams['num_classes']:
-            raise ValueError(
-                f'{type(gallery).__name__} has {len(gallery.classes)} classes, but '
-                f'num_classes={self.hparams["num_classes"]}'
-            )
         self.teacher.adapt_input(gallery.bands, *dm.statistics('ms'))
         self.teacher_cached = self.hparams['cache_teacher'] and not dm.ms_augment
         out_of_fold = self.hparams['teacher'].get('out_of_fold_logits')

@@ -3,18 +3,19 @@
 import math
 from typing import Any
 
-import timm
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from ..datamodules import ACKDDataModule
 from ..matching.contrastive import clip_soft_infonce
 from ..matching.embed import ViewEmbeddings, check_rgb_images
 from ..matching.retrieval import retrieval_top1
+from ..models.factory import create_model
 from ..models.projection_head import ProjectionHead
-from .base import BaseTask
+from .base import BaseTask, check_fits
 
 
 def _feature_width(encoder: nn.Module) -> int:
@@ -47,7 +48,7 @@ class MatcherTask(BaseTask):
     multi-label MS batches).
 
     The initial pairing of the RGB training images with MS training images
-    (SSM's stage 3) is the :class:`~torchgeo_ackd.callbacks.InitialPairing`
+    (the end of the matcher stage) is the :class:`~torchgeo_ackd.callbacks.InitialPairing`
     callback, which ``conf/matcher.yaml`` attaches: it runs with the final
     weights when training ends and writes ``pairing.pt`` and ``pairing.csv``.
     """
@@ -67,6 +68,7 @@ class MatcherTask(BaseTask):
         weight_decay: float = 1e-3,
         patience: int | None = None,
         retrieval_chunk_size: int = 4096,
+        zero_init_last: bool = True,
     ) -> None:
         """Initialize a new MatcherTask instance.
 
@@ -84,6 +86,9 @@ class MatcherTask(BaseTask):
                 as the reference) keeps it constant.
             retrieval_chunk_size: Queries per matrix product of the
                 validation retrieval metrics.
+            zero_init_last: timm's initialisation of both encoders (the last
+                BatchNorm weight of every residual block at zero); False
+                starts it at one, as the reference code (the paper configs).
 
         Raises:
             ValueError: If a numeric argument is out of range.
@@ -111,21 +116,38 @@ class MatcherTask(BaseTask):
     def configure_models(self) -> None:
         """Build the two encoders and their projection heads."""
         hparams = self.hparams
-        self.ms_encoder = timm.create_model(
-            hparams['ms_model'],
-            in_chans=hparams['in_channels'],
-            num_classes=0,
-            pretrained=False,
+        zero_init_last = hparams['zero_init_last']
+        self.ms_encoder = create_model(
+            hparams['ms_model'], hparams['in_channels'], 0, zero_init_last
         )
-        self.rgb_encoder = timm.create_model(
-            hparams['rgb_model'], in_chans=3, num_classes=0, pretrained=False
-        )
+        self.rgb_encoder = create_model(hparams['rgb_model'], 3, 0, zero_init_last)
         self.ms_head = ProjectionHead(
             _feature_width(self.ms_encoder), hparams['embed_dim'], hparams['dropout']
         )
         self.rgb_head = ProjectionHead(
             _feature_width(self.rgb_encoder), hparams['embed_dim'], hparams['dropout']
         )
+
+    def setup(self, stage: str) -> None:
+        """Check the datamodule's MS bands against ``in_channels``.
+
+        Args:
+            stage: Lightning stage.
+
+        Raises:
+            ValueError: If an ACKD datamodule's MS band count differs.
+        """
+        dm = getattr(self.trainer, 'datamodule', None)
+        if isinstance(dm, ACKDDataModule):
+            bands = dm.ms_bands
+            check_fits(
+                type(dm).__name__,
+                len(bands),
+                f'MS bands {list(bands)}',
+                'MatcherTask',
+                'in_channels',
+                self.hparams['in_channels'],
+            )
 
     def embed_ms(self, image: Tensor) -> Tensor:
         """Embed normalised MS images with M_V and its head.

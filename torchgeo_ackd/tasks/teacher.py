@@ -7,7 +7,10 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 from torchmetrics.classification import MulticlassCalibrationError
 
+from ..datamodules import ACKDDataModule
+from ..models.factory import create_model
 from ..models.teacher_weights import is_weight_enum_name, load_teacher_weights
+from .base import check_fits
 
 try:  # TorchGeo >= 0.10 (torchgeo.trainers.ClassificationTask is a deprecated alias)
     from torchgeo.tasks import Classification as ClassificationTask
@@ -51,6 +54,7 @@ class TeacherTask(ClassificationTask):
         calibration_bins: int = 15,
         bands: list[str] | None = None,
         wavelengths: list[float] | None = None,
+        zero_init_last: bool = True,
         **kwargs: Any,
     ) -> None:
         """Initialize a new TeacherTask instance.
@@ -69,6 +73,10 @@ class TeacherTask(ClassificationTask):
                 the weight's bands.
             wavelengths: Centre wavelengths (nm) of *bands* (default: those of
                 the Sentinel-2 bands of these names).
+            zero_init_last: timm's initialisation of a model trained from
+                scratch (the last BatchNorm weight of every residual block
+                at zero); False starts it at one, as the reference code
+                (the paper configs).
             **kwargs: Keyword arguments of ``ClassificationTask`` (``model``,
                 ``weights``, ``in_channels``, ``num_classes``, ``lr``, ...).
         """
@@ -83,6 +91,12 @@ class TeacherTask(ClassificationTask):
             raise ValueError(
                 f'wavelengths {wavelengths} need one value per band of bands={bands}'
             )
+        if kwargs.get('task') == 'multilabel' and kwargs.get('loss', 'ce') == 'ce':
+            raise ValueError(
+                "TeacherTask: task='multilabel' with loss='ce' trains a softmax "
+                'classifier, not a multi-label one; set loss: bce (the reference '
+                "code's BCEWithLogitsLoss), e.g. --model.init_args.loss=bce"
+            )
         if bands is not None and len(bands) != kwargs.get('in_channels', 3):
             raise ValueError(
                 f'bands {bands} name {len(bands)} bands, but '
@@ -94,6 +108,22 @@ class TeacherTask(ClassificationTask):
         """TorchGeo's model; a weight enum for other bands is mapped to ``bands``."""
         # Set by TorchGeo's __init__ before it calls this.
         weights = self.weights  # type: ignore[has-type]
+        if not weights and not self.hparams['zero_init_last']:
+            # TorchGeo's configure_models without weights, but the model
+            # built with the reference's initialisation.
+            hp = self.hparams
+            self.model = create_model(
+                hp['model'],
+                hp['in_channels'],
+                hp['num_classes'] or hp['num_labels'] or 1,
+                zero_init_last=False,
+            )
+            if hp['freeze_backbone']:
+                for param in self.model.parameters():
+                    param.requires_grad = False
+                for param in self.model.get_classifier().parameters():  # type: ignore[operator]
+                    param.requires_grad = True
+            return
         bands = self.hparams.get('bands')
         if not (bands and isinstance(weights, str) and is_weight_enum_name(weights)):
             super().configure_models()
@@ -105,6 +135,36 @@ class TeacherTask(ClassificationTask):
         finally:
             self.weights = weights
         load_teacher_weights(self.model, weights, bands, self.hparams['wavelengths'])
+
+    def setup(self, stage: str) -> None:
+        """Check the datamodule's bands and classes against the model.
+
+        Args:
+            stage: Lightning stage.
+
+        Raises:
+            ValueError: If an ACKD datamodule's MS bands or classes do not fit
+                ``in_channels``, ``bands`` or ``num_classes`` / ``num_labels``.
+        """
+        dm = getattr(self.trainer, 'datamodule', None)
+        if not isinstance(dm, ACKDDataModule):
+            return
+        hp, data = self.hparams, type(dm).__name__
+        bands = dm.ms_bands
+        mapped = hp.get('bands')
+        if mapped is not None and list(mapped) != list(bands):
+            raise ValueError(
+                f'{data} gives the MS bands {list(bands)}, but TeacherTask maps its '
+                f'weights to bands={list(mapped)}: set --model.init_args.bands to '
+                "the datamodule's bands, in order"
+            )
+        what = f'MS bands {list(bands)}'
+        check_fits(
+            data, len(bands), what, 'TeacherTask', 'in_channels', hp['in_channels']
+        )
+        option = 'num_labels' if hp['task'] == 'multilabel' else 'num_classes'
+        classes = dm.dataset_class.classes
+        check_fits(data, len(classes), 'classes', 'TeacherTask', option, hp[option])
 
     def configure_optimizers(self) -> Any:
         """AdamW with the chosen learning-rate schedule.
