@@ -17,6 +17,12 @@ fi
 # --no-cache-dir: a second copy of torch's wheels in pip's cache costs GBs of
 # disk and saves nothing, since an existing venv is updated in place.
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir)
+# Pinned versions where the project has them for this Python (lane 1): the
+# main job's numbers depend on them (augmentation, initialisation, decoding).
+constraints="scripts/constraints/py$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])').txt"
+if [ -f "$constraints" ]; then
+  pip+=(--constraint "$constraints")
+fi
 # torch 2.14.1 / torchvision 0.29.1: on Python 3.11 these install from files on
 # this machine's disk; other Pythons download them from PyPI.
 "${pip[@]}" 'torch==2.14.1' 'torchvision==0.29.1' "$torchgeo_spec"

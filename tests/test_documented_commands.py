@@ -453,15 +453,11 @@ def execute(p: Plan, cwd: Path) -> None:
 
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A folder with a copy of conf/, conf/old.yaml and the tiny data/synthetic."""
+    """A folder with a copy of conf/ and the tiny data/synthetic."""
     from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
     base = tmp_path_factory.mktemp('documented')
     shutil.copytree(REPO / 'conf', base / 'conf')
-    # docs/pipeline.md migrates conf/old.yaml: a config of an earlier version.
-    shutil.copy(
-        REPO / 'tests' / 'data' / 'ackd' / 'old_ackd.yaml', base / 'conf/old.yaml'
-    )
     generate_synthetic_benchmark(base / 'data' / 'synthetic', **TINY)  # type: ignore[arg-type]
     yield base
     shutil.rmtree(base, ignore_errors=True)

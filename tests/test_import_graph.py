@@ -28,9 +28,6 @@ LAYERS = {
     'callbacks': 6,
     'pipeline': 7,
     'cli': 7,
-    # A table of moved option names (imports nothing of the package); the
-    # tasks call it so that plain `torchgeo fit` refuses old configs.
-    'migrate': 1,
     'check': 8,
 }
 

@@ -74,13 +74,11 @@ def main(args: ArgsType = None) -> None:
 
     from . import __version__
     from .errors import MissingStageOutputError
-    from .migrate import check_config_files
 
     argv = [str(a) for a in (args if args is not None else sys.argv[1:])]  # type: ignore[union-attr]
     if argv and argv[0] in ('--version', '-V'):
         print(f'torchgeo-ackd {__version__} (torchgeo {torchgeo.__version__})')
         return
-    check_config_files(argv)
     missing = _missing_checkpoint(argv)
     if missing is not None:
         print(f'torchgeo-ackd: {missing}', file=sys.stderr)

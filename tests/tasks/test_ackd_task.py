@@ -157,7 +157,7 @@ def test_moved_options_fail_before_training(
     moved: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A config of an older version fails at parsing, naming the option."""
+    """An option the task does not take (an older layout) fails at parsing, naming it."""
     with pytest.raises(SystemExit):
         main(['fit', *ackd_args(bench, tmp_path, f'--model.init_args.{moved}=null')])
     assert moved in capsys.readouterr().err
