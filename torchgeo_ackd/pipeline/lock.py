@@ -1,4 +1,10 @@
-"""One pipeline per output folder: a lock file with the holder's PID and host."""
+"""One pipeline per output folder: an operating-system file lock (``filelock``).
+
+The lock is the OS's (``flock``), so it is released when its holder exits or
+is killed: there is no stale lock to take over, and two processes can never
+both hold it. Beside it, the holder writes its PID, host and start time, so a
+refused pipeline can say who holds the folder.
+"""
 
 import json
 import os
@@ -8,38 +14,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 #: The lock file inside ``--out``.
 LOCK_FILE = '.pipeline.lock'
+#: Who holds the lock (PID, host, since), written once the lock is held.
+HOLDER_FILE = '.pipeline.holder.json'
 
 
-def _alive(pid: int) -> bool:
+def _holder(out: Path) -> str:
+    """The holder of *out*'s lock, as its holder file says (or 'unknown')."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _try_create(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    holder = {'pid': os.getpid(), 'host': socket.gethostname(), 'since': time.time()}
-    with os.fdopen(fd, 'w') as f:
-        json.dump(holder, f)
-    return True
+        holder = json.loads((out / HOLDER_FILE).read_text())
+        since = time.strftime(
+            '%Y-%m-%d %H:%M:%S', time.localtime(float(holder['since']))
+        )
+        return f'PID {int(holder["pid"])} on {holder["host"]}, since {since}'
+    except (OSError, ValueError, KeyError, TypeError):
+        return 'holder unknown'
 
 
 @contextmanager
 def output_lock(out: Path) -> Iterator[None]:
     """Hold ``out/.pipeline.lock`` while the pipeline writes into *out*.
-
-    A lock left by a process that no longer runs on this host is taken over,
-    with a message. A lock held by a live process, or by another host, is an
-    error that names the holder.
 
     Args:
         out: The output folder (created if needed).
@@ -48,37 +45,25 @@ def output_lock(out: Path) -> Iterator[None]:
         Nothing; the lock is released on exit.
 
     Raises:
-        RuntimeError: If another pipeline holds the lock.
+        RuntimeError: If another pipeline holds the lock, naming it.
     """
     out.mkdir(parents=True, exist_ok=True)
-    path = out / LOCK_FILE
-    while not _try_create(path):
-        try:
-            holder = json.loads(path.read_text())
-            pid, host = int(holder['pid']), str(holder['host'])
-        except (OSError, ValueError, KeyError, TypeError):
-            holder, pid, host = {}, -1, '?'
-            # Being written by a process that has just created it?
-            if path.exists() and time.time() - path.stat().st_mtime < 5:
-                time.sleep(0.2)
-                continue
-        since = time.strftime(
-            '%Y-%m-%d %H:%M:%S', time.localtime(float(holder.get('since', 0)))
-        )
-        if (host == socket.gethostname() and not _alive(pid)) or pid == -1:
-            print(
-                f'[lock] {path}: taking over a stale lock (PID {pid} on {host}, '
-                f'since {since}, no longer runs)',
-                flush=True,
-            )
-            path.unlink(missing_ok=True)
-            continue
-        raise RuntimeError(
-            f'{out} is in use by another pipeline (PID {pid} on {host}, since '
-            f'{since}): wait for it, or choose another --out. If that process is '
-            f'gone (e.g. on another machine), delete {path}'
-        )
+    lock = FileLock(out / LOCK_FILE, timeout=0)
     try:
+        lock.acquire()
+    except Timeout:
+        raise RuntimeError(
+            f'{out} is in use by another pipeline ({_holder(out)}): wait for it, '
+            'or choose another --out'
+        ) from None
+    try:
+        holder = {
+            'pid': os.getpid(),
+            'host': socket.gethostname(),
+            'since': time.time(),
+        }
+        (out / HOLDER_FILE).write_text(json.dumps(holder))
         yield
     finally:
-        path.unlink(missing_ok=True)
+        (out / HOLDER_FILE).unlink(missing_ok=True)
+        lock.release()

@@ -319,7 +319,7 @@ def run_pipeline(
     bench = resolve_benchmark(root, datamodule)
     data = _checked_data(bench)
     num_classes = len(bench.dataset.classes)
-    # One pipeline per output folder (a stale lock of a dead process is taken over).
+    # One pipeline per output folder (an OS lock: released when its holder dies).
     with output_lock(out):
         # Every split file first: a K the data cannot support fails before
         # any stage trains. One (name prefix, split file) per evaluation split.
