@@ -131,7 +131,9 @@ def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
     ):
         run_pipeline(root=tmp_path, out=tmp_path / 'o', teacher_model='resnet50')
     assert not (tmp_path / 'o').exists()
-    with pytest.raises(ValueError, match='not an ACKDDataModule'):
+    with pytest.raises(
+        ValueError, match='--datamodule: .* is not a subclass of ACKDDataModule'
+    ):
         resolve_benchmark(tmp_path, 'torchgeo.datamodules.EuroSATDataModule')
 
 

@@ -1,6 +1,5 @@
 """Initial pairings the pipeline computes for its students (once, then reused)."""
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ..datamodules import ACKDDataModule
 from ..datasets.torch_files import read_torch_file
 from ..models.teacher import read_out_of_fold_logits
 from ..tasks import ACKDTask, MatcherTask
+from .classes import datamodule as build_datamodule
 
 #: The label-space start compares class probabilities as the models give them
 #: (DynM's T = 3 flattens them; on the annotated synthetic benchmark T = 1
@@ -32,10 +32,9 @@ def _statistics(state: dict[str, Any], datamodule: str) -> dict[str, list[float]
 def _build(
     datamodule: str, init_args: dict[str, Any], split: Path | None
 ) -> ACKDDataModule:
-    module, _, name = datamodule.rpartition('.')
     if split is not None:
         init_args = init_args | {'split_file': str(split)}
-    dm = getattr(importlib.import_module(module), name)(**init_args)
+    dm = build_datamodule(datamodule, init_args)
     assert isinstance(dm, ACKDDataModule)
     return dm
 

@@ -1,7 +1,6 @@
 """Results of a pipeline run: table (Markdown + CSV) and figures (PNG)."""
 
 import csv
-import importlib
 import math
 import re
 import statistics
@@ -19,6 +18,7 @@ from matplotlib.figure import Figure
 from ..datasets import ACKDDataset, Pairing, plot_pairs
 from ..datasets.atomic import atomic_open
 from ..datasets.pairing import PAIRING_PT
+from .classes import datamodule as build_datamodule
 from .intervals import mean_interval, paired_difference
 from .methods import LABELS
 from .stages import StageResult
@@ -315,8 +315,7 @@ def _pairs_figure(student_dir: Path, path: Path, n: int = 6) -> None:
         last = max(later, key=lambda p: p.epoch if p.epoch is not None else -1)
         columns.append((f'after DynM epoch {last.epoch}', last))
     data = yaml.safe_load((student_dir / 'config.yaml').read_text())['data']
-    module, _, name = data['class_path'].rpartition('.')
-    dm = getattr(importlib.import_module(module), name)(**data['init_args'])
+    dm = build_datamodule(data['class_path'], data['init_args'])
     figure = plot_pairs(dm.rgb_train, dm.gallery, columns, n)
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -1,7 +1,6 @@
 """The whole ACKD pipeline: data -> teacher -> matcher -> students -> results."""
 
 import hashlib
-import importlib
 import shutil
 import socket
 from collections.abc import Sequence
@@ -18,6 +17,8 @@ from ..datasets.preflight import file_hashes, preflight
 from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
 from ..synthetic import benchmark_parameters
+from .classes import datamodule as build_datamodule
+from .classes import load_class
 from .folds import split_kwargs, write_fold_split
 from .lock import output_lock
 from .methods import METHODS, model_args
@@ -74,12 +75,10 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
         datamodule = datamodule or SYNTHETIC
     else:
         datamodule = datamodule or 'torchgeo_ackd.datamodules.S2SEUDataModule'
-    module, _, name = datamodule.rpartition('.')
-    cls = getattr(importlib.import_module(module), name)
-    if not (isinstance(cls, type) and issubclass(cls, ACKDDataModule)):
-        raise ValueError(
-            f'--datamodule {datamodule!r} is not an ACKDDataModule subclass'
-        )
+    try:
+        cls = load_class(datamodule, ACKDDataModule)
+    except ValueError as error:
+        raise ValueError(f'--datamodule: {error}') from None
     init_args: dict[str, Any] = {'root': str(root)}
     # A given synthetic root is used as written, whatever its size. The default
     # one is generated (or reused) with the defaults: its stage configs must not
@@ -196,10 +195,8 @@ def _checked_data(bench: Benchmark) -> CheckedData:
     """
     root = Path(bench.init_args['root'])
     if bench.datamodule == SYNTHETIC and bench.init_args.get('generate', True):
-        module, _, name = SYNTHETIC.rpartition('.')
-        cls = getattr(importlib.import_module(module), name)
         try:
-            cls(**bench.init_args).prepare_data()
+            build_datamodule(SYNTHETIC, bench.init_args).prepare_data()
         except FileExistsError as error:
             # Typically a default benchmark written by an older version.
             raise FileExistsError(

@@ -14,7 +14,6 @@ the students' teacher for everything else (its features, the test metrics).
 import copy
 import csv
 import hashlib
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ..datasets import ACKDDataset, relative_files
 from ..datasets.atomic import atomic_open
 from ..datasets.torch_files import read_torch_file
 from ..models.teacher import FrozenTeacher, TeacherConfig
+from .classes import datamodule as build_datamodule
 from .folds import default_split_rows, split_kwargs, stratified_folds
 from .stages import run_stage
 
@@ -180,10 +180,9 @@ def _fold_logits(
     checkpoint = run / 'best.ckpt'
     state = read_torch_file(checkpoint, 'fold teacher checkpoint')
     stats = state[datamodule.rpartition('.')[2]]
-    module, _, name = datamodule.rpartition('.')
     args = init_args | {'modality': 'ms', 'split_file': str(run / 'split.csv')}
     args |= {k: v.tolist() for k, v in stats.items() if k.endswith(('_mean', '_std'))}
-    dm = getattr(importlib.import_module(module), name)(**args)
+    dm = build_datamodule(datamodule, args)
     assert isinstance(dm, ACKDDataModule)
     config = TeacherConfig(**(teacher_args | {'weights': str(checkpoint)}))
     teacher = FrozenTeacher.from_config(config, num_classes)

@@ -1,0 +1,44 @@
+"""Classes named by their full path, as configs name them."""
+
+import importlib
+from typing import Any, TypeVar
+
+from ..datamodules import ACKDDataModule
+
+_T = TypeVar('_T')
+
+
+def load_class(class_path: str, base: type[_T]) -> type[_T]:
+    """The class a config's ``class_path`` names.
+
+    Args:
+        class_path: ``package.module.ClassName``.
+        base: The class it must be (a subclass of).
+
+    Returns:
+        The class.
+
+    Raises:
+        ValueError: If the path names no class, or one of another kind.
+    """
+    module, _, name = class_path.rpartition('.')
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f'{class_path!r} names no class: {error}') from error
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f'{class_path!r} is not a subclass of {base.__name__}')
+    return cls
+
+
+def datamodule(class_path: str, init_args: dict[str, Any]) -> ACKDDataModule:
+    """An ACKD datamodule built from a config's ``class_path`` and ``init_args``.
+
+    Args:
+        class_path: Full path of an :class:`ACKDDataModule` subclass.
+        init_args: Its arguments.
+
+    Returns:
+        The datamodule.
+    """
+    return load_class(class_path, ACKDDataModule)(**init_args)
