@@ -16,6 +16,4 @@ def test_load_class() -> None:
     ):
         load_class('torchgeo_ackd.datamodules.Nope', ACKDDataModule)
     with pytest.raises(ValueError, match='is not a subclass of ACKDDataModule'):
-        load_class(
-            'torchgeo_ackd.datamodules.ACKDDataModule.statistics', ACKDDataModule
-        )
+        load_class('torchgeo.datamodules.EuroSATDataModule', ACKDDataModule)
