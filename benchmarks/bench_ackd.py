@@ -105,9 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     kd = ACKDTask(**common, kd={'loss': 'kd'}, ska=no_ska, cache_teacher=False)
     kd.train()
 
-    sem = ACKDTask(
-        **common, kd={'loss': 'kd'}, ska={'use_ot1': True, 'use_ot2': True}
-    )
+    sem = ACKDTask(**common, kd={'loss': 'kd'}, ska={'use_ot1': True, 'use_ot2': True})
     sem.train()
     # The cache the task builds at fit start: teacher outputs per gallery sample.
     gallery = torch.randn(n_gallery, 13, 64, 64)

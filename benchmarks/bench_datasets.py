@@ -3,19 +3,22 @@
 usage: python benchmarks/bench_datasets.py [--root DIR] [--repeats 3]
 
 Without --root it uses ../shared/data/ackd-real-mini when present, else it
-generates the synthetic benchmark into a temporary folder.
+generates the synthetic benchmark into a temporary folder. The dataset class is
+the one the pipeline picks for the root (SyntheticACKD for a synthetic root,
+S2SEU otherwise).
 """
 
 import argparse
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import rasterio
 import torch
 
 from torchgeo_ackd.datamodules import band_statistics
-from torchgeo_ackd.datasets import S2SEU
+from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.transforms import build_augmentation
@@ -33,12 +36,12 @@ def best_rate(fn, n: int, repeats: int) -> float:
     return n / best
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--root', type=Path)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=64)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # Loader workers run single-threaded (DataLoader sets 1 thread per worker).
     torch.set_num_threads(1)
 
@@ -50,7 +53,8 @@ def main() -> None:
             Path(tempfile.mkdtemp()) / 'synthetic', ms_size=64
         )
     # All 13 stored bands so both paths read the same bytes.
-    ds = S2SEU(root, modality='ms', split='all', bands=SENTINEL2_EUROSAT.bands)
+    dataset_class = resolve_benchmark(root, None).dataset
+    ds = dataset_class(root, modality='ms', split='all', bands=SENTINEL2_EUROSAT.bands)
     mean, std = band_statistics(ds, 256, 0)
     m, s = mean[:, None, None], std[:, None, None]
     ds.transforms = lambda x: {**x, 'image': (x['image'] - m) / s}

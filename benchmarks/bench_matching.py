@@ -25,7 +25,7 @@ import argparse
 import multiprocessing as mp
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -226,7 +226,7 @@ def bench_rematch(args: argparse.Namespace) -> None:
     print(f'    same pairing on the naive subset: {agree}/{subset}')
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--students', type=int, default=63_549)
     parser.add_argument('--gallery', type=int, default=70_414)
@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument('--search-device', default='cpu', help='device of part (a)')
     parser.add_argument('--skip-search', action='store_true')
     parser.add_argument('--skip-rematch', action='store_true')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {args.threads} threads')
     if not args.skip_search:

@@ -13,6 +13,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from torchgeo_ackd.datasets import preflight as preflight_module
@@ -20,13 +21,13 @@ from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', type=Path)
     parser.add_argument('--generate', type=Path, help='write a synthetic root here')
     parser.add_argument('--ms-per-class', type=int, default=583)
     parser.add_argument('--rgb-per-class', type=int, default=583)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     root = args.root
     if args.generate is not None:
         root = generate_synthetic_benchmark(

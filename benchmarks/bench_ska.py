@@ -14,7 +14,7 @@ Usage: python benchmarks/bench_ska.py [--batch-size 256] [--repeats 3]
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ def median_seconds(step: Callable[[], None], warmup: int, repeats: int) -> float
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--image-size', type=int, default=64)
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument('--grid', type=int, default=2, help='patch grid side')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -6,7 +6,14 @@ gap is printed too). Needs only torch and timm, so it runs on a bare GPU
 machine with the repository on ``PYTHONPATH``::
 
     PYTHONPATH=. python benchmarks/gpu_check.py
+
+``--device cpu`` runs the same checks with the CPU in place of CUDA (every
+difference is then 0): a smoke run of the script where no GPU is present.
+``--students`` / ``--embeddings`` shrink the searches and the forward passes.
 """
+
+import argparse
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,9 +23,14 @@ from torchgeo_ackd.matching import compute_embeddings, eval_mode, match_cosine, 
 from torchgeo_ackd.models import Planner
 
 
-def check_search(cuda: torch.device) -> None:
+def _name(device: torch.device) -> str:
+    """How the checks name the compared device: CUDA (or CPU for a smoke run)."""
+    return device.type.upper()
+
+
+def check_search(cuda: torch.device, n_s: int = 20_000) -> None:
     gen = torch.Generator().manual_seed(0)
-    n_s, n_t, k = 20_000, 22_000, 10
+    n_t, k = round(1.1 * n_s), 10
     s_cls = torch.randint(0, k, (n_s,), generator=gen)
     g_cls = torch.randint(0, k, (n_t,), generator=gen)
     for name, dim in (('cosine', 256), ('kl', k)):
@@ -31,9 +43,11 @@ def check_search(cuda: torch.device) -> None:
         )
         gpu_pair, gpu_score = gpu_pair.cpu(), gpu_score.cpu()
         same = int((cpu_pair == gpu_pair).sum())
-        assert torch.equal(g_cls[gpu_pair], s_cls), 'CUDA pairing left its class'
+        assert torch.equal(g_cls[gpu_pair], s_cls), (
+            f'{_name(cuda)} pairing left its class'
+        )
         print(
-            f'search {name:>6}: {same}/{n_s} identical pairings CPU vs CUDA, '
+            f'search {name:>6}: {same}/{n_s} identical pairings CPU vs {_name(cuda)}, '
             f'max |score diff| {float((cpu_score - gpu_score).abs().max()):.2e}'
         )
 
@@ -54,11 +68,12 @@ def check_planner_and_losses(cuda: torch.device) -> None:
     sum(gpu).backward()
     for name, c, g in zip(('L_ot1', 'L_ot2'), cpu, gpu, strict=True):
         print(
-            f'planner {name}: CPU {float(c.detach()):.6f} CUDA {float(g.detach()):.6f}'
+            f'planner {name}: CPU {float(c.detach()):.6f} '
+            f'{_name(cuda)} {float(g.detach()):.6f}'
         )
     grad_diff = float((cpu_grad - s_emb_gpu.grad.cpu()).abs().max())
-    print(f'planner grad max |CPU - CUDA|: {grad_diff:.2e}')
-    with torch.autocast('cuda', dtype=torch.bfloat16):
+    print(f'planner grad max |CPU - {_name(cuda)}|: {grad_diff:.2e}')
+    with torch.autocast(cuda.type, dtype=torch.bfloat16):
         bf16 = planner_gpu(
             t_patches.to(cuda), s_patches.to(cuda), t_emb.to(cuda), s_emb_gpu
         )
@@ -72,41 +87,58 @@ def check_planner_and_losses(cuda: torch.device) -> None:
         loss = build_kd_loss(name)
         c = loss(*args)
         g = loss.to(cuda)(*(a.to(cuda) for a in args))
-        print(f'kd {name:>6}: CPU {float(c):.6f} CUDA {float(g):.6f}')
+        print(
+            f'kd {name:>6}: CPU {float(c.detach()):.6f} '
+            f'{_name(cuda)} {float(g.detach()):.6f}'
+        )
 
 
-def check_embeddings(cuda: torch.device) -> None:
+def check_embeddings(cuda: torch.device, n: int = 600) -> None:
     import timm
 
     model = timm.create_model('resnet18', num_classes=10).to(cuda).train()
-    images = torch.randn(600, 3, 64, 64)
+    images = torch.randn(n, 3, 64, 64)
     loader = [
-        {'image': images[i : i + 128], 'index': torch.arange(i, min(i + 128, 600))}
-        for i in range(0, 600, 128)
+        {'image': images[i : i + 128], 'index': torch.arange(i, min(i + 128, n))}
+        for i in range(0, n, 128)
     ]
     with eval_mode(model):
-        out = compute_embeddings(model, loader, 600, device=cuda)
+        out = compute_embeddings(model, loader, n, device=cuda)
     assert model.training, 'train mode not restored'
     with torch.no_grad():
         model.eval()
         ref = model(images[:10].to(cuda))
     print(
-        f'compute_embeddings on CUDA: {tuple(out.shape)} {out.device}, '
+        f'compute_embeddings on {_name(cuda)}: {tuple(out.shape)} {out.device}, '
         f'max |diff| to a direct forward {float((out[:10] - ref).abs().max()):.2e}'
     )
     kl = F.kl_div(F.log_softmax(out, 1), F.softmax(out, 1), reduction='batchmean')
     print(f'self-KL of the embeddings (should be ~0): {float(kl):.2e}')
 
 
-def main() -> None:
-    if not torch.cuda.is_available():
-        raise SystemExit('gpu_check.py needs a CUDA device')
-    cuda = torch.device('cuda')
-    print(f'torch {torch.__version__} on {torch.cuda.get_device_name(cuda)}')
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--device', default='cuda', help='device compared with the CPU (cpu: smoke)'
+    )
+    parser.add_argument(
+        '--students', type=int, default=20_000, help='students of the searches'
+    )
+    parser.add_argument(
+        '--embeddings', type=int, default=600, help='images of compute_embeddings'
+    )
+    args = parser.parse_args(argv)
+    cuda = torch.device(args.device)
+    if cuda.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise SystemExit('gpu_check.py needs a CUDA device (or --device cpu)')
+        print(f'torch {torch.__version__} on {torch.cuda.get_device_name(cuda)}')
+    else:
+        print(f'torch {torch.__version__} on {cuda} (smoke run: CPU vs {cuda})')
     torch.backends.cuda.matmul.allow_tf32 = False  # compare full float32
-    check_search(cuda)
+    check_search(cuda, args.students)
     check_planner_and_losses(cuda)
-    check_embeddings(cuda)
+    check_embeddings(cuda, args.embeddings)
 
 
 if __name__ == '__main__':
