@@ -27,17 +27,22 @@ def test_load_plugins() -> None:
     assert 'torchgeo_ackd' in loaded and 'torchgeo_ackd.datamodules' in loaded
 
 
-def test_teacher_fit_and_test(tmp_path: Path) -> None:
-    out = tmp_path / 'teacher'
-    args = [
+def _teacher_args(root: Path, out: Path) -> list[str]:
+    """One short epoch of conf/teacher.yaml on a tiny benchmark at *root*."""
+    return [
         '--config',
         str(CONF / 'teacher.yaml'),
-        f'--data.init_args.root={tmp_path / "synthetic"}',
+        f'--data.init_args.root={root}',
         f'--trainer.default_root_dir={out}',
         f'--trainer.callbacks.init_args.dirpath={out}',
         '--trainer.max_epochs=1',
         *TINY,
     ]
+
+
+def test_teacher_fit_and_test(tmp_path: Path) -> None:
+    out = tmp_path / 'teacher'
+    args = _teacher_args(tmp_path / 'synthetic', out)
     main(['fit', *args])
     ckpt = out / 'teacher.ckpt'
     assert ckpt.is_file()
@@ -146,17 +151,7 @@ def test_a_missing_pairing_names_the_matcher_stage(tmp_path: Path) -> None:
 
     teacher = tmp_path / 'teacher'
     common = [f'--data.init_args.root={tmp_path / "synthetic"}', *TINY]
-    main(
-        [
-            'fit',
-            '--config',
-            str(CONF / 'teacher.yaml'),
-            f'--trainer.callbacks.init_args.dirpath={teacher}',
-            f'--trainer.default_root_dir={teacher}',
-            '--trainer.max_epochs=1',
-            *common,
-        ]
-    )
+    main(['fit', *_teacher_args(tmp_path / 'synthetic', teacher)])
     args = [
         'fit',
         '--config',
@@ -181,14 +176,8 @@ def test_running_a_stage_again_overwrites_its_checkpoints(tmp_path: Path) -> Non
     out = tmp_path / 'teacher'
     args = [
         'fit',
-        '--config',
-        str(CONF / 'teacher.yaml'),
-        f'--data.init_args.root={tmp_path / "synthetic"}',
-        f'--trainer.default_root_dir={out}',
-        f'--trainer.callbacks.init_args.dirpath={out}',
-        '--trainer.max_epochs=1',
+        *_teacher_args(tmp_path / 'synthetic', out),
         '--trainer.logger=false',
-        *TINY,
     ]
     main(args)
     first = torch.load(out / 'teacher.ckpt', map_location='cpu', weights_only=False)
