@@ -51,6 +51,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from conftest import TINY_TRAINER
 
 REPO = Path(__file__).parents[1]
 #: Documented commands of these files are run by another test.
@@ -70,10 +71,7 @@ SHORT_RUN = [
     '--trainer.limit_val_batches=2',
     '--trainer.limit_test_batches=2',
     '--trainer.limit_predict_batches=2',
-    '--trainer.accelerator=cpu',
-    '--trainer.enable_progress_bar=false',
-    '--trainer.enable_model_summary=false',
-    '--trainer.logger=false',
+    *TINY_TRAINER,  # CPU, no progress bar, no model summary, no logger
     '--data.init_args.batch_size=8',
     '--data.init_args.num_workers=0',
 ]
