@@ -1,4 +1,4 @@
-"""benchmarks/colour_pairing.py: the descriptor and the pairing, by hand."""
+"""experiments/colour_pairing.py: the descriptor and the pairing, by hand."""
 
 from pathlib import Path
 
@@ -35,8 +35,8 @@ def test_standardise_within_classes_by_hand() -> None:
 def test_colour_pairing_is_the_nearest_standardised_deciles(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(
         tmp_path / 'synthetic',
-        ms_per_class=12,
-        rgb_per_class=12,
+        ms_per_class=6,
+        rgb_per_class=6,
         ms_size=16,
         rgb_size=20,
     )

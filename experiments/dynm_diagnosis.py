@@ -17,7 +17,7 @@ Prints one line per run and, per method, the means over runs, so the rules
 can be compared on VALIDATION numbers (``val_*``) before any test number is
 looked at::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dynm_diagnosis.py output/real-mini-5fold
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/dynm_diagnosis.py output/real-mini-5fold
 """
 
 import argparse

@@ -7,7 +7,7 @@ with ``folded='ms'``), and prints each fold's test OA and expected
 calibration error with their mean and 95 % interval. Finished folds are
 reused (``--out``), as in the pipeline.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/teacher_recipe.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/teacher_recipe.py \\
         --root ../shared/data/ackd-real-mini --folds 5 --fold 0 1 2 3 4
 """
 
@@ -15,20 +15,25 @@ import argparse
 import time
 from pathlib import Path
 
+import yaml
+
+from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.pipeline.folds import write_fold_split
 from torchgeo_ackd.pipeline.intervals import mean_interval
-from torchgeo_ackd.pipeline.run import _config, _data, resolve_benchmark
 from torchgeo_ackd.pipeline.stages import run_stage
 
+#: The pipeline's stage configs (the repository's ``conf/``).
+CONF = Path(__file__).resolve().parents[1] / 'conf'
 
-def main() -> None:
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', type=Path, required=True)
     parser.add_argument('--out', type=Path, default=Path('output/teacher-folds'))
     parser.add_argument('--folds', type=int, default=5)
     parser.add_argument('--fold', type=int, nargs='*', help='folds to run (all)')
     parser.add_argument('--epochs', type=int, help='max epochs (the config)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     bench = resolve_benchmark(args.root, None)
     keys = ('root', 'val_fraction', 'test_fraction', 'seed')
     kwargs = {k: bench.init_args[k] for k in keys if k in bench.init_args}
@@ -47,12 +52,15 @@ def main() -> None:
             seed=int(kwargs.get('seed', 0)),
             folded='ms',
         )
-        teacher = _config('teacher')
+        teacher = yaml.safe_load((CONF / 'teacher.yaml').read_text())
         teacher['model']['init_args'] |= {
             'in_channels': len(bench.bands),
             'num_classes': len(bench.dataset.classes),
         }
-        teacher['data'] = _data(bench, modality='ms', split_file=str(split))
+        teacher['data'] = {
+            'class_path': bench.datamodule,
+            'init_args': bench.init_args | {'modality': 'ms', 'split_file': str(split)},
+        }
         if args.epochs:
             teacher['trainer']['max_epochs'] = args.epochs
         start = time.perf_counter()

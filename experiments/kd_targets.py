@@ -1,3 +1,7 @@
+# Archived: ran at commit a261fe0 (`git checkout a261fe0`, where it is
+# benchmarks/kd_targets.py); the option it studies (out-of-fold teacher logits and the label-space pairing)
+# was removed from the package after it showed no gain (see
+# experiments/README.md). It does not run on the current package; no test.
 """What does a pairing's KD target tell a student about its own scene?
 
 On a mixed synthetic benchmark with annotated labels (``python -m
@@ -26,7 +30,7 @@ fold when the run used ``--teacher-folds``, at the KD temperature):
 
 ::
 
-    python benchmarks/kd_targets.py data/synthetic-annotated output/annotated --seeds 0,1,2
+    python experiments/kd_targets.py data/synthetic-annotated output/annotated --seeds 0,1,2
 
 Only the RGB *training* images are scored; no test split is read.
 """
@@ -41,18 +45,21 @@ from oracle_pairing import mixed_parameters, oracle_pairing, scene_mixture
 from torch import Tensor
 
 from torchgeo_ackd.callbacks.dynamic_matching import gallery_logits, student_logits
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import relative_files
 from torchgeo_ackd.datasets.torch_files import read_torch_file
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
-from torchgeo_ackd.pipeline.pairings import (
-    LABEL_SPACE_TEMPERATURE,
-    _build,
-    _statistics,
-)
+from torchgeo_ackd.pipeline.pairings import LABEL_SPACE_TEMPERATURE
 from torchgeo_ackd.synthetic import benchmark_parameters
 from torchgeo_ackd.tasks import ACKDTask
 
 DATAMODULE = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
+
+
+def checkpoint_statistics(state: dict) -> dict[str, list[float]]:  # type: ignore[type-arg]
+    """The normalisation statistics a checkpoint's datamodule was trained with."""
+    stats = state[DATAMODULE.rpartition('.')[2]]
+    return {k: v.tolist() for k, v in stats.items() if k.endswith(('_mean', '_std'))}
 
 
 class TargetScore(NamedTuple):
@@ -129,9 +136,9 @@ def targets_of_run(
     task = ACKDTask.load_from_checkpoint(
         checkpoint, map_location='cpu', weights_only=True
     ).eval()
-    stats = _statistics(read_torch_file(checkpoint, 'baseline checkpoint'), DATAMODULE)
+    stats = checkpoint_statistics(read_torch_file(checkpoint, 'baseline checkpoint'))
     init = {'root': str(root), 'generate': False, 'modality': 'paired'}
-    dm = _build(DATAMODULE, init | {'pairing_file': None} | stats, None)
+    dm = SyntheticACKDDataModule(**(init | {'pairing_file': None} | stats))
     dm.setup('fit')
     cpu = torch.device('cpu')
     out_of_fold = out / 'teacher_folds' / 'out_of_fold_logits.pt'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The results tables of docs/results.md: baseline, vanilla KD and KD + SemBridge
+# The first results tables (experiments/notebook.md, 2026-11-26): baseline, vanilla KD and KD + SemBridge
 # with 3 seeds, DKD, DKD + SemBridge and the four SemBridge ablations with one
 # seed, on the synthetic benchmark and on ../shared/data/ackd-real-mini.
 # About an hour on 2 CPU cores. Outputs: output/results-synthetic/, output/results-real-mini/.

@@ -14,8 +14,8 @@ every method against the baseline and vanilla KD (``--against`` names
 others, e.g. ``baseline,kd,kd_sembridge``), and the ratio of each method's
 standard deviation over seeds to theirs, with a paired bootstrap interval::
 
-    python benchmarks/fresh_test.py output/mixed --per-class 240
-    python benchmarks/fresh_test.py output/mixed --per-class 240 --skip 240  # the next 2,400
+    python experiments/fresh_test.py output/mixed --per-class 240
+    python experiments/fresh_test.py output/mixed --per-class 240 --skip 240  # the next 2,400
 
 ``--skip`` passes over that many fresh images per class first, so that a
 second run scores the same students on an independent test set: the

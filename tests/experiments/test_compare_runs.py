@@ -1,4 +1,4 @@
-"""benchmarks/compare_runs.py: runs of two output folders, paired by hand."""
+"""experiments/compare_runs.py: runs of two output folders, paired by hand."""
 
 import json
 from pathlib import Path

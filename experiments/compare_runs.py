@@ -6,7 +6,7 @@ teacher, folds and seeds; this script reads the finished students' test
 metrics (``done.json``) from any folders and pairs them by run
 (``[fold<f>_]seed<s>``)::
 
-    python benchmarks/compare_runs.py \\
+    python experiments/compare_runs.py \\
         baseline=output/rm/students:baseline \\
         sembridge=output/rm/students:kd_sembridge \\
         sembridge_t16=output/rm-t16/students:kd_sembridge \\

@@ -15,10 +15,10 @@ configs of the pipeline's ``kd`` runs, the same teacher, splits and seeds),
 as ``kd_colour`` runs beside the pipeline's::
 
     python -m torchgeo_ackd.pipeline --seeds 0,1,2
-    python benchmarks/colour_pairing.py data/synthetic output --seeds 0,1,2
-    python benchmarks/colour_pairing.py data/synthetic output --seeds 0,1,2 \\
+    python experiments/colour_pairing.py data/synthetic output --seeds 0,1,2
+    python experiments/colour_pairing.py data/synthetic output --seeds 0,1,2 \\
         --kd-temperature-squared
-    python benchmarks/fresh_test.py output --per-class 240 --against baseline,kd
+    python experiments/fresh_test.py output --per-class 240 --against baseline,kd
 
 ``--kd-temperature-squared`` trains vanilla KD with random pairs and with
 these pairs again, KD loss scaled by ``T^2``, into ``OUT/students-t2`` (next
@@ -139,7 +139,6 @@ def main() -> None:
         modality='ms',
         pseudo_rgb=True,
         mixed=True,
-        label_rule=params['label_rule'],
         **split,
     )
     dm.setup('fit')

@@ -1,4 +1,4 @@
-"""benchmarks/teacher_feature_pairing.py: the loss and the training epoch, by hand."""
+"""experiments/teacher_feature_pairing.py: the loss and the training epoch, by hand."""
 
 import math
 

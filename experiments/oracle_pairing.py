@@ -14,10 +14,10 @@ If oracle pairs do not beat random ones, the benchmark does not carry the
 mechanism (no matching can show a gain on it); if they do and SemBridge does
 not, the matching is what falls short::
 
-    python -m torchgeo_ackd.synthetic --root data/synthetic-mixed --mixed --label-rule dominant
+    python -m torchgeo_ackd.synthetic --root data/synthetic-mixed
     python -m torchgeo_ackd.pipeline --root data/synthetic-mixed --out output/mixed \
         --methods baseline,kd,kd_sembridge --seeds 0,1,2
-    python benchmarks/oracle_pairing.py data/synthetic-mixed output/mixed --seeds 0,1,2
+    python experiments/oracle_pairing.py data/synthetic-mixed output/mixed --seeds 0,1,2
 
 The same splits as the pipeline (its default seed-0 split); nothing is tuned
 on the test split: the script reports what the runs give.
@@ -84,7 +84,6 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
     index = int(path.stem.rsplit('_', 1)[1])
-    label_rule = params['label_rule']
     real = generate.scene_abundances
 
     def probe(*args: object) -> None:
@@ -93,8 +92,12 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     generate.scene_abundances = probe  # type: ignore[assignment]
     try:
         if modality == 'ms':
-            generate._ms_sample(
-                class_name, index, params['seed'], params['ms_size'], True, label_rule
+            generate.synthetic_ms_image(
+                class_name,
+                index,
+                seed=params['seed'],
+                size=params['ms_size'],
+                mixed=True,
             )
         else:
             generate.synthetic_rgb_image(
@@ -103,7 +106,6 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
                 seed=params['seed'],
                 size=params['rgb_size'],
                 mixed=True,
-                label_rule=label_rule,
             )
     except _Drawn as drawn:
         return drawn.args[0]
@@ -178,7 +180,6 @@ def teacher_on_gallery(
         root,
         generate=False,
         mixed=True,
-        label_rule=params['label_rule'],
         **split,
     )
     saved = state[type(dm).__name__]
@@ -253,9 +254,6 @@ def report_pairings(
         / 'pairing.pt',
         'SSM (matcher)': out / 'matcher' / 'pairing.pt',
     }
-    # The pipeline's label-space starts (out of fold with --teacher-folds).
-    for run in sorted((students / f'baseline_seed{seed}').glob('pairing_label_space*')):
-        candidates[f'label space ({run.name})'] = run / 'pairing.pt'
     for run in sorted((students / f'kd_sembridge_seed{seed}').glob('pairing_epoch*')):
         candidates[f'DynM ({run.name})'] = run / 'pairing.pt'
     for name, source in candidates.items():
@@ -323,15 +321,16 @@ def main() -> None:
     )
     _, csv_path = pairing.save(students.parent / f'{students.name}-oracle_pairing')
     report_pairings(args.out, args.root, params, seeds[0], pairing)
-    if params.get('label_rule') == 'annotated':
-        checkpoint = args.out / 'students' / f'kd_seed{seeds[0]}' / 'best.ckpt'
-        for name, (label, dominant) in teacher_on_gallery(
-            checkpoint, args.root, params, split
-        ).items():
-            print(
-                f'teacher on MS {name} images labelled with their minor land cover: '
-                f'names the label on {label:.1%}, the dominant cover on {dominant:.1%}'
-            )
+    # Mixed scenes carry annotated labels: what the teacher names on those
+    # labelled with their minor cover.
+    checkpoint = args.out / 'students' / f'kd_seed{seeds[0]}' / 'best.ckpt'
+    for name, (label, dominant) in teacher_on_gallery(
+        checkpoint, args.root, params, split
+    ).items():
+        print(
+            f'teacher on MS {name} images labelled with their minor land cover: '
+            f'names the label on {label:.1%}, the dominant cover on {dominant:.1%}'
+        )
     # The pipeline's runs this script compares with: those the pipeline made
     # (a run without SemBridge students has no kd_sembridge to train again).
     methods = tuple(

@@ -1,3 +1,7 @@
+# Archived: ran at commit a261fe0 (`git checkout a261fe0`, where it is
+# benchmarks/stronger_pairing.py); the option it studies (the label-space pairing, with out-of-fold teacher logits)
+# was removed from the package after it showed no gain (see
+# experiments/README.md). It does not run on the current package; no test.
 """How much would KD gain from label-space pairs found by a stronger RGB model?
 
 A diagnostic of the annotated mixed benchmark (``python -m
@@ -14,7 +18,7 @@ from the config of the pipeline's ``kd_label_space`` runs (the same teacher
 logits, KD loss, seeds and students), and every run is scored, paired by
 seed, on ``--test-per-class`` further fresh RGB images that no model saw::
 
-    python benchmarks/stronger_pairing.py data/synthetic-annotated-300 \\
+    python experiments/stronger_pairing.py data/synthetic-annotated-300 \\
         output/annotated-300-oof --seeds 0,1,2
 
 The stronger model's extra labels reach the KD students only through the
@@ -31,7 +35,12 @@ from pathlib import Path
 import torch
 import yaml
 from fresh_test import accuracy, fresh_indices
-from kd_targets import DATAMODULE, label_space_neighbours, score_targets, targets_of_run
+from kd_targets import (
+    checkpoint_statistics,
+    label_space_neighbours,
+    score_targets,
+    targets_of_run,
+)
 
 from torchgeo_ackd.callbacks.dynamic_matching import student_logits
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
@@ -39,7 +48,6 @@ from torchgeo_ackd.datasets import Pairing, relative_files
 from torchgeo_ackd.datasets.torch_files import read_torch_file
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
-from torchgeo_ackd.pipeline.pairings import _build, _statistics
 from torchgeo_ackd.synthetic import benchmark_parameters, generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
@@ -131,9 +139,9 @@ def main() -> None:
     model = ACKDTask.load_from_checkpoint(
         checkpoint, map_location='cpu', weights_only=True
     ).eval()
-    stats = _statistics(read_torch_file(checkpoint, 'pairing model'), DATAMODULE)
+    stats = checkpoint_statistics(read_torch_file(checkpoint, 'pairing model'))
     init = {'root': str(args.root), 'generate': False, 'modality': 'paired'}
-    dm = _build(DATAMODULE, init | {'pairing_file': None} | stats, None)
+    dm = SyntheticACKDDataModule(**(init | {'pairing_file': None} | stats))
     dm.setup('fit')
     with torch.no_grad():
         logits = student_logits(model.student, dm, torch.device('cpu'))

@@ -1,4 +1,4 @@
-"""benchmarks/matcher_semantics.py: the scores of a pairing, by hand."""
+"""experiments/matcher_semantics.py: the scores of a pairing, by hand."""
 
 import matcher_semantics as semantics
 import torch
