@@ -1,4 +1,3 @@
-import math
 import os
 import socket
 from pathlib import Path
@@ -14,7 +13,6 @@ from torch import Tensor
 from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import ACKDDataset, Pairing
-from torchgeo_ackd.matching import adapt_batchnorm
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import MatcherTask
 
@@ -109,50 +107,14 @@ def test_equals_brute_force_numpy(root: Path) -> None:
     assert result.distinct_teachers() == len(set(pairing.tolist()))
 
 
-def test_adapt_batchnorm_embeds_students_with_their_statistics(root: Path) -> None:
-    dm = _datamodule(root)
-    matcher = _matcher()
-    own = {k: v.clone() for k, v in matcher.rgb_encoder.state_dict().items()}
-    result = _pair(dm, matcher, adapt_batchnorm=True)
-
-    # By hand: the RGB training images normalised per sample, M_G adapted on
-    # them in the student loader's batches (eval_batch_size 7, in order).
-    images = torch.stack([dm.rgb_train[i]['image'] for i in range(len(dm.rgb_train))])
-    mean, std = dm.statistics('rgb')
-    images = (images - mean[:, None, None]) / std[:, None, None]
-    encoder = adapt_batchnorm(matcher.rgb_encoder, iter(images.split(7)))
-    with torch.no_grad():
-        student = matcher.rgb_head.eval()(encoder(images)).double().numpy()
-    gallery = _embed_independently(matcher, dm.ms_train, *dm.statistics('ms'), ms=True)
-    s_cls, g_cls = dm.rgb_train.targets.numpy(), dm.ms_train.targets.numpy()
-    best, best_sim = _brute_force(student, s_cls, gallery, g_cls)
-    np.testing.assert_array_equal(result.teacher_index.numpy(), best)
-    np.testing.assert_allclose(result.scores.numpy(), best_sim, rtol=1e-4, atol=1e-5)
-    # The task's own M_G keeps the statistics it was trained with.
-    for key, value in matcher.rgb_encoder.state_dict().items():
-        assert torch.equal(value, own[key]), key
-    # Without the option the students are embedded with those statistics,
-    # which differ from the adapted ones.
-    plain = _pair(dm, matcher)
-    assert not torch.allclose(plain.scores, result.scores)
-
-
-def test_end_of_training_adapts_batchnorm_once(
+def test_end_of_training_embeds_the_gallery_once(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The written pairing and the logged retrieval share one adapted M_G and
-    one embedding of the gallery."""
+    """The written pairing and the logged retrieval share one embedding of the
+    gallery."""
     import lightning.pytorch as pl
 
     import torchgeo_ackd.callbacks.initial_pairing as pairing_module
-
-    calls = []
-
-    def counting(module: torch.nn.Module, images: Any) -> torch.nn.Module:
-        calls.append(module)
-        return adapt_batchnorm(module, images)
-
-    monkeypatch.setattr(pairing_module, 'adapt_batchnorm', counting)
     import torchgeo_ackd.matching.initial as engine_module
 
     passes: list[str] = []  # the batch key of every pass over a dataset
@@ -167,7 +129,7 @@ def test_end_of_training_adapts_batchnorm_once(
         monkeypatch.setattr(module, 'compute_embeddings', counted)
     dm = _datamodule(root)
     matcher = _matcher()
-    callback = InitialPairing(output_dir=str(tmp_path), adapt_batchnorm=True)
+    callback = InitialPairing(output_dir=str(tmp_path))
     trainer = pl.Trainer(
         callbacks=[callback],
         max_epochs=1,
@@ -179,28 +141,21 @@ def test_end_of_training_adapts_batchnorm_once(
         default_root_dir=tmp_path,
     )
     trainer.fit(matcher, dm)
-    assert len(calls) == 1
     # One pass over the MS gallery for the pairing and the retrieval; the
     # RGB training images (pairing) and validation images (retrieval).
     assert sorted(passes) == ['image_ms', 'image_rgb', 'image_rgb']
     written = Pairing.read(tmp_path / 'pairing.pt')
-    # Built again from scratch (a second adaptation), the same pairing.
+    # Built again from scratch, the same pairing.
     again = callback.pairing(matcher, dm)
-    assert len(calls) == 2
     assert torch.equal(written.teacher_index, again.teacher_index)
     torch.testing.assert_close(written.scores, again.scores)
 
 
-@pytest.mark.parametrize('adapt', [False, True])
-def test_rgb_embedder_refuses_other_than_three_channels(
-    root: Path, adapt: bool
-) -> None:
-    embed = InitialPairing(adapt_batchnorm=adapt).rgb_embedder(
-        _matcher(), _datamodule(root)
-    )
-    assert embed(torch.zeros(2, 3, 24, 24)).shape[0] == 2
+def test_rgb_embedding_refuses_other_than_three_channels() -> None:
+    matcher = _matcher().eval()
+    assert matcher.embed_rgb(torch.zeros(2, 3, 24, 24)).shape[0] == 2
     with pytest.raises(ValueError, match=r'shape \(B, 3, H, W\), got \(2, 4, 24, 24\)'):
-        embed(torch.zeros(2, 4, 24, 24))
+        matcher.embed_rgb(torch.zeros(2, 4, 24, 24))
 
 
 def test_teacher_stage_datamodule_works_too(root: Path) -> None:
@@ -355,20 +310,6 @@ def test_ddp_gloo_equals_single_process(root: Path, tmp_path: Path) -> None:
     assert torch.equal(ranks[0][1], ranks[1][1])
     assert torch.equal(ranks[0][0], single[0])
     torch.testing.assert_close(ranks[0][1], single[1])
-
-
-def test_capacity_limits_hubs(root: Path) -> None:
-    dm = _datamodule(root)
-    free = _pair(dm)
-    capped = _pair(dm, capacity=1.0)
-    students, teachers = dm.rgb_train.targets, dm.ms_train.targets
-    assert torch.equal(teachers[capped.teacher_index], students)
-    for c in students.unique().tolist():
-        share = math.ceil(int((students == c).sum()) / int((teachers == c).sum()))
-        assert int(torch.bincount(capped.teacher_index[students == c]).max()) <= share
-    assert capped.distinct_teachers() >= free.distinct_teachers()
-    # Each student's score is the cosine of its own pair, never above its best.
-    assert bool((capped.scores <= free.scores + 1e-6).all())
 
 
 def test_pairing_refused_for_other_pixels_under_the_same_names(

@@ -12,7 +12,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from torchgeo_ackd.matching import (
     ViewEmbeddings,
-    adapt_batchnorm,
     broadcast_buffers,
     compute_embeddings,
     eval_mode,
@@ -217,50 +216,6 @@ def test_ddp_gloo_equals_single_process(tmp_path: Path) -> None:
         assert result['bn'][1] == 10
         assert 'samples were never produced' in result['missing']
         assert '[5]' in result['missing']
-
-
-def _conv_bn() -> nn.Sequential:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.5))
-
-
-def test_adapt_batchnorm_takes_the_statistics_of_the_images() -> None:
-    model = _conv_bn()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    # Two batches of equal size from a shifted, scaled distribution.
-    batches = [3 + 2 * torch.randn(8, 3, 10, 10) for _ in range(2)]
-    adapted = adapt_batchnorm(model, iter(batches))
-
-    # By hand: the conv's outputs per batch, their per-channel mean and
-    # unbiased variance over (N, H, W), averaged over the two batches.
-    with torch.no_grad():
-        features = [model[0](b) for b in batches]
-    mean = torch.stack([f.mean((0, 2, 3)) for f in features]).mean(0)
-    var = torch.stack([f.var((0, 2, 3), unbiased=True) for f in features]).mean(0)
-    norm = adapted[1]
-    assert isinstance(norm, nn.BatchNorm2d)
-    torch.testing.assert_close(norm.running_mean, mean, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(norm.running_var, var, rtol=1e-5, atol=1e-5)
-    assert int(norm.num_batches_tracked) == 2
-    # Weights are shared values, not retrained; the original is untouched.
-    assert torch.equal(adapted[0].weight, model[0].weight)
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, before[key]), key
-    # The copy is in eval mode: dropout off, outputs deterministic.
-    assert not any(m.training for m in adapted.modules())
-    x = torch.randn(2, 3, 10, 10)
-    assert torch.equal(adapted(x), adapted(x))
-    # Its outputs on the target images are now centred per channel.
-    with torch.no_grad():
-        out = adapted[1](adapted[0](batches[0]))
-    assert out.mean((0, 2, 3)).abs().max() < 0.3
-
-
-def test_adapt_batchnorm_errors() -> None:
-    with pytest.raises(ValueError, match='no BatchNorm'):
-        adapt_batchnorm(nn.Linear(3, 2), iter([torch.randn(2, 3)]))
-    with pytest.raises(ValueError, match='no images'):
-        adapt_batchnorm(_conv_bn(), iter([]))
 
 
 def test_view_embeddings_keep_each_sample_once_in_index_order() -> None:

@@ -1,9 +1,6 @@
-import math
-
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from torchgeo_ackd.matching import match_cosine, match_kl
@@ -295,57 +292,6 @@ def test_type_and_argument_errors() -> None:
         match_cosine(s, cls5, g, cls3, chunk_size=0)
     with pytest.raises(ValueError, match='temperature must be a finite number > 0'):
         match_kl(s, cls5, g, cls3, temperature=0.0)
-
-
-def test_capacity_assign_greedy_by_score() -> None:
-    from torchgeo_ackd.matching.search import capacity_assign
-
-    # Every student prefers teacher 0; it takes its two best (rows 1 and 3).
-    scores = torch.tensor(
-        [[0.9, 0.5, 0.1], [0.95, 0.2, 0.6], [0.3, 0.25, 0.2], [0.99, 0.1, 0.0]]
-    )
-    assert capacity_assign(scores, 2).tolist() == [1, 0, 1, 0]
-    assert capacity_assign(scores, 4).tolist() == scores.argmax(1).tolist()
-    with pytest.raises(ValueError, match='cannot take 4 students'):
-        capacity_assign(scores, 1)
-
-
-@pytest.mark.parametrize('capacity', [1.0, 1.5, 3.0])
-def test_capacity_limits_hubs_within_class(capacity: float) -> None:
-    g = torch.Generator().manual_seed(0)
-    # A hub: one gallery embedding close to every student.
-    students = torch.randn(60, 8, generator=g) + 3
-    gallery = torch.randn(12, 8, generator=g)
-    gallery[0] = 3
-    s_cls = torch.arange(60) % 3
-    g_cls = torch.arange(12) % 3
-    free, _ = match_cosine(students, s_cls, gallery, g_cls)
-    assert torch.bincount(free).max() > 10  # the hub takes most of its class
-    pairing, score = match_cosine(students, s_cls, gallery, g_cls, capacity=capacity)
-    assert torch.equal(g_cls[pairing], s_cls)  # the class constraint holds
-    limit = math.ceil(capacity * 20 / 4)  # 20 students, 4 teachers per class
-    assert int(torch.bincount(pairing).max()) <= limit
-    cos = F.normalize(students, dim=1) @ F.normalize(gallery, dim=1).T
-    torch.testing.assert_close(score, cos[torch.arange(60), pairing])
-    # Enough capacity for everyone: the unconstrained nearest neighbour.
-    wide, _ = match_cosine(students, s_cls, gallery, g_cls, capacity=20.0)
-    assert torch.equal(wide, free)
-
-
-def test_capacity_kl_scores_are_the_kl_of_the_pair() -> None:
-    g = torch.Generator().manual_seed(1)
-    zs, zt = torch.randn(30, 5, generator=g), torch.randn(6, 5, generator=g)
-    s_cls, t_cls = torch.arange(30) % 2, torch.arange(6) % 2
-    pairing, kl = match_kl(zs, s_cls, zt, t_cls, temperature=3.0, capacity=1.0)
-    assert int(torch.bincount(pairing).max()) <= 5 and torch.equal(
-        t_cls[pairing], s_cls
-    )
-    log_ps = torch.log_softmax(zs / 3, 1)
-    log_pt = torch.log_softmax(zt[pairing] / 3, 1)
-    expected = (log_pt.exp() * (log_pt - log_ps)).sum(1)
-    torch.testing.assert_close(kl, expected, rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match='capacity'):
-        match_kl(zs, s_cls, zt, t_cls, capacity=0.5)
 
 
 def test_nearest_class_accuracy_hand_computed() -> None:

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from torchgeo_ackd.matching import classes_of_right_teachers, matched_teachers
+from torchgeo_ackd.matching import matched_teachers
 
 
 def test_matched_teachers_by_hand() -> None:
@@ -31,34 +31,3 @@ def test_temperature_softens() -> None:
     assert float(soft.true_class_probability) == pytest.approx(p)
     assert float(soft.entropy) > float(sharp.entropy)
     assert float(sharp.wrong_fraction) == float(soft.wrong_fraction) == 0.0
-
-
-def test_classes_of_right_teachers() -> None:
-    logits = torch.tensor(
-        [
-            [3.0, 0.0, 0.0],  # class 0, predicted 0: kept
-            [0.0, 3.0, 0.0],  # class 0, predicted 1: left out
-            [0.0, 3.0, 0.0],  # class 1, predicted 1: kept
-            [3.0, 0.0, 0.0],  # class 2, predicted 0: the only class-2 image
-        ]
-    )
-    classes = torch.tensor([0, 0, 1, 2])
-    kept = classes_of_right_teachers(logits, classes)
-    # Class 2 has no right image: it keeps its (wrong) one, so it can be matched.
-    assert kept.tolist() == [0, -1, 1, 2]
-
-
-def test_left_out_teachers_are_never_matched() -> None:
-    from torchgeo_ackd.matching import match_kl
-
-    torch.manual_seed(0)
-    teacher_logits = torch.randn(40, 4) * 3
-    teacher_classes = torch.arange(40) % 4
-    student_logits = torch.randn(25, 4)
-    student_classes = torch.arange(25) % 4
-    kept = classes_of_right_teachers(teacher_logits, teacher_classes)
-    assert int((kept == -1).sum()) > 0  # random logits: many are wrong
-    index, _ = match_kl(student_logits, student_classes, teacher_logits, kept)
-    assert bool((kept[index] == student_classes).all())
-    right = teacher_logits.argmax(1) == teacher_classes
-    assert bool(right[index].all())

@@ -31,15 +31,12 @@ def test_loaded_from_state_dict(tmp_path: Path) -> None:
 def test_from_config_reads_every_teacher_field(tmp_path: Path) -> None:
     model = timm.create_model('resnet18', in_chans=12, num_classes=5)
     torch.save(model.state_dict(), tmp_path / 'teacher.pt')
-    # A student config's teacher group, with the out-of-fold soft labels the
-    # student task (not the teacher) reads: the benchmark scripts pass it whole.
     config = TeacherConfig(
         model='resnet18',
         in_channels=12,
         weights=str(tmp_path / 'teacher.pt'),
         multilabel=True,
         multilabel_logits='raw',
-        out_of_fold_logits=str(tmp_path / 'absent.pt'),
     )
     teacher = FrozenTeacher.from_config(config, 5)
     assert torch.equal(teacher.model.conv1.weight, model.conv1.weight)

@@ -1,4 +1,4 @@
-"""The pipeline's SSM pairings: one file per variant, each as the matcher computes it."""
+"""The pipeline's SSM pairings: one file per split, each as the matcher computes it."""
 
 from pathlib import Path
 
@@ -7,15 +7,15 @@ from conftest import TINY_DATA
 
 from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-from torchgeo_ackd.datasets import Pairing
-from torchgeo_ackd.pipeline.methods import METHODS
+from torchgeo_ackd.datasets import Pairing, SyntheticACKD
+from torchgeo_ackd.pipeline.folds import write_fold_split
 from torchgeo_ackd.pipeline.pairings import SSMPairings
 from torchgeo_ackd.tasks import MatcherTask
 
 DATAMODULE = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
 
 
-def test_adapted_batchnorm_pairing_is_its_own_variant(
+def test_a_fold_gets_the_matchers_pairing_of_its_students(
     bench: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / 'out'
@@ -25,32 +25,30 @@ def test_adapted_batchnorm_pairing_is_its_own_variant(
     init = {'root': str(bench['root']), 'generate': False} | TINY_DATA
     pairings = SSMPairings(DATAMODULE, init, out)
 
-    # The matcher's own pairing stays the plain one; the adapted one is new.
-    assert pairings.path(None, None) == out / 'matcher' / 'pairing.pt'
-    adapted = pairings.path(None, None, adapt_batchnorm=True)
-    assert adapted == out / 'matcher' / 'pairings' / 'nearest_adabn' / 'pairing.pt'
-    capped = pairings.path(None, 1.0, adapt_batchnorm=True)
-    assert capped.parent.name == 'capacity1.0_adabn'
+    # The default split: the matcher stage's own pairing, not computed again.
+    assert pairings.path(None) == out / 'matcher' / 'pairing.pt'
+    split = tmp_path / 'fold1' / 'split.csv'
+    write_fold_split(split, SyntheticACKD, {'root': init['root']}, None, 1, 3, seed=0)
+    path = pairings.path(split)
+    assert path == tmp_path / 'fold1' / 'pairings' / 'nearest' / 'pairing.pt'
 
-    # Read back: what InitialPairing computes with the option, for every student.
+    # Read back: what InitialPairing computes for that fold's students, with
+    # the matcher's weights and the statistics it was trained with.
     matcher = MatcherTask.load_from_checkpoint(
         bench['matcher'], map_location='cpu', weights_only=True
     )
-    dm = SyntheticACKDDataModule(**init, modality='ms')
+    state = torch.load(bench['matcher'], map_location='cpu', weights_only=True)
+    stats = {
+        k: v.tolist()
+        for k, v in state['SyntheticACKDDataModule'].items()
+        if k.endswith(('_mean', '_std'))
+    }
+    dm = SyntheticACKDDataModule(**init | stats, modality='ms', split_file=str(split))
     dm.setup('fit')
-    expected = InitialPairing(adapt_batchnorm=True).pairing(matcher, dm)
-    written = Pairing.load(adapted, dm.rgb_train, dm.gallery)
+    expected = InitialPairing().pairing(matcher, dm)
+    written = Pairing.load(path, dm.rgb_train, dm.gallery)
     assert torch.equal(written.teacher_index, expected.teacher_index)
     assert torch.equal(dm.gallery.targets[written.teacher_index], dm.rgb_train.targets)
-    plain = Pairing.load(bench['pairing'], dm.rgb_train, dm.gallery)
-    assert not torch.allclose(plain.scores, written.scores)
-
-
-def test_adabn_methods_set_the_option() -> None:
-    assert METHODS['kd_sembridge_adabn'].adapt_batchnorm
-    assert METHODS['kd_sembridge_adabn'].dynm
-    assert METHODS['kd_sembridge_adabn_no_dynm'].adapt_batchnorm
-    assert not METHODS['kd_sembridge_adabn_no_dynm'].dynm
-    # Every other method keeps the reference's embedding.
-    others = [m for name, m in METHODS.items() if 'adabn' not in name]
-    assert not any(m.adapt_batchnorm for m in others)
+    # Computed once: asked again, the file is reused.
+    stamp = path.stat().st_mtime_ns
+    assert pairings.path(split) == path and path.stat().st_mtime_ns == stamp

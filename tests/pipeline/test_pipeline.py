@@ -241,13 +241,12 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
 
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     out = tmp_path / 'out'
-    # SemBridge with hub-limited SSM: one method exercises fold pairings,
-    # capacity and the paired gains (plain SemBridge is the same path).
-    fast = FAST | {'methods': ['baseline', 'kd_sembridge_capacity']}
+    # SemBridge: one method exercises fold pairings and the paired gains.
+    fast = FAST | {'methods': ['baseline', 'kd_sembridge']}
     results = run_pipeline(root=root, out=out, folds=3, **fast)
     assert [r.name for r in results] == [
         f'{method}_fold{fold}_seed0'
-        for method in ('baseline', 'kd_sembridge_capacity')
+        for method in ('baseline', 'kd_sembridge')
         for fold in range(3)
     ]
     for fold in range(3):
@@ -255,21 +254,14 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
         # Each fold's SSM pairing covers exactly that fold's RGB training images.
         students = SyntheticACKD(root, modality='rgb', split='train', split_file=split)
         gallery = SyntheticACKD(root, modality='ms', split='train', split_file=split)
-        capped = Pairing.load(
-            split.parent / 'pairings' / 'capacity1.0' / 'pairing.pt', students, gallery
-        )
-        assert len(capped) == len(students)
-        name = f'kd_sembridge_capacity_fold{fold}_seed0'
-        assert str(split) in (out / 'students' / name / 'config.yaml').read_text()
-        # The capacity variant's SSM pairing has no hub.
-        for c in students.targets.unique().tolist():
-            n_s = int((students.targets == c).sum())
-            n_t = int((gallery.targets == c).sum())
-            mine = capped.teacher_index[students.targets == c]
-            assert int(torch.bincount(mine).max()) <= -(-n_s // n_t)
+        pairing = split.parent / 'pairings' / 'nearest' / 'pairing.pt'
+        assert len(Pairing.load(pairing, students, gallery)) == len(students)
+        name = f'kd_sembridge_fold{fold}_seed0'
+        config = (out / 'students' / name / 'config.yaml').read_text()
+        assert str(split) in config and str(pairing) in config
     with open(out / 'results' / 'results.csv', newline='') as f:
         rows = {row['method']: row for row in csv.DictReader(f)}
-    method = 'kd_sembridge_capacity'
+    method = 'kd_sembridge'
     assert rows['baseline']['runs'] == rows[method]['runs'] == '3'
     # The paired gain is the mean of the three run-by-run differences.
     oa = {r.name: 100 * r.metrics['test_OverallAccuracy'] for r in results}
@@ -284,16 +276,16 @@ def test_k_fold_pipeline(tmp_path: Path) -> None:
     assert rows[method]['oa_gain_vs_baseline_runs'] == '3'
     assert 'paired' in (out / 'results' / 'results.md').read_text()
     # A rerun reuses every stage and the fold pairings.
-    fold0 = out / 'folds' / 'fold0' / 'pairings' / 'capacity1.0' / 'pairing.pt'
+    fold0 = out / 'folds' / 'fold0' / 'pairings' / 'nearest' / 'pairing.pt'
     stamp = fold0.stat()
     assert all(r.reused for r in run_pipeline(root=root, out=out, folds=3, **fast))
     assert fold0.stat().st_mtime_ns == stamp.st_mtime_ns
-    # The variance diagnosis reads these runs back (benchmarks/dynm_diagnosis.py).
+    # The variance diagnosis reads these runs back (experiments/dynm_diagnosis.py).
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
         'dynm_diagnosis',
-        Path(__file__).parents[2] / 'benchmarks' / 'dynm_diagnosis.py',
+        Path(__file__).parents[2] / 'experiments' / 'dynm_diagnosis.py',
     )
     assert spec is not None and spec.loader is not None
     diagnosis = importlib.util.module_from_spec(spec)
@@ -424,10 +416,10 @@ def test_default_root_configs_do_not_depend_on_an_earlier_run(
     assert given.init_args['generate'] is False
     assert given.init_args['ms_per_class'] == TINY['ms_per_class']
     assert given.init_args['mixed'] is True
-    assert given.init_args['label_rule'] == 'annotated'
+    assert 'label_rule' not in given.init_args
     pure = generate_synthetic_benchmark(tmp_path / 'pure', mixed=False, **TINY)
     control = resolve_benchmark(pure, None).init_args
-    assert control['mixed'] is False and control['label_rule'] == 'dominant'
+    assert control['mixed'] is False and 'label_rule' not in control
     assert control['generator_seed'] == 0 and 'rgb_format' not in control
 
 
@@ -449,114 +441,6 @@ def test_an_older_default_benchmark_is_not_overwritten(
     assert f'--root {Path("data/synthetic")}' in message
     assert marker.read_bytes() == written
     assert not (tmp_path / 'out' / 'teacher').exists()
-
-
-def test_label_space_start_with_out_of_fold_logits(tmp_path: Path) -> None:
-    """One pipeline run checks both options (each costs several fit processes)."""
-    import csv as csv_module
-
-    from torchgeo_ackd.datamodules import SyntheticACKDDataModule
-    from torchgeo_ackd.datasets import SyntheticACKD, relative_files
-    from torchgeo_ackd.models.teacher import read_out_of_fold_logits
-    from torchgeo_ackd.tasks import ACKDTask, TeacherTask
-
-    root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
-    out = tmp_path / 'out'
-    fast = FAST | {'methods': ['kd_label_space']}
-    results = run_pipeline(root=root, out=out, teacher_folds=2, **fast)
-    # The baseline the label-space start reads is trained first, though not asked for.
-    assert [r.name for r in results] == ['baseline_seed0', 'kd_label_space_seed0']
-    baseline, student = (r.directory for r in results)
-    inputs = json.loads((student / 'inputs.json').read_text())
-    assert inputs['stage:baseline_seed0'] == results[0].run_id
-
-    # Teacher folds: the held-out images partition the gallery, are never
-    # trained on, and the rest keep their split.
-    gallery = SyntheticACKD(root, modality='ms', split='train')
-    folds = out / 'teacher_folds'
-    held_out = {}
-    for fold in range(2):
-        split_file = folds / f'fold{fold}' / 'split.csv'
-        with open(split_file, newline='') as f:
-            split = {row['path']: row['split'] for row in csv_module.DictReader(f)}
-        trained = SyntheticACKD(
-            root, modality='ms', split='train', split_file=split_file
-        )
-        held_out[fold] = set(relative_files(gallery)) - set(relative_files(trained))
-        assert held_out[fold] and all(split[f] == 'test' for f in held_out[fold])
-        assert set(relative_files(trained)) < set(relative_files(gallery))
-    assert held_out[0] | held_out[1] == set(relative_files(gallery))
-    assert not held_out[0] & held_out[1]
-    oof_path = folds / 'out_of_fold_logits.pt'
-    state = torch.load(oof_path, weights_only=True)
-    assert sorted(state['files']) == sorted(relative_files(gallery))
-    # Each row is the logits of the teacher that did not train on the image,
-    # recomputed here from its checkpoint and its own normalisation.
-    everything = SyntheticACKD(root, modality='ms', split='all')
-    for fold in range(2):
-        run = folds / f'fold{fold}'
-        teacher = TeacherTask.load_from_checkpoint(
-            run / 'best.ckpt', map_location='cpu'
-        )
-        stats = torch.load(run / 'best.ckpt', weights_only=True)[
-            'SyntheticACKDDataModule'
-        ]
-        name = sorted(held_out[fold])[0]
-        raw = everything[list(relative_files(everything)).index(name)]['image']
-        mean, std = (stats[k].view(1, -1, 1, 1) for k in ('ms_mean', 'ms_std'))
-        with torch.no_grad():
-            expected = teacher.eval().model((raw.float()[None] - mean) / std)[0]
-        row = state['logits'][state['files'].index(name)]
-        assert torch.allclose(row, expected, atol=1e-4)
-    # KD students read them; the baseline does not.
-    assert str(oof_path) in (student / 'config.yaml').read_text()
-    assert 'out_of_fold_logits' not in (baseline / 'config.yaml').read_text()
-
-    # The label-space pairing, recomputed by brute force: the baseline's class
-    # probabilities and the out-of-fold ones (T = 1), per student the
-    # same-class teacher of lowest KL. The student started from it and kept it.
-    pairing = Pairing.read(baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
-    initial = Pairing.read(student / 'pairing_initial' / 'pairing.pt')
-    assert torch.equal(initial.teacher_index, pairing.teacher_index)
-    assert not list(student.glob('pairing_epoch*'))  # no DynM in this method
-    checkpoint = baseline / 'best.ckpt'
-    stats = torch.load(checkpoint, map_location='cpu', weights_only=True)[
-        'SyntheticACKDDataModule'
-    ]
-    normalisation = {
-        k: v.tolist() for k, v in stats.items() if k.endswith(('_mean', '_std'))
-    }
-    dm = SyntheticACKDDataModule(
-        root, modality='paired', generate=False, **normalisation
-    )
-    dm.setup('fit')
-    task = ACKDTask.load_from_checkpoint(checkpoint, map_location='cpu').eval()
-    with torch.no_grad():
-        rgb = dm.rgb_train.__getitems__(list(range(len(dm.rgb_train)))).collated
-        rgb_image = dm.preprocess({'image_rgb': rgb['image']})['image_rgb']
-        log_p_s = task.student(rgb_image).log_softmax(1)
-    log_p_t = read_out_of_fold_logits(oof_path, dm.gallery).log_softmax(1)
-    for s in range(len(dm.rgb_train)):
-        same = (dm.gallery.targets == dm.rgb_train.targets[s]).nonzero().flatten()
-        kl = [float((log_p_t[t].exp() * (log_p_t[t] - log_p_s[s])).sum()) for t in same]
-        chosen = int(pairing.teacher_index[s])
-        assert chosen in same.tolist()
-        assert kl[same.tolist().index(chosen)] == pytest.approx(min(kl), abs=1e-5)
-
-    # A rerun reuses the fold teachers, the logits file, the pairing and the runs.
-    stamps = [
-        p.stat().st_mtime_ns
-        for p in (oof_path, baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
-    ]
-    assert all(
-        r.reused for r in run_pipeline(root=root, out=out, teacher_folds=2, **fast)
-    )
-    assert stamps == [
-        p.stat().st_mtime_ns
-        for p in (oof_path, baseline / 'pairing_label_space_out_of_fold' / 'pairing.pt')
-    ]
-    with pytest.raises(ValueError, match='--teacher-folds must be 0'):
-        run_pipeline(root=root, out=out, teacher_folds=1, **fast)
 
 
 def test_a_checkpoint_of_an_attempt_that_cannot_resume_is_not_tested(

@@ -17,8 +17,6 @@ from torchgeo_ackd.synthetic.mixtures import (
     DOMINANT_SHARE,
     Mixture,
     _annotated_mixture,
-    check_label_rule,
-    resolve_label_rule,
     scene_abundances,
 )
 
@@ -33,34 +31,6 @@ def test_pure_scene_is_the_class_layout(name: str) -> None:
     assert mixture == Mixture(name, None, 1.0)
 
 
-@pytest.mark.parametrize('seed', range(8))
-def test_mixed_scene_keeps_the_dominant_share(seed: int) -> None:
-    name, size = SYNTHETIC_CLASSES[seed % len(SYNTHETIC_CLASSES)], 48
-    mixed, mixture = scene_abundances(
-        name, np.random.default_rng(seed), size, 10.0, True, 'dominant'
-    )
-    # The same generator state first draws the dominant layout, then the
-    # second class, the share, the second layout and the boundary field.
-    rng = np.random.default_rng(seed)
-    dominant = class_abundances(name, rng, size, 10.0)
-    others = [c for c in SYNTHETIC_CLASSES if c != name]
-    second = others[int(rng.integers(len(others)))]
-    share = rng.uniform(*DOMINANT_SHARE)
-    minor = class_abundances(second, rng, size, 10.0)
-    from_dominant = (mixed == dominant).all(-1)
-    from_minor = (mixed == minor).all(-1)
-    assert (from_dominant | from_minor).all()  # every pixel is one of the two
-    exclusive = from_dominant & ~from_minor
-    # The boundary field's quantile gives the share up to one pixel; pixels
-    # where both layouts agree count for both.
-    pixel = 1 / size**2
-    assert exclusive.mean() <= share + pixel and from_dominant.mean() >= share - pixel
-    assert DOMINANT_SHARE[0] <= share <= DOMINANT_SHARE[1]
-    assert second != name
-    assert mixture == Mixture(name, second, share)
-    assert 0.0 <= mixed.min() and mixed.sum(-1).max() <= 1.0 + 1e-9
-
-
 def test_mixed_changes_the_image_and_pure_is_unchanged() -> None:
     pure = synthetic_rgb_image('Forest', 3, seed=1, size=24, mixed=False)
     assert np.array_equal(
@@ -70,26 +40,15 @@ def test_mixed_changes_the_image_and_pure_is_unchanged() -> None:
     assert mixed.shape == pure.shape and not np.array_equal(mixed, pure)
 
 
-def test_the_default_scene_is_mixed_and_annotated() -> None:
+def test_the_default_scene_is_mixed() -> None:
     for render, size in ((synthetic_ms_image, 16), (synthetic_rgb_image, 24)):
         default = render('Wetland', 2, seed=1, size=size)
-        annotated = render(
-            'Wetland', 2, seed=1, size=size, mixed=True, label_rule='annotated'
+        np.testing.assert_array_equal(
+            default, render('Wetland', 2, seed=1, size=size, mixed=True)
         )
-        np.testing.assert_array_equal(default, annotated)
-        for other in ({'mixed': False}, {'mixed': True, 'label_rule': 'dominant'}):
-            assert not np.array_equal(
-                default,
-                render('Wetland', 2, seed=1, size=size, **other),  # type: ignore[operator]
-            )
-
-
-def test_label_rule_is_resolved() -> None:
-    assert resolve_label_rule(True, None) == 'annotated'
-    assert resolve_label_rule(False, None) == 'dominant'
-    assert resolve_label_rule(True, 'dominant') == 'dominant'
-    with pytest.raises(ValueError, match='needs mixed scenes'):
-        resolve_label_rule(False, 'annotated')
+        assert not np.array_equal(
+            default, render('Wetland', 2, seed=1, size=size, mixed=False)
+        )
 
 
 def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
@@ -101,12 +60,13 @@ def test_a_version_1_benchmark_is_the_pure_one(tmp_path: Path) -> None:
     written = dict(meta['parameters'])
     # What version 1 wrote for the same (pure) benchmark.
     meta['version'] = 1
-    del meta['parameters']['mixed'], meta['parameters']['label_rule']
+    del meta['parameters']['mixed']
     (root / 'synthetic.json').write_text(json.dumps(meta))
     assert generate_synthetic_benchmark(root, mixed=False, **tiny) == root  # reused
     # Read back as the pure benchmark it is, not with today's defaults.
+    del written['label_rule']
     assert benchmark_parameters(root) == written
-    assert written['mixed'] is False and written['label_rule'] == 'dominant'
+    assert written['mixed'] is False
     with pytest.raises(FileExistsError, match='other parameters'):
         generate_synthetic_benchmark(root, **tiny)
     # Another version's benchmark is not reused, whatever its parameters.
@@ -133,7 +93,7 @@ def test_annotated_scene_holds_its_label_and_reports_its_mixture(
     monkeypatch.setattr(mixtures, 'class_abundances', _marked)
     label, size = SYNTHETIC_CLASSES[seed % len(SYNTHETIC_CLASSES)], 40
     marks, mixture = scene_abundances(
-        label, np.random.default_rng(seed), size, 10.0, True, 'annotated'
+        label, np.random.default_rng(seed), size, 10.0, True
     )
     marks = marks[..., 0]
     assert label in (mixture.dominant, mixture.second)
@@ -175,45 +135,48 @@ def test_annotated_labels_follow_the_area() -> None:
     assert counts.min() > 0.8 * len(minor) / 9
 
 
-def test_label_rule_is_checked() -> None:
-    check_label_rule(True, 'annotated')
-    check_label_rule(False, 'dominant')
-    with pytest.raises(ValueError, match="label_rule must be one of .* got 'noisy'"):
-        check_label_rule(True, 'noisy')
-    with pytest.raises(ValueError, match='needs mixed scenes'):
-        check_label_rule(False, 'annotated')
-
-
-def test_annotated_benchmark_is_its_own(tmp_path: Path) -> None:
+def test_the_label_rule_is_recorded_and_dominant_refused(tmp_path: Path) -> None:
+    """Only the annotated rule is left; the metadata records it as before."""
     import json
 
     tiny = {'ms_per_class': 2, 'rgb_per_class': 2, 'ms_size': 8, 'rgb_size': 8}
-    root = generate_synthetic_benchmark(
-        tmp_path / 'b', mixed=True, label_rule='dominant', **tiny
-    )
+    root = generate_synthetic_benchmark(tmp_path / 'b', **tiny)
     meta = json.loads((root / 'synthetic.json').read_text())
-    assert meta['parameters']['label_rule'] == 'dominant'
-    # A mixed benchmark written before the label rule existed is reused ...
-    del meta['parameters']['label_rule']
-    (root / 'synthetic.json').write_text(json.dumps(meta))
-    assert (
-        generate_synthetic_benchmark(root, mixed=True, label_rule='dominant', **tiny)
-        == root
-    )
-    assert benchmark_parameters(root)['label_rule'] == 'dominant'
-    # ... but it is not the annotated one, today's default.
-    with pytest.raises(FileExistsError, match='other parameters'):
-        generate_synthetic_benchmark(root, **tiny)
-    with pytest.raises(ValueError, match='needs mixed scenes'):
-        generate_synthetic_benchmark(
-            tmp_path / 'c', mixed=False, label_rule='annotated', **tiny
-        )
-    annotated = generate_synthetic_benchmark(tmp_path / 'd', **tiny)
-    meta = json.loads((annotated / 'synthetic.json').read_text())
     assert meta['parameters']['mixed'] is True
     assert meta['parameters']['label_rule'] == 'annotated'
     assert 'probability equal to its share' in meta['scenes']
-    assert benchmark_parameters(annotated) == meta['parameters']
+    # Read back as generator arguments that rewrite it: no label rule.
+    parameters = benchmark_parameters(root)
+    assert parameters == {
+        k: v for k, v in meta['parameters'].items() if k != 'label_rule'
+    }
+    assert generate_synthetic_benchmark(root, **tiny) == root  # reused
+    assert generate_synthetic_benchmark(root, label_rule='annotated', **tiny) == root
+    # Mixed scenes labelled by their dominant cover (recorded, or written
+    # before the rule was recorded): refused, naming the file.
+    for rule in ('dominant', None):
+        if rule is None:
+            del meta['parameters']['label_rule']
+        else:
+            meta['parameters']['label_rule'] = rule
+        (root / 'synthetic.json').write_text(json.dumps(meta))
+        match = r'b/synthetic\.json: mixed scenes .*dominant'
+        with pytest.raises(ValueError, match=match):
+            benchmark_parameters(root)
+        with pytest.raises(ValueError, match=match):
+            generate_synthetic_benchmark(root, **tiny)
+    # Overwriting it writes today's benchmark.
+    generate_synthetic_benchmark(root, overwrite=True, **tiny)
+    assert benchmark_parameters(root) == parameters
+    # A pure scene's label is its one land cover, whatever rule is recorded.
+    pure = generate_synthetic_benchmark(tmp_path / 'p', mixed=False, **tiny)
+    meta = json.loads((pure / 'synthetic.json').read_text())
+    assert meta['parameters']['label_rule'] == 'dominant'
+    assert benchmark_parameters(pure) == parameters | {'mixed': False}
+    # The generator still takes label_rule=None or 'annotated', nothing else.
+    with pytest.raises(ValueError, match="label_rule='dominant': mixed scenes"):
+        generate_synthetic_benchmark(tmp_path / 'c', label_rule='dominant', **tiny)
+    assert not (tmp_path / 'c').exists()
 
 
 def test_benchmark_parameters_refuses_other_folders(tmp_path: Path) -> None:

@@ -127,7 +127,6 @@ def test_groups_are_plain_mappings_in_checkpoints(tmp_path: Path) -> None:
         'weights': 'random',
         'multilabel': False,
         'multilabel_logits': 'logsigmoid',
-        'out_of_fold_logits': None,
     }
     assert task.hparams['kd'] == {
         'loss': 'dkd',
@@ -483,49 +482,3 @@ def test_student_weights(tmp_path: Path) -> None:
         student_weights=str(tmp_path / 'student.pth'),
     )
     assert torch.equal(task.student.fc.weight, student.fc.weight)
-
-
-def test_out_of_fold_logits_replace_the_cached_ones(
-    bench: dict[str, Path], tmp_path: Path
-) -> None:
-    from torchgeo_ackd.datasets import relative_files
-
-    dm = _datamodule(bench)
-    dm.setup('fit')
-    files = list(relative_files(dm.gallery))
-    # Written in reverse order with recognisable rows: row i of the gallery
-    # must get the logits whose first entry is i.
-    logits = torch.zeros(len(files), 10)
-    logits[:, 0] = torch.arange(len(files), dtype=torch.float32)
-    path = tmp_path / 'oof.pt'
-    torch.save({'files': files[::-1], 'logits': logits.flip(0)}, path)
-    teacher = TeacherConfig('resnet18', weights=str(bench['teacher']))
-    teacher.out_of_fold_logits = str(path)
-    task = _task(bench, teacher=teacher)
-    trainer = _trainer(
-        tmp_path, max_epochs=1, limit_train_batches=0, limit_val_batches=0
-    )
-    trainer.fit(task, _datamodule(bench))
-    assert task.teacher.gallery is not None
-    assert torch.equal(task.teacher.gallery.logits, logits)
-    # What KD reads for a batch is the file's row of each paired teacher image.
-    index = torch.tensor([2, 0, 1])
-    assert torch.equal(task.teacher.lookup(index).logits[:, 0], index.float())
-
-    # Without the cache there is nothing to replace: refused before training.
-    task = _task(bench, teacher=teacher, cache_teacher=False)
-    with pytest.raises(ValueError, match='out_of_fold_logits.*cache is off'):
-        _trainer(tmp_path, max_epochs=1).fit(task, _datamodule(bench))
-
-    # A file of another split names the missing gallery images.
-    torch.save({'files': files[1:], 'logits': logits[1:]}, path)
-    task = _task(bench, teacher=teacher)
-    with pytest.raises(
-        ValueError, match=f'no out-of-fold logits for 1 of the {len(files)}'
-    ):
-        _trainer(tmp_path, max_epochs=1).fit(task, _datamodule(bench))
-    torch.save({'files': files, 'logits': logits[:, None]}, path)
-    with pytest.raises(ValueError, match="expected {'files'"):
-        _trainer(tmp_path, max_epochs=1).fit(
-            _task(bench, teacher=teacher), _datamodule(bench)
-        )

@@ -2,7 +2,7 @@
 
 from .channels_last import ChannelsLast
 from .compile import CompileModels
-from .dynamic_matching import DynamicMatching, pair_in_label_space
+from .dynamic_matching import DynamicMatching
 from .initial_pairing import InitialPairing
 
 __all__ = (
@@ -10,5 +10,4 @@ __all__ = (
     'CompileModels',
     'DynamicMatching',
     'InitialPairing',
-    'pair_in_label_space',
 )

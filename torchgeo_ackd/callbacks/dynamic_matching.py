@@ -17,7 +17,7 @@ from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
 from ..matching.schedule import dynm_schedule, validate_epochs
 from ..matching.search import match_kl
 from ..matching.sharding import shard_loader
-from ..matching.statistics import classes_of_right_teachers, matched_teachers
+from ..matching.statistics import matched_teachers
 from ..models.teacher import FrozenTeacher
 
 
@@ -51,8 +51,6 @@ class DynamicMatching(Callback):
         e_mu: int = 5,
         num_matchings: int | None = 4,
         temperature: float = 3.0,
-        capacity: float | None = None,
-        right_teachers_only: bool = False,
         chunk_size: int = 4096,
         log_pairs: int = 8,
         output_dir: str | None = None,
@@ -66,16 +64,6 @@ class DynamicMatching(Callback):
             e_mu: Schedule interval growth e_mu.
             num_matchings: Number of re-matchings T (None: all < max_epochs).
             temperature: Temperature of the re-matching KL.
-            capacity: Limit hubs: each teacher serves at most
-                ``ceil(capacity x`` its class's students per teacher ``)``
-                students (None: the lowest-KL teacher, as the reference).
-            right_teachers_only: Re-match only with gallery images the teacher
-                classifies as their class (the reference: all). The lowest-KL
-                rule follows the student's own uncertainty: early in training
-                it picks the gallery images the teacher is least sure of,
-                often ones it gets wrong, whose soft labels then teach the
-                student another class (logged as
-                ``dynm_teacher_wrong_fraction_after``).
             chunk_size: Students per chunk of the search.
             log_pairs: Matched pairs drawn per TensorBoard figure (0: none).
             output_dir: Folder of the pairing files (default: the trainer's
@@ -86,8 +74,6 @@ class DynamicMatching(Callback):
         self.epochs = epochs
         self.schedule_args = (e0, delta_e, e_mu, num_matchings)
         self.temperature = temperature
-        self.capacity = capacity
-        self.right_teachers_only = right_teachers_only
         self.chunk_size = chunk_size
         self.log_pairs = log_pairs
         self.output_dir = output_dir
@@ -196,8 +182,9 @@ class DynamicMatching(Callback):
     def rematch(self, trainer: Trainer, pl_module: LightningModule) -> Pairing:
         """DynM: re-pair every student with its lowest-KL teacher of its class.
 
-        With ``right_teachers_only``, among the teachers of its class that the
-        teacher model classifies right.
+        The teacher's soft label on each gallery image is compared with the
+        current student's on each of its training images:
+        ``KL(p_t || p_s)`` at *temperature*.
 
         Args:
             trainer: The trainer.
@@ -214,16 +201,17 @@ class DynamicMatching(Callback):
         context = trainer.precision_plugin.forward_context
         teacher_logits = self._teacher_logits(dm, teacher, device, context)
         broadcast_buffers(student)  # same BatchNorm statistics on every rank
+        on = teacher_logits.device
+        index, kl = match_kl(
+            student_logits(student, dm, device, context),
+            dm.rgb_train.targets.to(on),
+            teacher_logits,
+            dm.gallery.targets.to(on),
+            temperature=self.temperature,
+            chunk_size=self.chunk_size,
+        )
         pairing = replace(
-            pair_in_label_space(
-                student_logits(student, dm, device, context),
-                teacher_logits,
-                dm,
-                temperature=self.temperature,
-                capacity=self.capacity,
-                right_teachers_only=self.right_teachers_only,
-                chunk_size=self.chunk_size,
-            ),
+            Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl.cpu()),
             epoch=trainer.current_epoch,
         )
         dm.set_pairing(pairing)
@@ -351,50 +339,3 @@ def gallery_logits(
             device=device,
             transform=dm.preprocess,
         )
-
-
-def pair_in_label_space(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    dm: ACKDDataModule,
-    temperature: float = 3.0,
-    capacity: float | None = None,
-    right_teachers_only: bool = False,
-    chunk_size: int = 4096,
-) -> Pairing:
-    """Pair every student with the teacher of its class whose soft label is closest.
-
-    Class probabilities mean the same thing for an RGB and an MS image, so
-    this space has no domain gap to cross: a student the RGB model believes
-    to be, say, mostly forest gets a teacher image that the teacher believes
-    to be mostly forest (lowest ``KL(p_t || p_s)`` at *temperature*). DynM
-    uses it with the student being trained; the pipeline's label-space start
-    uses it with a student trained on the RGB labels alone.
-
-    Args:
-        student_logits: (N_s, K) logits of ``dm.rgb_train``.
-        teacher_logits: (N_t, K) teacher logits of ``dm.gallery``.
-        dm: The datamodule whose training set and gallery are paired.
-        temperature: Softmax temperature of both distributions.
-        capacity: Limit hubs (see :func:`~torchgeo_ackd.matching.search.match_kl`).
-        right_teachers_only: Only gallery images the teacher classifies as
-            their class.
-        chunk_size: Students per chunk of the search.
-
-    Returns:
-        The pairing (scores: each student's KL in nats), on the CPU.
-    """
-    device = teacher_logits.device
-    teacher_classes = dm.gallery.targets.to(device)
-    if right_teachers_only:
-        teacher_classes = classes_of_right_teachers(teacher_logits, teacher_classes)
-    index, kl = match_kl(
-        student_logits,
-        dm.rgb_train.targets.to(device),
-        teacher_logits,
-        teacher_classes,
-        temperature=temperature,
-        chunk_size=chunk_size,
-        capacity=capacity,
-    )
-    return Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl.cpu())

@@ -1,24 +1,17 @@
 """SSM's initial pairing, written when the matcher's training ends."""
 
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, cast
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from torch import Tensor, nn
+from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..datamodules import ACKDDataModule
 from ..datasets import Pairing, RenamedDataset
-from ..matching.embed import (
-    adapt_batchnorm,
-    broadcast_buffers,
-    check_rgb_images,
-    compute_embeddings,
-    eval_mode,
-)
+from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
 from ..matching.initial import initial_pairing
 from ..matching.retrieval import nearest_class_accuracy
 from ..matching.sharding import shard_loader
@@ -26,9 +19,6 @@ from ..matching.sharding import shard_loader
 
 class SSMEncoders(Protocol):
     """What the pairing needs of a matcher (such as ``MatcherTask``)."""
-
-    rgb_encoder: nn.Module
-    rgb_head: nn.Module
 
     def embed_ms(self, image: Tensor) -> Tensor:
         """(B, C, H, W) normalised MS images -> (B, D) embeddings (M_V)."""
@@ -40,14 +30,10 @@ class SSMEncoders(Protocol):
 
 
 def _matcher(module: LightningModule) -> SSMEncoders:
-    # hasattr, not isinstance with a runtime_checkable Protocol: from Python
-    # 3.12 that looks attributes up statically and misses nn.Module's
-    # submodules (rgb_encoder, rgb_head live in _modules).
-    needed = ('embed_ms', 'embed_rgb', 'rgb_encoder', 'rgb_head')
-    if not all(hasattr(module, name) for name in needed):
+    if not all(hasattr(module, name) for name in ('embed_ms', 'embed_rgb')):
         raise TypeError(
-            f'InitialPairing needs a matcher with embed_ms, embed_rgb, rgb_encoder '
-            f'and rgb_head (such as MatcherTask), got {type(module).__name__}'
+            f'InitialPairing needs a matcher with embed_ms and embed_rgb (such as '
+            f'MatcherTask), got {type(module).__name__}'
         )
     return cast(SSMEncoders, module)
 
@@ -69,39 +55,22 @@ class InitialPairing(Callback):
     It runs at the end of training rather than at the end of fit: by then
     Lightning has moved the model back to the CPU, while here it is still on
     the accelerator and the loggers are open. Works with a LightningModule
-    that has ``embed_ms``, ``embed_rgb``, ``rgb_encoder`` and ``rgb_head``
+    that has ``embed_ms`` and ``embed_rgb``
     (:class:`~torchgeo_ackd.tasks.MatcherTask`) and an
     :class:`~torchgeo_ackd.datamodules.ACKDDataModule`.
     """
 
-    def __init__(
-        self,
-        output_dir: str | None = None,
-        capacity: float | None = None,
-        adapt_batchnorm: bool = False,
-        chunk_size: int = 4096,
-    ) -> None:
+    def __init__(self, output_dir: str | None = None, chunk_size: int = 4096) -> None:
         """Initialize a new InitialPairing instance.
 
         Args:
             output_dir: Folder of ``pairing.pt`` / ``pairing.csv`` (default:
                 the trainer's ``default_root_dir``).
-            capacity: Limit hubs: each MS image serves at most
-                ``ceil(capacity x`` its class's RGB images per MS image ``)``
-                students (None: nearest neighbour, as the reference; see
-                :func:`~torchgeo_ackd.matching.search.match_cosine`).
-            adapt_batchnorm: Embed the real RGB images with a copy of M_G whose
-                BatchNorm statistics are re-estimated on the RGB training
-                images (AdaBN, see :func:`~torchgeo_ackd.matching.adapt_batchnorm`):
-                M_G learned its statistics on pseudo-RGB views of the MS
-                sensor. False (default): as the reference.
             chunk_size: Students per matrix product of the search.
 
         Raises:
-            ValueError: If *capacity* or *chunk_size* is out of range.
+            ValueError: If *chunk_size* is out of range.
         """
-        if capacity is not None and not (math.isfinite(capacity) and capacity > 0):
-            raise ValueError(f'capacity must be > 0 or None, got {capacity!r}')
         if (
             isinstance(chunk_size, bool)
             or not isinstance(chunk_size, int)
@@ -109,8 +78,6 @@ class InitialPairing(Callback):
         ):
             raise ValueError(f'chunk_size must be an int >= 1, got {chunk_size!r}')
         self.output_dir = output_dir
-        self.capacity = capacity
-        self.adapt_batchnorm = adapt_batchnorm
         self.chunk_size = chunk_size
         #: ``pairing.pt`` and ``pairing.csv`` once written.
         self.files: tuple[Path, Path] | None = None
@@ -133,12 +100,10 @@ class InitialPairing(Callback):
                 'run the matcher stage again to write it.'
             )
             return
-        # One RGB embedder and one pass over the MS gallery for the pairing
-        # and the retrieval: with adapt_batchnorm, building the embedder
-        # re-estimates M_G's statistics; the gallery may be the whole archive.
-        embed_rgb = self.rgb_embedder(pl_module, datamodule)
+        # One pass over the MS gallery for the pairing and the retrieval: the
+        # gallery may be the whole archive.
         gallery = self.gallery_embedding(pl_module, datamodule)
-        pairing = self.pairing(pl_module, datamodule, embed_rgb, gallery)
+        pairing = self.pairing(pl_module, datamodule, gallery)
         directory = Path(self.output_dir or trainer.default_root_dir)
         if trainer.is_global_zero:
             self.files = pairing.save(directory)
@@ -151,9 +116,7 @@ class InitialPairing(Callback):
             f'to {self.files[0]} and {self.files[1]} (mean cosine similarity '
             f'{mean_score:.4f})'
         )
-        zero_shot = self.cross_modal_accuracy(
-            pl_module, datamodule, embed_rgb=embed_rgb, gallery=gallery
-        )
+        zero_shot = self.cross_modal_accuracy(pl_module, datamodule, gallery=gallery)
         rank_zero_info(
             f'InitialPairing: cross-modal retrieval of the RGB validation images: '
             f'{zero_shot:.4f} (nearest MS training image of the right class)'
@@ -166,45 +129,6 @@ class InitialPairing(Callback):
         }
         for logger in trainer.loggers:
             logger.log_metrics(summary, step=trainer.global_step)
-
-    def rgb_embedder(
-        self, matcher: LightningModule, datamodule: ACKDDataModule
-    ) -> Callable[[Tensor], Tensor]:
-        """How real RGB images are embedded: M_G and its head.
-
-        With ``adapt_batchnorm``, M_G is a copy whose BatchNorm statistics are
-        those of the datamodule's RGB training images (every one, on every
-        rank, so that all ranks adapt alike); the matcher's own M_G is
-        untouched.
-
-        Args:
-            matcher: The matcher (see :class:`SSMEncoders`).
-            datamodule: A datamodule of the benchmark.
-
-        Returns:
-            Maps (B, 3, H, W) normalised RGB images to (B, embed_dim).
-        """
-        encoders = _matcher(matcher)
-        if not self.adapt_batchnorm:
-            return encoders.embed_rgb
-
-        def images() -> Iterator[Tensor]:
-            for batch in datamodule.student_dataloader():
-                on_device = {
-                    k: v.to(matcher.device) if isinstance(v, Tensor) else v
-                    for k, v in batch.items()
-                }
-                yield datamodule.preprocess(on_device)['image_rgb']
-
-        encoder = adapt_batchnorm(encoders.rgb_encoder, images())
-        head = encoders.rgb_head
-
-        def embed(image: Tensor) -> Tensor:
-            check_rgb_images(image)
-            embedding: Tensor = head(encoder(image))
-            return embedding
-
-        return embed
 
     def gallery_embedding(
         self, matcher: LightningModule, datamodule: ACKDDataModule
@@ -234,7 +158,6 @@ class InitialPairing(Callback):
         self,
         matcher: LightningModule,
         datamodule: ACKDDataModule,
-        embed_rgb: Callable[[Tensor], Tensor] | None = None,
         gallery: Tensor | None = None,
     ) -> Pairing:
         """The initial pairing of the datamodule's RGB training images.
@@ -242,9 +165,6 @@ class InitialPairing(Callback):
         Args:
             matcher: The matcher (see :class:`SSMEncoders`).
             datamodule: A datamodule of the benchmark (any modality).
-            embed_rgb: How the RGB images are embedded, e.g. an embedder
-                :meth:`rgb_embedder` already built for this datamodule
-                (default: build one).
             gallery: The gallery's :meth:`gallery_embedding` if already
                 computed (default: compute it).
 
@@ -256,7 +176,7 @@ class InitialPairing(Callback):
         with eval_mode(matcher):
             index, scores = initial_pairing(
                 encoders.embed_ms,
-                embed_rgb or self.rgb_embedder(matcher, datamodule),
+                encoders.embed_rgb,
                 datamodule.gallery_dataloader(),
                 datamodule.student_dataloader(),
                 datamodule.gallery.targets,
@@ -264,7 +184,6 @@ class InitialPairing(Callback):
                 transform=datamodule.preprocess,
                 chunk_size=self.chunk_size,
                 device=matcher.device,
-                capacity=self.capacity,
                 ms_embedding=gallery,
             )
         return Pairing.for_datasets(
@@ -276,23 +195,18 @@ class InitialPairing(Callback):
         matcher: LightningModule,
         datamodule: ACKDDataModule,
         split: str = 'val',
-        embed_rgb: Callable[[Tensor], Tensor] | None = None,
         gallery: Tensor | None = None,
     ) -> float:
         """Zero-shot retrieval across the modality gap (no pairs needed).
 
-        Each RGB image of *split*, embedded as :meth:`rgb_embedder` does
-        (M_G; with ``adapt_batchnorm``, BatchNorm statistics of the RGB
-        *training* images), retrieves its most cosine-similar MS training
-        image, embedded with M_V, over all classes; the score is how often
-        that image has the RGB image's class.
+        Each RGB image of *split*, embedded with M_G, retrieves its most
+        cosine-similar MS training image, embedded with M_V, over all classes;
+        the score is how often that image has the RGB image's class.
 
         Args:
             matcher: The matcher (see :class:`SSMEncoders`).
             datamodule: A datamodule of the benchmark.
             split: The RGB split (``'val'``: never used to train anything here).
-            embed_rgb: How the RGB images are embedded (default: build one
-                with :meth:`rgb_embedder`).
             gallery: The gallery's :meth:`gallery_embedding` if already
                 computed (default: compute it).
 
@@ -312,7 +226,7 @@ class InitialPairing(Callback):
         broadcast_buffers(matcher)
         with eval_mode(matcher):
             query = compute_embeddings(
-                embed_rgb or self.rgb_embedder(matcher, datamodule),
+                _matcher(matcher).embed_rgb,
                 shard_loader(loader),
                 len(rgb),
                 key='image_rgb',

@@ -7,7 +7,6 @@ tensors, never a task or a datamodule.
 from .contrastive import clip_soft_infonce
 from .embed import (
     ViewEmbeddings,
-    adapt_batchnorm,
     all_gather_rows,
     broadcast_buffers,
     check_rgb_images,
@@ -19,16 +18,14 @@ from .initial import initial_pairing
 from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
-from .statistics import MatchedTeachers, classes_of_right_teachers, matched_teachers
+from .statistics import MatchedTeachers, matched_teachers
 
 __all__ = (
     'MatchedTeachers',
     'ViewEmbeddings',
-    'adapt_batchnorm',
     'all_gather_rows',
     'broadcast_buffers',
     'check_rgb_images',
-    'classes_of_right_teachers',
     'clip_soft_infonce',
     'compute_embeddings',
     'compute_outputs',

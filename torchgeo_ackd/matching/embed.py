@@ -4,7 +4,6 @@ Used for both matchings: matcher embeddings of the gallery and the students
 (initial pairing) and teacher / student logits (Dynamic Matching).
 """
 
-import copy
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,50 +41,6 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, training in saved:
             m.training = training
-
-
-def adapt_batchnorm(module: nn.Module, images: Iterable[Tensor]) -> nn.Module:
-    """A copy of *module* with BatchNorm statistics of *images* (AdaBN).
-
-    An encoder trained on one sensor normalises its features with that
-    sensor's running statistics; images of another sensor or region arrive
-    with other ones, and their features are then off-centre and pile up on a
-    few neighbours (hubs). Re-estimating the statistics on the target images
-    alone, with no label and no gradient, is the standard cure (Li et al.,
-    "Revisiting Batch Normalization for Practical Domain Adaptation", 2016).
-    Each BatchNorm layer's running mean and variance become the cumulative
-    average of its per-batch statistics over *images*; every other layer
-    (e.g. dropout) runs in eval mode, and *module* itself is left untouched.
-
-    Args:
-        module: A network with BatchNorm layers.
-        images: (B, C, H, W) batches as *module* takes them (normalised, on
-            its device).
-
-    Returns:
-        The adapted copy, in eval mode.
-
-    Raises:
-        ValueError: If *module* has no BatchNorm layer or *images* is empty.
-    """
-    adapted = copy.deepcopy(module).eval()
-    norms = [
-        m for m in adapted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    if not norms:
-        raise ValueError(f'{type(module).__name__} has no BatchNorm layer to adapt')
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over the batches
-        norm.train()
-    batches = 0
-    with torch.no_grad():
-        for image in images:
-            adapted(image)
-            batches += 1
-    if batches == 0:
-        raise ValueError('no images to estimate the BatchNorm statistics on')
-    return adapted.eval()
 
 
 def broadcast_buffers(*modules: nn.Module, src: int = 0) -> None:

@@ -30,7 +30,6 @@ def initial_pairing(
     transform: Callable[[Batch], Batch] | None = None,
     chunk_size: int = 4096,
     device: torch.device | str = 'cpu',
-    capacity: float | None = None,
     ms_embedding: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Pair every RGB training sample with its most similar same-class MS sample.
@@ -52,9 +51,6 @@ def initial_pairing(
         transform: Applied to each batch on the device (normalisation).
         chunk_size: Students per similarity matrix product.
         device: Device of the forward passes.
-        capacity: Limit hubs: each gallery sample serves at most
-            ``ceil(capacity * N_s,c / N_t,c)`` students of its class c (see
-            :func:`~torchgeo_ackd.matching.search.match_cosine`).
         ms_embedding: (N_t, D) gallery embeddings already computed with
             *embed_ms* (e.g. for another use of the same gallery); the
             gallery loader is then not read.
@@ -91,6 +87,5 @@ def initial_pairing(
         ms_embedding,
         gallery_targets.to(ms_embedding.device),
         chunk_size=chunk_size,
-        capacity=capacity,
     )
     return pairing.cpu(), scores.float().cpu()

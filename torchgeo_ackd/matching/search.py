@@ -19,8 +19,6 @@ dimension return the first extreme value, and gallery columns are in
 ascending global order within a block.
 """
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -73,12 +71,6 @@ def _check_chunk_size(chunk_size: int) -> None:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
 
 
-def _check_capacity(capacity: float | None) -> None:
-    """Check that ``capacity`` is None or a finite number >= 1."""
-    if capacity is not None and not (1 <= capacity < float('inf')):
-        raise ValueError(f'capacity must be None or a number >= 1, got {capacity!r}')
-
-
 def _check_pair(
     names: tuple[str, str, str, str],
     student: Tensor,
@@ -116,50 +108,6 @@ def _compute_dtype(*xs: Tensor) -> torch.dtype:
     return dtype
 
 
-def capacity_assign(scores: Tensor, capacity: int) -> Tensor:
-    """Give every row a column, each column to at most *capacity* rows, best first.
-
-    A greedy deferred acceptance: every unassigned row proposes to its best
-    column that is not yet full; each column accepts its highest-scoring
-    proposers up to its free capacity; rejected rows propose again. Each round
-    fills at least one column (or ends), so there are at most ``n_cols + 1``
-    rounds. With ``capacity >= n_rows`` it is the plain per-row argmax.
-
-    Args:
-        scores: (n_rows, n_cols) scores, higher is better.
-        capacity: Rows one column may take; ``capacity * n_cols >= n_rows``.
-
-    Returns:
-        (n_rows,) long column of each row.
-
-    Raises:
-        ValueError: If the columns cannot take all rows.
-    """
-    n_rows, n_cols = scores.shape
-    if capacity < 1 or capacity * n_cols < n_rows:
-        raise ValueError(
-            f'{n_cols} teachers with capacity {capacity} cannot take {n_rows} students'
-        )
-    device = scores.device
-    assigned = torch.full((n_rows,), -1, dtype=torch.long, device=device)
-    load = torch.zeros(n_cols, dtype=torch.long, device=device)
-    while True:
-        free = (assigned < 0).nonzero().flatten()
-        if free.numel() == 0:
-            return assigned
-        open_scores = scores[free].masked_fill(load >= capacity, float('-inf'))
-        best, choice = open_scores.max(dim=1)
-        # Proposals grouped by column, best score first (stable: lowest row wins ties).
-        order = torch.argsort(best, descending=True, stable=True)
-        order = order[torch.argsort(choice[order], stable=True)]
-        column = choice[order]
-        group_start = torch.searchsorted(column, column, side='left')
-        rank = torch.arange(len(column), device=device) - group_start
-        accept = rank < (capacity - load[column])
-        assigned[free[order[accept]]] = column[accept]
-        load += torch.bincount(column[accept], minlength=n_cols)
-
-
 def _blocked_search(
     student: Tensor,
     student_classes: Tensor,
@@ -167,7 +115,6 @@ def _blocked_search(
     gallery_classes: Tensor,
     gallery_bias: Tensor | None,
     chunk_size: int,
-    capacity: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Within-class best gallery sample for every student.
 
@@ -182,9 +129,6 @@ def _blocked_search(
         gallery_classes: (Nt,) long class indices.
         gallery_bias: (Nt,) per-gallery term or None.
         chunk_size: Students per matrix product.
-        capacity: If given, each gallery sample of class c serves at most
-            ``ceil(capacity * Ns_c / Nt_c)`` students (:func:`capacity_assign`
-            on the class's whole score block, so memory is Ns_c x Nt_c).
 
     Returns:
         (Ns,) long global gallery indices and (Ns,) winning scores.
@@ -235,18 +179,6 @@ def _blocked_search(
         block_t = g_feats[g_start : g_start + g_count].T
         block_bias = None if g_bias is None else g_bias[g_start : g_start + g_count]
         block_index = g_order[g_start : g_start + g_count]
-        if capacity is not None:
-            scores = s_feats[s_start : s_start + s_count] @ block_t
-            if block_bias is not None:  # lowest KL wins: maximise its negative
-                scores = scores - block_bias
-            limit = math.ceil(capacity * s_count / g_count)
-            arg = capacity_assign(scores, limit)
-            best = scores.gather(1, arg[:, None]).squeeze(1)
-            rows = slice(s_start, s_start + s_count)
-            pairing_sorted[rows] = block_index[arg]
-            score_sorted[rows] = best if block_bias is None else -best
-            s_start += s_count
-            continue
         for lo in range(s_start, s_start + s_count, chunk_size):
             hi = min(lo + chunk_size, s_start + s_count)
             scores = buffer[: (hi - lo) * g_count].view(hi - lo, g_count)
@@ -273,7 +205,6 @@ def match_cosine(
     gallery_emb: Tensor,
     gallery_classes: Tensor,
     chunk_size: int = 4096,
-    capacity: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Pair each student with the most cosine-similar gallery sample of its class.
 
@@ -289,9 +220,6 @@ def match_cosine(
             Classes without students are simply never matched.
         chunk_size: Students per matrix product; extra memory is
             ``chunk_size x (largest gallery class)`` scores.
-        capacity: Limit hubs: each gallery sample of class c serves at most
-            ``ceil(capacity * Ns_c / Nt_c)`` students (1: as evenly as
-            possible; None: no limit, the plain nearest neighbour).
 
     Returns:
         ``(pairing, score)``: (Ns,) long global gallery index of each student's
@@ -315,8 +243,7 @@ def match_cosine(
     dtype = _compute_dtype(student_emb, gallery_emb)
     student = F.normalize(student_emb.to(dtype), dim=1)
     gallery = F.normalize(gallery_emb.to(dtype), dim=1)
-    _check_capacity(capacity)
-    return _blocked_search(student, s_cls, gallery, g_cls, None, chunk_size, capacity)
+    return _blocked_search(student, s_cls, gallery, g_cls, None, chunk_size)
 
 
 def match_kl(
@@ -326,7 +253,6 @@ def match_kl(
     teacher_classes: Tensor,
     temperature: float = 3.0,
     chunk_size: int = 4096,
-    capacity: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Pair each student with the teacher sample of its class of lowest KL.
 
@@ -344,7 +270,6 @@ def match_kl(
         temperature: Softmax temperature T > 0 (reference: 3).
         chunk_size: Students per matrix product; extra memory is
             ``chunk_size x (largest gallery class)`` scores.
-        capacity: Limit hubs, as in :func:`match_cosine`.
 
     Returns:
         ``(pairing, kl)``: (Ns,) long global gallery index of each student's
@@ -376,9 +301,6 @@ def match_kl(
     # Negative entropy of each teacher distribution; p_t > 0 wherever
     # log_p_t is finite, and an underflowed p_t = 0 contributes 0 * finite = 0.
     neg_entropy_t = (p_t * log_p_t).sum(dim=1)
-    _check_capacity(capacity)
-    pairing, kl = _blocked_search(
-        log_p_s, s_cls, p_t, t_cls, neg_entropy_t, chunk_size, capacity
-    )
+    pairing, kl = _blocked_search(log_p_s, s_cls, p_t, t_cls, neg_entropy_t, chunk_size)
     # Rounding can leave a true 0 slightly negative.
     return pairing, kl.clamp_min_(0)

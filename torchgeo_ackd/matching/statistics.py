@@ -49,30 +49,3 @@ def matched_teachers(
     true_p = log_p.gather(1, classes[:, None]).squeeze(1).exp()
     wrong = (logits.argmax(dim=1) != classes).float()
     return MatchedTeachers(entropy.mean(), true_p.mean(), wrong.mean())
-
-
-def classes_of_right_teachers(
-    teacher_logits: Tensor, teacher_classes: Tensor
-) -> Tensor:
-    """Gallery classes for matching, with the teacher's mistakes left out.
-
-    A gallery image whose teacher prediction is another class would teach its
-    student that class; giving it the class ``-1`` (which no student has)
-    keeps every class-constrained search from matching it. A class whose
-    images the teacher gets all wrong keeps them all, so every student still
-    has a teacher.
-
-    Args:
-        teacher_logits: (N_t, K) teacher logits of the gallery.
-        teacher_classes: (N_t,) class of each gallery image.
-
-    Returns:
-        (N_t,) long classes, -1 where the image is left out.
-    """
-    classes = teacher_classes.to(teacher_logits.device, torch.long)
-    right = teacher_logits.argmax(dim=1) == classes
-    kept = torch.where(right, classes, torch.full_like(classes, -1))
-    for c in classes[~right].unique().tolist():
-        if not bool((kept == c).any()):  # no right image of class c: keep all
-            kept[classes == c] = c
-    return kept

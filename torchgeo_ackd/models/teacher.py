@@ -3,7 +3,6 @@
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import timm
@@ -11,8 +10,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from ..datasets import ACKDDataset, relative_files
-from ..datasets.torch_files import read_torch_file
 from ..losses.functional import multilabel_teacher_logits
 from ..matching.embed import compute_outputs
 from ..matching.sharding import shard_loader
@@ -51,14 +48,6 @@ class TeacherConfig:
             straight into ``softmax(z / T)``, as the reference code does; the
             paper configs). For z = [5, -5, -5, -5, -5] at T = 3 the top class
             gets 0.570 and 0.875.
-        out_of_fold_logits: A file of *out-of-fold* gallery logits (written
-            by the pipeline's ``--teacher-folds``): for each gallery image,
-            the logits of a teacher that did not train on it. They replace the
-            teacher's own gallery logits for KD and re-matching (its features,
-            which SKA aligns, stay its own). A teacher's soft labels on its
-            own training images repeat their labels, noise included; out of
-            fold they say what it learned about such images. Needs the
-            gallery cache (``cache_teacher: true``, no MS augmentation).
     """
 
     model: str = 'resnet34'
@@ -66,7 +55,6 @@ class TeacherConfig:
     weights: str | None = None
     multilabel: bool = False
     multilabel_logits: Literal['logsigmoid', 'raw'] = 'logsigmoid'
-    out_of_fold_logits: str | None = None
 
     def __post_init__(self) -> None:
         """Check the multi-label conversion."""
@@ -178,9 +166,6 @@ class FrozenTeacher(nn.Module):
     @classmethod
     def from_config(cls, config: TeacherConfig, num_classes: int) -> 'FrozenTeacher':
         """Build the teacher a config's ``teacher`` group describes.
-
-        ``out_of_fold_logits`` is not the teacher's own: the student task
-        reads that file when it caches the gallery.
 
         Args:
             config: The ``teacher`` group of a student config.
@@ -325,41 +310,3 @@ class FrozenTeacher(nn.Module):
         assert self.gallery is not None, 'call cache_gallery() first'
         i = index.to(self.gallery.logits.device)
         return TeacherOutputs(*(o[i] for o in self.gallery))
-
-
-def read_out_of_fold_logits(path: str | Path, gallery: ACKDDataset) -> Tensor:
-    """Out-of-fold teacher logits of every gallery image, in the gallery's order.
-
-    Args:
-        path: A ``torch.save`` file of ``{'files': [path relative to the
-            dataset root, ...], 'logits': (N, K) tensor}``.
-        gallery: The MS gallery (any subset of the file's images).
-
-    Returns:
-        (N_t, K) float32 logits.
-
-    Raises:
-        ValueError: If the file is malformed or lacks a gallery image (naming
-            the file and the first missing images).
-    """
-    state = read_torch_file(path, 'out-of-fold logits file')
-    files, logits = state.get('files'), state.get('logits')
-    if not (
-        isinstance(files, list)
-        and isinstance(logits, Tensor)
-        and logits.ndim == 2
-        and len(files) == len(logits)
-    ):
-        raise ValueError(
-            f"{path}: expected {{'files': [N paths], 'logits': (N, K) tensor}}"
-        )
-    row = {f: i for i, f in enumerate(files)}
-    wanted = relative_files(gallery)
-    missing = [f for f in wanted if f not in row]
-    if missing:
-        raise ValueError(
-            f'{path} has no out-of-fold logits for {len(missing)} of the '
-            f'{len(wanted)} gallery images, e.g. {missing[:3]}; it was written for '
-            'another MS split (rerun the teacher folds for this one)'
-        )
-    return logits[[row[f] for f in wanted]].float()

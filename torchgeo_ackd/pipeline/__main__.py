@@ -68,20 +68,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         'method on every fold and seed, with paired intervals (default: 1, the '
         'single default split)',
     )
-    parser.add_argument(
-        '--kd-temperature-squared',
-        action='store_true',
-        help='scale the vanilla KD loss by T^2 in every KD method (the reference '
-        'does not); use another --out than unscaled runs',
-    )
-    parser.add_argument(
-        '--teacher-folds',
-        type=int,
-        default=0,
-        help='K >= 2: also train K fold teachers on the MS training images and '
-        'distil every KD method from out-of-fold gallery logits (a teacher does '
-        'not repeat its own training labels); 0: off (the reference)',
-    )
     for stage, conf in (
         ('teacher', 'conf/teacher.yaml; another than resnet18 needs --no-pretrained'),
         ('matcher', 'both encoders; conf/matcher.yaml'),
@@ -114,8 +100,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         use_pretrained=not args.no_pretrained,
         fresh=args.fresh,
         folds=args.folds,
-        kd_temperature_squared=args.kd_temperature_squared,
-        teacher_folds=args.teacher_folds,
         teacher_model=args.teacher_model,
         matcher_model=args.matcher_model,
         student_model=args.student_model,

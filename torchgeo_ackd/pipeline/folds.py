@@ -7,7 +7,7 @@ proportions of the default split). The MS images keep the default split in
 every fold, so the teacher and the matcher, which never see an RGB label,
 are trained once and shared by all folds. Folding the MS images instead
 (``folded='ms'``, the RGB images keep the default split) measures the teacher
-itself (``benchmarks/teacher_recipe.py``).
+itself (``experiments/teacher_recipe.py``).
 """
 
 import csv
@@ -27,8 +27,6 @@ def stratified_folds(
     num_folds: int,
     seed: int,
     class_names: Sequence[str],
-    minimum: int = 3,
-    option: str = '--folds',
 ) -> list[int]:
     """Assign every sample to one of *num_folds* folds, class by class.
 
@@ -41,30 +39,25 @@ def stratified_folds(
         num_folds: K >= 3 (one fold tests, one validates, the rest train).
         seed: Seed of the shuffles.
         class_names: Names indexed by class (seeds each class's shuffle).
-        minimum: Smallest K accepted.
-        option: The option that sets K, for error messages.
 
     Returns:
         The fold (0..K-1) of each sample.
 
     Raises:
-        ValueError: If K < *minimum* or a class has fewer than K samples.
+        ValueError: If K < 3 or a class has fewer than K samples.
     """
-    if num_folds < minimum:
-        why = (
-            ' for K-fold evaluation (one fold tests, the next validates, the others '
-            'train)'
-            if option == '--folds'
-            else ''
+    if num_folds < 3:
+        raise ValueError(
+            '--folds must be >= 3 for K-fold evaluation (one fold tests, the next '
+            f'validates, the others train), got {num_folds}'
         )
-        raise ValueError(f'{option} must be >= {minimum}{why}, got {num_folds}')
     fold = [-1] * len(labels)
     for c in sorted(set(labels)):
         members = [i for i, label in enumerate(labels) if label == c]
         if len(members) < num_folds:
             raise ValueError(
                 f'class {class_names[c]!r} has {len(members)} images, fewer than '
-                f'{option}={num_folds}: every fold needs one image of it'
+                f'--folds={num_folds}: every fold needs one image of it'
             )
         g = torch.Generator().manual_seed(seed + zlib.crc32(class_names[c].encode()))
         for rank, j in enumerate(torch.randperm(len(members), generator=g).tolist()):

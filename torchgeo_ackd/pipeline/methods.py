@@ -13,30 +13,14 @@ class Method:
         model: ``ACKDTask`` arguments on top of ``conf/ackd.yaml``; a group
             (``kd``, ``ska``) is updated key by key.
         initial: The initial pairing: ``'ssm'`` (the matcher's, SemBridge's
-            SSM), ``'random'`` (a seeded random same-class one) or
-            ``'label_space'`` (each student with the teacher image of its
-            class whose soft label is closest to the prediction of the
-            baseline run of the same seed and split, a student trained on
-            the RGB labels alone; see
-            :func:`~torchgeo_ackd.callbacks.pair_in_label_space`).
+            SSM) or ``'random'`` (a seeded random same-class one).
         dynm: Re-match during training (the ``DynamicMatching`` epochs).
-        capacity: Limit hubs in both matchings: each teacher serves at most
-            ``ceil(capacity x`` its class's students per teacher ``)``
-            students (None: the nearest teacher, as the paper).
-        right_teachers: DynM re-matches only with gallery images the teacher
-            classifies right (``DynamicMatching.right_teachers_only``).
-        adapt_batchnorm: The SSM pairing embeds the RGB students with the
-            matcher's M_G, its BatchNorm statistics re-estimated on them
-            (``MatcherTask.adapt_batchnorm``).
     """
 
     label: str
     model: dict[str, Any] = field(default_factory=dict)
-    initial: Literal['ssm', 'random', 'label_space'] = 'ssm'
+    initial: Literal['ssm', 'random'] = 'ssm'
     dynm: bool = True
-    capacity: float | None = None
-    right_teachers: bool = False
-    adapt_batchnorm: bool = False
 
 
 # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
@@ -75,72 +59,14 @@ METHODS: dict[str, Method] = {
     'kd_sembridge_no_ot2': Method(
         'KD + SemBridge w/o L_ot2', _KD | {'ska': {'use_ot2': False}}
     ),
-    # Hub-free matching: every teacher serves at most its even share of its
-    # class's students (rounded up), in the initial pairing and in DynM.
-    'kd_sembridge_capacity': Method('KD + SemBridge, capacity 1', _KD, capacity=1.0),
-    # SemBridge started in label space instead of SSM: the matcher's
-    # embeddings must cross the domain gap, class probabilities need not.
-    'kd_sembridge_label_space': Method(
-        'KD + SemBridge, label-space start', _KD, initial='label_space'
-    ),
-    # The same start kept for all epochs: DynM would re-pair with a student
-    # that KD has already pulled towards its teachers.
-    'kd_sembridge_label_space_no_dynm': Method(
-        'KD + SemBridge, label-space start, w/o DynM',
-        _KD,
-        initial='label_space',
-        dynm=False,
-    ),
-    # Vanilla KD with the label-space pairing, kept for all epochs, no SKA.
-    'kd_label_space': Method(
-        'Vanilla KD, label-space pairs', _KD | _NO_SKA, 'label_space', False
-    ),
-    # The same, hub-limited: a confident teacher's near one-hot soft labels
-    # put many students on the few gallery images whose labels are softest.
-    'kd_label_space_capacity': Method(
-        'Vanilla KD, label-space pairs, capacity 1',
-        _KD | _NO_SKA,
-        'label_space',
-        False,
-        capacity=1.0,
-    ),
-    # SSM across the sensor gap: M_G's BatchNorm statistics come from the
-    # pseudo-RGB views it trained on; re-estimated on the real RGB students,
-    # their embeddings stop piling up on a few teachers.
-    'kd_sembridge_adabn': Method(
-        'KD + SemBridge, SSM with RGB BatchNorm statistics',
-        _KD,
-        adapt_batchnorm=True,
-    ),
-    'kd_sembridge_adabn_no_dynm': Method(
-        'KD + SemBridge, SSM with RGB BatchNorm statistics, w/o DynM',
-        _KD,
-        dynm=False,
-        adapt_batchnorm=True,
-    ),
-    # Re-matching never picks a gallery image the teacher gets wrong (the
-    # lowest-KL rule otherwise does so for ~30 % of students on real-mini).
-    'kd_sembridge_right': Method(
-        'KD + SemBridge, right teachers', _KD, right_teachers=True
-    ),
-    'kd_sembridge_right_capacity': Method(
-        'KD + SemBridge, right teachers, capacity 1',
-        _KD,
-        capacity=1.0,
-        right_teachers=True,
-    ),
 }
 
 
-def model_args(method: str, kd_temperature_squared: bool = False) -> dict[str, Any]:
-    """The ``ACKDTask`` arguments of a method, with the pipeline's KD options.
+def model_args(method: str) -> dict[str, Any]:
+    """The ``ACKDTask`` arguments of a method.
 
     Args:
         method: A key of :data:`METHODS`.
-        kd_temperature_squared: Scale the vanilla KD loss by ``T^2`` (Hinton
-            et al.), which keeps its gradients the size of the task loss's at
-            any temperature; the reference does not scale (the default). DKD
-            and the baseline are unchanged.
 
     Returns:
         A new dict (groups copied, so the caller may update it).
@@ -148,16 +74,10 @@ def model_args(method: str, kd_temperature_squared: bool = False) -> dict[str, A
     Raises:
         KeyError: If *method* is unknown.
     """
-    model = {
+    return {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in METHODS[method].model.items()
     }
-    kd = model.get('kd', {})
-    if kd_temperature_squared and kd.get('loss') == 'kd':
-        options = dict(kd['options'])
-        options['kd'] = dict(options['kd']) | {'scale_by_temperature_squared': True}
-        kd['options'] = options
-    return model
 
 
 #: What the README's main job trains.

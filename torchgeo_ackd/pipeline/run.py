@@ -22,10 +22,9 @@ from .classes import load_class
 from .folds import split_kwargs, write_fold_split
 from .lock import output_lock
 from .methods import METHODS, model_args
-from .pairings import LabelSpacePairings, SSMPairings
+from .pairings import SSMPairings
 from .results import teacher_summary, write_results
 from .stages import StageResult, run_stage
-from .teacher_folds import out_of_fold_logits, prepare_teacher_folds
 
 CONF = Path(__file__).parents[2] / 'conf'
 SYNTHETIC = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
@@ -230,8 +229,6 @@ def run_pipeline(
     use_pretrained: bool = True,
     fresh: bool = False,
     folds: int = 1,
-    kd_temperature_squared: bool = False,
-    teacher_folds: int = 0,
     teacher_model: str | None = None,
     matcher_model: str | None = None,
     student_model: str | None = None,
@@ -257,13 +254,6 @@ def run_pipeline(
         folds: K >= 3: stratified K-fold evaluation over the RGB images (every
             image tested once; see :mod:`~torchgeo_ackd.pipeline.folds`), each
             method run on every fold with every seed; 1: the default split.
-        kd_temperature_squared: Scale the vanilla KD loss by ``T^2`` in every
-            KD method (the reference does not; see
-            :func:`~torchgeo_ackd.pipeline.methods.model_args`).
-        teacher_folds: K >= 2: also train K fold teachers and distil every KD
-            method from *out-of-fold* gallery logits (see
-            :mod:`~torchgeo_ackd.pipeline.teacher_folds`); 0: the teacher's
-            own logits (the reference).
         teacher_model: The teacher's timm architecture (default: the one in
             conf/teacher.yaml, ResNet-18, the only one with pretrained weights
             here; another needs ``use_pretrained=False``).
@@ -290,11 +280,6 @@ def run_pipeline(
     if unknown:
         raise ValueError(
             f'unknown methods {unknown}; expected names from {list(METHODS)}'
-        )
-    runs = with_baselines_first(runs)
-    if teacher_folds == 1 or teacher_folds < 0:
-        raise ValueError(
-            f'--teacher-folds must be 0 (off) or >= 2, got {teacher_folds}'
         )
     try:  # before any stage trains
         DynamicMatching(epochs=list(dynm_epochs)).schedule_for(student_epochs)
@@ -325,17 +310,6 @@ def run_pipeline(
             splits = [
                 (f'fold{f}_', p) for f, p in enumerate(prepare_folds(bench, out, folds))
             ]
-        teacher_held_out = (
-            prepare_teacher_folds(
-                bench.dataset,
-                bench.init_args,
-                out,
-                teacher_folds,
-                bench.student_classes,
-            )
-            if teacher_folds
-            else None
-        )
         weights, mapped = _pretrained_teacher(bench, use_pretrained)
         print(
             f'[teacher] starting from '
@@ -380,24 +354,10 @@ def run_pipeline(
             'in_channels': in_channels,
             'weights': str(out / 'teacher' / 'best.ckpt'),
         }
-        out_of_fold = None
-        if teacher_held_out is not None:
-            out_of_fold = out_of_fold_logits(
-                bench.datamodule,
-                bench.init_args,
-                teacher,
-                student_teacher,
-                out,
-                teacher_held_out,
-                fresh,
-                data.hashes('ms'),
-            )
         ssm = SSMPairings(bench.datamodule, bench.init_args, out, fresh)
         ssm.ensure_matcher_pairing()
-        label_space = LabelSpacePairings(bench.datamodule, bench.init_args, fresh)
 
         results = []
-        run_ids: dict[str, str] = {}
         for method, seed in runs:
             spec = METHODS[method]
             for prefix, split in splits:
@@ -407,7 +367,7 @@ def run_pipeline(
                 args['teacher'] = dict(student_teacher)
                 if student_model is not None:
                     args['student'] = student_model
-                model = model_args(method, kd_temperature_squared)
+                model = model_args(method)
                 for key, value in model.items():  # groups key by key
                     args[key] = (
                         args.get(key, {}) | value if isinstance(value, dict) else value
@@ -416,23 +376,12 @@ def run_pipeline(
                     'stage:teacher': teacher_result.run_id,
                     'stage:matcher': matcher_result.run_id,
                 }
-                if out_of_fold is not None and method != 'baseline':
-                    args['teacher']['out_of_fold_logits'] = str(out_of_fold)
-                    inputs['out_of_fold_logits'] = _sha1(out_of_fold)
                 dm_args: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
                 if split is not None:
                     dm_args['split_file'] = str(split)
                     inputs['split_file'] = _sha1(split)
-                pairing = None
                 if spec.initial == 'ssm':
-                    pairing = ssm.path(split, spec.capacity, spec.adapt_batchnorm)
-                elif spec.initial == 'label_space':
-                    baseline = f'baseline_{prefix}seed{seed}'
-                    inputs[f'stage:{baseline}'] = run_ids[baseline]
-                    pairing = label_space.path(
-                        out / 'students' / baseline, split, spec.capacity, out_of_fold
-                    )
-                if pairing is not None:
+                    pairing = ssm.path(split)
                     dm_args['pairing_file'] = str(pairing)
                     inputs['pairing_file'] = _sha1(pairing)
                 student['data'] = _data(bench, **dm_args)
@@ -443,12 +392,7 @@ def run_pipeline(
                         'class_path': 'torchgeo_ackd.callbacks.DynamicMatching',
                         'init_args': {
                             'epochs': list(dynm_epochs) if spec.dynm else [],
-                            'capacity': spec.capacity,
-                        }
-                        # Only when on: earlier runs keep their configs.
-                        | (
-                            {'right_teachers_only': True} if spec.right_teachers else {}
-                        ),
+                        },
                     }
                 ]
                 student['seed_everything'] = seed
@@ -461,7 +405,6 @@ def run_pipeline(
                     inputs,
                     keep_last=keep_last_checkpoints,
                 )
-                run_ids[name] = result.run_id
                 results.append(result)
         write_results(
             results,
@@ -472,31 +415,6 @@ def run_pipeline(
             teacher_result.metrics,
         )
         return results
-
-
-def with_baselines_first(runs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Order student runs so that every label-space start finds its baseline.
-
-    A method whose initial pairing is computed in label space reads the
-    baseline run of its seed (and fold); that run is added when missing.
-
-    Args:
-        runs: ``(method, seed)`` pairs, methods known to :data:`METHODS`.
-
-    Returns:
-        The baseline runs first (the requested ones, then the added ones in
-        seed order), then the others in their order.
-    """
-    baselines = [r for r in runs if r[0] == 'baseline']
-    needed = sorted({s for m, s in runs if METHODS[m].initial == 'label_space'})
-    added = [('baseline', s) for s in needed if ('baseline', s) not in baselines]
-    if added:
-        print(
-            f'[students] label-space pairings need the baseline of seeds '
-            f'{[s for _, s in added]}: training it too',
-            flush=True,
-        )
-    return baselines + added + [r for r in runs if r[0] != 'baseline']
 
 
 def prepare_folds(bench: Benchmark, out: Path, num_folds: int) -> list[Path]:

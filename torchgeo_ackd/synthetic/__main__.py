@@ -37,14 +37,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         '--no-mixed: pure scenes, the control under which no method should gain)',
     )
     parser.add_argument(
-        '--label-rule',
-        choices=('dominant', 'annotated'),
-        default=None,
-        help='how a mixed scene gets its label: its dominant land cover, or one '
-        'of its two land covers with probability equal to its share of the area '
-        '(annotated, the default for mixed scenes)',
-    )
-    parser.add_argument(
         '--paper-size',
         type=float,
         metavar='FRACTION',
@@ -75,7 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             rgb_format=args.rgb_format,
             mixed=args.mixed,
-            label_rule=args.label_rule,
             overwrite=args.overwrite,
         )
     except (FileExistsError, ValueError, TypeError) as error:

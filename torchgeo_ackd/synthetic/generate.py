@@ -42,7 +42,7 @@ from rasterio.transform import Affine, from_origin
 
 from ..sensors import SENTINEL2_EUROSAT
 from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES
-from .mixtures import DOMINANT_SHARE, resolve_label_rule, scene_abundances
+from .mixtures import DOMINANT_SHARE, scene_abundances
 from .spectra import (
     ENDMEMBERS,
     endmember_spectra,
@@ -130,7 +130,6 @@ def _ms_sample(
     seed: int,
     size: int,
     mixed: bool,
-    label_rule: str | None,
 ) -> tuple[np.ndarray, int, Affine]:
     rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
     epsg = int(rng.choice(_UTM_EPSG))
@@ -139,7 +138,7 @@ def _ms_sample(
     transform = from_origin(easting, northing, MS_GSD_M, MS_GSD_M)
 
     pixel_m = MS_GSD_M / np.exp(0.1 * rng.standard_normal())
-    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, label_rule)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     tilt = 1.0 + 0.04 * rng.standard_normal((n_end, 1)) * _WAVELENGTH_TILT
@@ -162,7 +161,6 @@ def synthetic_ms_image(
     seed: int = 0,
     size: int = 32,
     mixed: bool = True,
-    label_rule: str | None = None,
 ) -> np.ndarray:
     """One MS scene of the synthetic benchmark, as written to disk.
 
@@ -173,15 +171,12 @@ def synthetic_ms_image(
         size: Side in pixels (10 m each).
         mixed: A mixed scene (the default benchmark; see
             :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
-        label_rule: How a mixed scene gets its label (``'dominant'`` or
-            ``'annotated'``; None: ``'annotated'`` for mixed scenes; see
-            :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
         bands in SENTINEL2_EUROSAT order.
     """
-    return _ms_sample(class_name, index, seed, size, mixed, label_rule)[0]
+    return _ms_sample(class_name, index, seed, size, mixed)[0]
 
 
 def synthetic_rgb_image(
@@ -191,7 +186,6 @@ def synthetic_rgb_image(
     seed: int = 0,
     size: int = 64,
     mixed: bool = True,
-    label_rule: str | None = None,
 ) -> np.ndarray:
     """One RGB scene of the synthetic benchmark, before image compression.
 
@@ -202,16 +196,13 @@ def synthetic_rgb_image(
         size: Side in pixels (5 m each).
         mixed: A mixed scene (the default benchmark; see
             :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
-        label_rule: How a mixed scene gets its label (``'dominant'`` or
-            ``'annotated'``; None: ``'annotated'`` for mixed scenes; see
-            :mod:`~torchgeo_ackd.synthetic.mixtures`).
 
     Returns:
         8-bit sRGB-like values, uint8, shape (size, size, 3), channels R, G, B.
     """
     rng = _file_rng(seed, _RGB_SEED_KEY, _class_index(class_name), index)
     pixel_m = RGB_GSD_M / (RGB_FEATURE_SCALE * np.exp(0.1 * rng.standard_normal()))
-    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed, label_rule)
+    abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed)
     n_end = len(ENDMEMBERS)
     brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
     hue = np.exp(0.02 * rng.standard_normal((n_end, 3)))
@@ -250,7 +241,6 @@ def _parameters(
     seed: int,
     rgb_format: str,
     mixed: bool,
-    label_rule: str | None,
 ) -> dict[str, Any]:
     for name, value, minimum in (
         ('ms_per_class', ms_per_class, 1),
@@ -265,7 +255,6 @@ def _parameters(
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
     if not isinstance(mixed, bool):
         raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
-    label_rule = resolve_label_rule(mixed, label_rule)
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
     return {
@@ -276,15 +265,18 @@ def _parameters(
         'seed': int(seed),
         'rgb_format': rgb_format,
         'mixed': mixed,
-        'label_rule': label_rule,
     }
 
 
 def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
+    # The label rule is recorded as before (a pure scene's label is its one
+    # land cover): it tells today's mixed benchmarks from the mixed ones
+    # written before the rule was recorded, which were 'dominant'.
+    rule = 'annotated' if parameters['mixed'] else 'dominant'
     return {
         'generator': _GENERATOR,
         'version': GENERATOR_VERSION,
-        'parameters': parameters,
+        'parameters': parameters | {'label_rule': rule},
         'classes': list(SYNTHETIC_CLASSES),
         'confusable_pairs': [list(pair) for pair in CONFUSABLE_PAIRS],
         'scenes': _scenes(parameters),
@@ -308,11 +300,6 @@ def _scenes(parameters: dict[str, Any]) -> str:
     if not parameters['mixed']:
         return 'pure'
     shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
-    if parameters['label_rule'] == 'dominant':
-        return (
-            f'mixed: dominant class (the label) over {shares} of the area, a '
-            'random other class the rest'
-        )
     return (
         f'mixed: a dominant class over {shares} of the area, a random other '
         'class the rest; the label names one of the two with probability equal '
@@ -332,11 +319,10 @@ def _read_metadata(root: Path) -> dict[str, Any] | None:
 def benchmark_parameters(root: str | Path) -> dict[str, Any]:
     """The generator parameters a synthetic benchmark was written with.
 
-    Benchmarks written before an option existed record no value for it; they
-    were written with the option's old behaviour, which is filled in: pure
-    scenes (``mixed=False``, before version 2) and the ``'dominant'`` label
-    rule (before the rule existed). The current defaults would misdescribe
-    them.
+    Benchmarks written before version 2 record no ``mixed``: they hold pure
+    scenes (``mixed=False``), which is filled in; the current default would
+    misdescribe them. The recorded ``label_rule`` is checked and left out:
+    mixed scenes get the ``'annotated'`` label, the only one generated.
 
     Args:
         root: A benchmark directory written by
@@ -348,7 +334,8 @@ def benchmark_parameters(root: str | Path) -> dict[str, Any]:
 
     Raises:
         ValueError: If *root* holds no readable ``synthetic.json`` of this
-            generator.
+            generator, or one of mixed scenes labelled by their dominant land
+            cover (``label_rule: dominant``, no longer generated).
     """
     metadata = _read_metadata(Path(root))
     if metadata is None or metadata.get('generator') != _GENERATOR:
@@ -356,32 +343,42 @@ def benchmark_parameters(root: str | Path) -> dict[str, Any]:
             f'{Path(root) / METADATA_FILE}: not the metadata of a synthetic '
             f'benchmark (expected a JSON object with "generator": "{_GENERATOR}")'
         )
-    return _written_parameters(metadata)
+    return _written_parameters(metadata, Path(root))
 
 
-def _written_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+def _written_parameters(metadata: dict[str, Any], root: Path) -> dict[str, Any]:
     """The metadata's parameters, with what older versions did not record."""
     recorded = metadata.get('parameters')
     parameters = dict(recorded) if isinstance(recorded, dict) else {}
     parameters.setdefault('mixed', False)  # before version 2: pure scenes
-    parameters.setdefault('label_rule', 'dominant')  # before the rule existed
+    # Mixed benchmarks that record no label rule were 'dominant'.
+    rule = parameters.pop('label_rule', 'dominant')
+    if parameters['mixed'] and rule != 'annotated':
+        raise ValueError(
+            f'{root / METADATA_FILE}: mixed scenes labelled by their dominant land '
+            f'cover (label_rule: {rule}), which this version no longer generates '
+            'or reads: mixed scenes get the annotated label. Write the benchmark '
+            f'again (python -m torchgeo_ackd.synthetic --root {root} --overwrite) '
+            'or use another root.'
+        )
     return parameters
 
 
-def _same_benchmark(metadata: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+def _same_benchmark(
+    metadata: dict[str, Any] | None, parameters: dict[str, Any], root: Path
+) -> bool:
     # Version 1 wrote exactly the pure scenes that version 2 writes; what it
     # did not record, _written_parameters fills in.
     return (
         metadata is not None
         and metadata.get('generator') == _GENERATOR
-        and metadata.get('version') in (1, wanted['version'])
-        and _written_parameters(metadata) == wanted['parameters']
+        and metadata.get('version') in (1, GENERATOR_VERSION)
+        and _written_parameters(metadata, root) == parameters
     )
 
 
 def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
     seed, fmt, mixed = parameters['seed'], parameters['rgb_format'], parameters['mixed']
-    label_rule = parameters['label_rule']
     crs = {epsg: CRS.from_epsg(epsg) for epsg in _UTM_EPSG}
     descriptions = SENTINEL2_EUROSAT.bands
     with rasterio.Env():
@@ -390,7 +387,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             ms_dir.mkdir(parents=True)
             for i in range(parameters['ms_per_class']):
                 dn, epsg, transform = _ms_sample(
-                    class_name, i, seed, parameters['ms_size'], mixed, label_rule
+                    class_name, i, seed, parameters['ms_size'], mixed
                 )
                 with rasterio.open(
                     ms_dir / f'{class_name}_{i:04d}.tif',
@@ -414,7 +411,6 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
                     seed=seed,
                     size=parameters['rgb_size'],
                     mixed=mixed,
-                    label_rule=label_rule,
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
                 if fmt == 'jpg':
@@ -487,12 +483,10 @@ def generate_synthetic_benchmark(
         mixed: Scenes mix their class with a second land cover (the default
             benchmark, see :mod:`~torchgeo_ackd.synthetic.mixtures`); False:
             pure scenes, the control under which no method should gain.
-        label_rule: How a mixed scene gets its label: ``'dominant'`` (its
-            dominant land cover) or ``'annotated'`` (one of its two land
-            covers, with probability equal to its share of the area; the
-            label noise of real scene annotations, which a teacher trained on
-            a large archive knows about and a few labelled images do not).
-            None (default): ``'annotated'`` for mixed scenes.
+        label_rule: Only None or ``'annotated'``, kept for callers that
+            still pass it: a mixed scene always gets the annotated label (one
+            of its two land covers, with probability equal to its share of
+            the area; see :mod:`~torchgeo_ackd.synthetic.mixtures`).
         overwrite: Replace an existing *root* that holds something else.
 
     Returns:
@@ -503,24 +497,27 @@ def generate_synthetic_benchmark(
             benchmark with the same parameters, and *overwrite* is False.
         TypeError: If a count, size or the seed is not an int, or *mixed* not
             a bool.
-        ValueError: If a count or size is too small, *rgb_format* or *label_rule*
-            is unknown, or *label_rule* is ``'annotated'`` for pure scenes.
+        ValueError: If a count or size is too small, *rgb_format* is unknown,
+            *label_rule* is another than ``'annotated'``, or *root* holds a
+            mixed benchmark of the removed ``'dominant'`` label rule.
     """
-    root = Path(root)
-    wanted = _metadata(
-        _parameters(
-            ms_per_class,
-            rgb_per_class,
-            ms_size,
-            rgb_size,
-            seed,
-            rgb_format,
-            mixed,
-            label_rule,
+    if label_rule not in (None, 'annotated'):
+        raise ValueError(
+            f'label_rule={label_rule!r}: mixed scenes always get the annotated '
+            "label ('dominant' is no longer generated); leave label_rule out"
         )
+    root = Path(root)
+    parameters = _parameters(
+        ms_per_class,
+        rgb_per_class,
+        ms_size,
+        rgb_size,
+        seed,
+        rgb_format,
+        mixed,
     )
     if root.exists() and not overwrite:
-        if _same_benchmark(_read_metadata(root), wanted):
+        if _same_benchmark(_read_metadata(root), parameters, root):
             print(f'Reusing synthetic benchmark at {root} (same parameters)')
             return root
         if not root.is_dir() or any(root.iterdir()):
@@ -540,13 +537,13 @@ def generate_synthetic_benchmark(
     partial = root.parent / f'.{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}'
     try:
         partial.mkdir()
-        _write_all(partial, wanted['parameters'])
+        _write_all(partial, parameters)
         with open(partial / METADATA_FILE, 'w') as f:
-            json.dump(wanted, f, indent=2)
+            json.dump(_metadata(parameters), f, indent=2)
         if overwrite and root.exists():
             _move_aside_and_replace(partial, root)
         else:
-            _rename_into_place(partial, root, wanted)
+            _rename_into_place(partial, root, parameters)
     finally:
         if partial.exists():
             shutil.rmtree(partial)
@@ -554,7 +551,7 @@ def generate_synthetic_benchmark(
     return root
 
 
-def _rename_into_place(partial: Path, root: Path, wanted: dict[str, Any]) -> None:
+def _rename_into_place(partial: Path, root: Path, parameters: dict[str, Any]) -> None:
     """Rename *partial* to an absent or empty *root*.
 
     Another process may have finished the same benchmark meanwhile: then its
@@ -565,7 +562,7 @@ def _rename_into_place(partial: Path, root: Path, wanted: dict[str, Any]) -> Non
     try:
         os.rename(partial, root)
     except OSError as error:
-        if _same_benchmark(_read_metadata(root), wanted):
+        if _same_benchmark(_read_metadata(root), parameters, root):
             print(f'Reusing synthetic benchmark at {root} (written concurrently)')
             return
         raise FileExistsError(

@@ -5,37 +5,28 @@ dominant land cover ``A`` and the rest with the layout of a second class
 ``B != A``; the boundary between the two follows a smooth random field. ``s``
 is uniform in :data:`DOMINANT_SHARE`, so ``B`` covers 20-45 % of the scene.
 
-How a mixed scene gets its label (``label_rule``):
-
-* ``'dominant'``: the label is ``A``; ``B`` is drawn uniformly from the other
-  classes. A teacher's soft label then tells a student more than its hard
-  label only through the other classes' probabilities, i.e. which second land
-  cover the scene holds. That knowledge is about one image, but a student
-  that sees ``B`` itself in RGB gains about one point from it (measured with
-  an oracle pairing in ``docs/results.md``).
-* ``'annotated'``: the label is what an annotator who names one land cover
-  per scene writes: ``A`` with probability ``s``, ``B`` with probability
-  ``1 - s`` (``A`` uniform over the classes, ``B`` uniform over the others).
-  A third of the labels (on average ``1 - E[s] = 0.325``) then name the
-  minor land cover, in the MS archive and the RGB set alike, and the best any
-  model can do is to predict ``A`` (the Bayes rate is ``E[s] = 67.5 %``).
-  A teacher trained on the large MS archive learns, from many noisy labels,
-  the probability of each label given a scene's composition; its soft label
-  for a scene *of the same composition* as a student's tells the student
-  which of its few noisy labels to doubt. A teacher image of the same label
-  drawn at random (vanilla KD) has another composition, and in a third of
-  cases another dominant land cover; a semantically similar one (SemBridge's
-  matching) tends to have the same. This is the mechanism the method relies
-  on for real archives, whose scene labels are single names for mixed scenes.
+A mixed scene's label is what an annotator who names one land cover per
+scene writes: ``A`` with probability ``s``, ``B`` with probability ``1 - s``
+(``A`` uniform over the classes, ``B`` uniform over the others). A third of
+the labels (on average ``1 - E[s] = 0.325``) then name the minor land cover,
+in the MS archive and the RGB set alike, and the best any model can do is to
+predict ``A`` (the Bayes rate is ``E[s] = 67.5 %``). A teacher trained on the
+large MS archive learns, from many noisy labels, the probability of each label
+given a scene's composition; its soft label for a scene *of the same
+composition* as a student's tells the student which of its few noisy labels
+to doubt. A teacher image of the same label drawn at random (vanilla KD) has
+another composition, and in a third of cases another dominant land cover; a
+semantically similar one (SemBridge's matching) tends to have the same. This
+is the mechanism the method relies on for real archives, whose scene labels
+are single names for mixed scenes.
 
 Each file of class folder ``L`` is a scene drawn conditionally on its label
 being ``L`` (by rejection: mixtures are drawn until the label is ``L``;
 on average ten draws of three numbers). Nothing of ``A``, ``B`` or ``s`` is
 written to disk, and MS and RGB scenes are drawn independently (no pairs).
 
-The default benchmark is ``mixed=True`` with the ``'annotated'`` rule: the
-mechanism that knowledge distillation through semantically similar pairs can
-pass on. ``mixed=False`` gives pure scenes, the control under which no method
+The default benchmark is ``mixed=True``: the mechanism that knowledge
+distillation through semantically similar pairs can pass on. ``mixed=False`` gives pure scenes, the control under which no method
 should gain.
 """
 
@@ -49,8 +40,6 @@ from .layouts import SYNTHETIC_CLASSES, class_abundances, smooth_field
 DOMINANT_SHARE = (0.55, 0.8)
 #: Correlation length of the boundary between the two land covers, in metres.
 BOUNDARY_LENGTH_M = 120.0
-#: How mixed scenes get their label (see the module docstring).
-LABEL_RULES = ('dominant', 'annotated')
 
 
 class Mixture(NamedTuple):
@@ -83,52 +72,12 @@ def _annotated_mixture(label: str, rng: np.random.Generator) -> Mixture:
             return Mixture(dominant, second, share)
 
 
-def resolve_label_rule(mixed: bool, label_rule: str | None) -> str:
-    """The label rule a benchmark uses, checked.
-
-    Args:
-        mixed: Whether scenes are mixed.
-        label_rule: One of :data:`LABEL_RULES`, or None for the default:
-            ``'annotated'`` for mixed scenes, ``'dominant'`` for pure ones
-            (whose label is their only land cover, so the rule changes
-            nothing; it is recorded as benchmarks written before the rule
-            existed recorded it).
-
-    Returns:
-        The label rule.
-
-    Raises:
-        ValueError: As :func:`check_label_rule`.
-    """
-    if label_rule is None:
-        return 'annotated' if mixed else 'dominant'
-    check_label_rule(mixed, label_rule)
-    return label_rule
-
-
-def check_label_rule(mixed: bool, label_rule: str) -> None:
-    """Refuse an unknown label rule, or ``'annotated'`` for pure scenes.
-
-    Raises:
-        ValueError: If *label_rule* is not in :data:`LABEL_RULES`, or is
-            ``'annotated'`` while *mixed* is False.
-    """
-    if label_rule not in LABEL_RULES:
-        raise ValueError(f'label_rule must be one of {LABEL_RULES}, got {label_rule!r}')
-    if label_rule == 'annotated' and not mixed:
-        raise ValueError(
-            "label_rule='annotated' needs mixed scenes (mixed=True): a pure scene "
-            'has one land cover to name'
-        )
-
-
 def scene_abundances(
     class_name: str,
     rng: np.random.Generator,
     size: int,
     pixel_m: float,
     mixed: bool,
-    label_rule: str | None = None,
 ) -> tuple[np.ndarray, Mixture]:
     """Abundance maps of one scene of a class, pure or mixed.
 
@@ -139,31 +88,17 @@ def scene_abundances(
         size: Side in pixels.
         pixel_m: Ground metres per pixel divided by the region's feature scale.
         mixed: Mix in a second land cover (see the module docstring).
-        label_rule: How a mixed scene gets its label, one of :data:`LABEL_RULES`
-            (None: see :func:`resolve_label_rule`).
 
     Returns:
         Abundances in [0, 1] summing to at most 1 per pixel, shape
         (size, size, E), and the scene's :class:`Mixture`.
     """
-    label_rule = resolve_label_rule(mixed, label_rule)
     if not mixed:
         return class_abundances(class_name, rng, size, pixel_m), Mixture(
             class_name, None, 1.0
         )
-    if label_rule == 'dominant':
-        # The order of draws of the first mixed benchmarks, kept so that they
-        # are reproduced file for file.
-        dominant = class_abundances(class_name, rng, size, pixel_m)
-        others = _others(class_name)
-        mixture = Mixture(
-            class_name,
-            others[int(rng.integers(len(others)))],
-            float(rng.uniform(*DOMINANT_SHARE)),
-        )
-    else:
-        mixture = _annotated_mixture(class_name, rng)
-        dominant = class_abundances(mixture.dominant, rng, size, pixel_m)
+    mixture = _annotated_mixture(class_name, rng)
+    dominant = class_abundances(mixture.dominant, rng, size, pixel_m)
     assert mixture.second is not None
     minor = class_abundances(mixture.second, rng, size, pixel_m)
     field = smooth_field(rng, size, BOUNDARY_LENGTH_M / pixel_m)

@@ -13,12 +13,7 @@ from ..losses import DistillationConfig
 from ..models.factory import create_model
 from ..models.features import forward_with_features
 from ..models.planner import AlignmentConfig, Planner
-from ..models.teacher import (
-    FrozenTeacher,
-    TeacherConfig,
-    TeacherOutputs,
-    read_out_of_fold_logits,
-)
+from ..models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
 from .base import check_fits
 from .evaluation import StudentEvaluationTask
 
@@ -207,24 +202,14 @@ class ACKDTask(StudentEvaluationTask):
         self.teacher.check_bands(gallery.bands)
         self.teacher.adapt_input(gallery.bands, *dm.statistics('ms'))
         self.teacher_cached = self.hparams['cache_teacher'] and not dm.ms_augment
-        out_of_fold = self.hparams['teacher'].get('out_of_fold_logits')
-        if out_of_fold and self.uses_teacher and not self.teacher_cached:
-            raise ValueError(
-                f'teacher.out_of_fold_logits={out_of_fold!r} replaces the cached '
-                'gallery logits, but the cache is off (cache_teacher: false or MS '
-                'augmentation on)'
-            )
         if self.teacher_cached and self.uses_teacher:
-            cached = self.teacher.cache_gallery(
+            self.teacher.cache_gallery(
                 dm.gallery_dataloader(),
                 len(gallery),
                 dm.preprocess,
                 self.device,
                 self.trainer.precision_plugin.forward_context(),
             )
-            if out_of_fold:
-                logits = read_out_of_fold_logits(out_of_fold, gallery)
-                self.teacher.gallery = cached._replace(logits=logits.to(cached.logits))
         # Batches need no MS image when the teacher's outputs are looked up.
         dm.teacher_images = self.uses_teacher and not self.teacher_cached
 
