@@ -1,7 +1,19 @@
-"""The student variants the pipeline can train: baselines, KD methods, ablations."""
+"""The student variants the pipeline can train: the paper's rows.
 
+The built-in methods are composed from the KD registry
+(:func:`~torchgeo_ackd.losses.available_kd_losses`): the distillation-free
+``baseline``; for every registered KD loss but ``none``, ``<loss>`` (random
+same-class pairs, no DynM, no SKA) and ``<loss>_sembridge`` (SSM, DynM and
+SKA); and the four SemBridge ablations of vanilla KD. More methods (e.g. from
+``experiments/``) are added with :func:`register_method`.
+"""
+
+import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from ..losses import available_kd_losses
 
 
 @dataclass(frozen=True)
@@ -22,44 +34,123 @@ class Method:
     initial: Literal['ssm', 'random'] = 'ssm'
     dynm: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse an unknown initial pairing."""
+        if self.initial not in ('ssm', 'random'):
+            raise ValueError(
+                f"Method.initial must be 'ssm' or 'random', got {self.initial!r}"
+            )
 
-# The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
-_KD = {
-    'kd': {
-        'loss': 'kd',
-        'options': {'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False}},
-    }
+
+#: The options the pipeline gives a KD loss; every other loss runs with its
+#: registry defaults (its constructor's).
+KD_OPTIONS: dict[str, dict[str, Any]] = {
+    # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
+    'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False},
+    # DKD with its authors' defaults (alpha 1, beta 8, T 4); the 20-epoch
+    # warm-up is shortened to 2 epochs to fit the pipeline's short runs.
+    'dkd': {'warmup_epochs': 2},
 }
-# DKD with its authors' defaults (alpha 1, beta 8, T 4); the warm-up is
-# shortened to 2 epochs to fit the pipeline's short runs.
-_DKD = {'kd': {'loss': 'dkd', 'options': {'dkd': {'warmup_epochs': 2}}}}
+#: Table labels of KD losses whose name in capitals is not theirs.
+KD_LABELS = {'kd': 'Vanilla KD', 'logits': 'Logits (MSE)'}
+
 # Without SemBridge: random same-class pairs, no re-matching, no SKA.
 _NO_SKA = {'ska': {'use_ot1': False, 'use_ot2': False}}
 
-#: Every method the pipeline knows.
-METHODS: dict[str, Method] = {
-    # Distillation-free baseline: the student alone on RGB.
-    'baseline': Method(
-        'Baseline (no KD)',
-        {'kd': {'loss': 'none', 'options': {}}} | _NO_SKA,
-        'random',
-        False,
-    ),
-    # Vanilla KD with random same-class pairs (the SCKD method under ACKD).
-    'kd': Method('Vanilla KD', _KD | _NO_SKA, 'random', False),
-    'kd_sembridge': Method('Vanilla KD + SemBridge', _KD),
-    'dkd': Method('DKD', _DKD | _NO_SKA, 'random', False),
-    'dkd_sembridge': Method('DKD + SemBridge', _DKD),
-    # Ablations of SemBridge (vanilla KD), one part removed at a time.
-    'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', _KD, initial='random'),
-    'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', _KD, dynm=False),
-    'kd_sembridge_no_ot1': Method(
-        'KD + SemBridge w/o L_ot1', _KD | {'ska': {'use_ot1': False}}
-    ),
-    'kd_sembridge_no_ot2': Method(
-        'KD + SemBridge w/o L_ot2', _KD | {'ska': {'use_ot2': False}}
-    ),
-}
+
+def _kd(loss: str) -> dict[str, Any]:
+    options = KD_OPTIONS.get(loss)
+    return {'kd': {'loss': loss, 'options': {loss: dict(options)} if options else {}}}
+
+
+def kd_methods(loss: str) -> dict[str, Method]:
+    """The two rows of a KD loss: without SemBridge and with it.
+
+    Args:
+        loss: A registered KD loss name (its options: :data:`KD_OPTIONS`, else
+            the loss's defaults).
+
+    Returns:
+        ``{loss: ..., f'{loss}_sembridge': ...}``: random same-class pairs, no
+        DynM, no SKA; and SSM + DynM + SKA.
+    """
+    label = KD_LABELS.get(loss, loss.upper())
+    return {
+        loss: Method(label, _kd(loss) | _NO_SKA, 'random', False),
+        f'{loss}_sembridge': Method(f'{label} + SemBridge', _kd(loss)),
+    }
+
+
+def _paper_methods() -> dict[str, Method]:
+    # Vanilla KD first (the main job's rows), then the others by name.
+    losses = sorted(set(available_kd_losses()) - {'none'}, key=lambda n: (n != 'kd', n))
+    kd = _kd('kd')
+    return (
+        # Distillation-free baseline: the student alone on RGB.
+        {'baseline': Method('Baseline (no KD)', _kd('none') | _NO_SKA, 'random', False)}
+        | {name: m for loss in losses for name, m in kd_methods(loss).items()}
+        # Ablations of SemBridge (vanilla KD), one part removed at a time.
+        | {
+            'kd_sembridge_no_ssm': Method('KD + SemBridge w/o SSM', kd, 'random'),
+            'kd_sembridge_no_dynm': Method('KD + SemBridge w/o DynM', kd, dynm=False),
+            'kd_sembridge_no_ot1': Method(
+                'KD + SemBridge w/o L_ot1', kd | {'ska': {'use_ot1': False}}
+            ),
+            'kd_sembridge_no_ot2': Method(
+                'KD + SemBridge w/o L_ot2', kd | {'ska': {'use_ot2': False}}
+            ),
+        }
+    )
+
+
+#: Every method the pipeline knows (extend it with :func:`register_method`).
+METHODS: dict[str, Method] = _paper_methods()
+
+#: Human-readable names for tables and figures.
+LABELS = {name: method.label for name, method in METHODS.items()}
+
+#: What the README's main job trains.
+DEFAULT_METHODS = ('baseline', 'kd', 'kd_sembridge')
+
+
+def register_method(name: str, method: Method, replace: bool = False) -> None:
+    """Make a student variant known to the pipeline (``--methods name``).
+
+    For example, vanilla KD + SemBridge at another temperature::
+
+        from torchgeo_ackd.pipeline import Method, register_method
+
+        register_method(
+            'kd_sembridge_t4',
+            Method('KD (T = 4) + SemBridge', {'kd': {'options': {'kd': {'temperature': 4.0}}}}),
+        )
+
+    and both rows of a KD loss registered after this module was imported:
+    ``for name, m in kd_methods('my_loss').items(): register_method(name, m)``.
+
+    Args:
+        name: The method's name: lower-case letters, digits and ``_`` (it
+            names the students' folders, ``<name>_seed<s>``).
+        method: What it trains.
+        replace: Replace a method of that name (default: refuse).
+
+    Raises:
+        TypeError: If *method* is not a :class:`Method`.
+        ValueError: If *name* is not a valid name or already taken.
+    """
+    if not isinstance(method, Method):
+        raise TypeError(f'method must be a Method, got {type(method).__name__}')
+    if not (isinstance(name, str) and re.fullmatch(r'[a-z0-9_]+', name)):
+        raise ValueError(
+            f'a method name is lower-case letters, digits and _, got {name!r}'
+        )
+    if name in METHODS and not replace:
+        raise ValueError(
+            f'method {name!r} is already registered ({METHODS[name].label}); '
+            'pass replace=True to replace it'
+        )
+    METHODS[name] = method
+    LABELS[name] = method.label
 
 
 def model_args(method: str) -> dict[str, Any]:
@@ -69,19 +160,9 @@ def model_args(method: str) -> dict[str, Any]:
         method: A key of :data:`METHODS`.
 
     Returns:
-        A new dict (groups copied, so the caller may update it).
+        A new dict (a deep copy, so the caller may update it).
 
     Raises:
         KeyError: If *method* is unknown.
     """
-    return {
-        key: dict(value) if isinstance(value, dict) else value
-        for key, value in METHODS[method].model.items()
-    }
-
-
-#: What the README's main job trains.
-DEFAULT_METHODS = ('baseline', 'kd', 'kd_sembridge')
-
-#: Human-readable names for tables and figures.
-LABELS = {name: method.label for name, method in METHODS.items()}
+    return copy.deepcopy(METHODS[method].model)
