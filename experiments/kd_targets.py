@@ -44,10 +44,10 @@ from matcher_semantics import random_same_class
 from oracle_pairing import mixed_parameters, oracle_pairing, scene_mixture
 from torch import Tensor
 
-from torchgeo_ackd.callbacks.dynamic_matching import gallery_logits, student_logits
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import relative_files
 from torchgeo_ackd.datasets.torch_files import read_torch_file
+from torchgeo_ackd.matching import gallery_logits, student_logits
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.pairings import LABEL_SPACE_TEMPERATURE
 from torchgeo_ackd.synthetic import benchmark_parameters
@@ -145,9 +145,14 @@ def targets_of_run(
     teacher = (
         read_out_of_fold_logits(out_of_fold, dm.gallery)
         if out_of_fold.is_file()
-        else gallery_logits(task.teacher, dm, cpu)
+        else gallery_logits(
+            lambda image: task.teacher(image).logits,
+            dm.gallery_dataloader(),
+            dm.preprocess,
+            cpu,
+        )
     )
-    student = student_logits(task.student, dm, cpu)
+    student = student_logits(task.student, dm.student_dataloader(), dm.preprocess, cpu)
     labels, teacher_classes = dm.rgb_train.targets, dm.gallery.targets
     classes = list(dm.rgb_train.classes)
     dominant = torch.tensor(

@@ -28,8 +28,14 @@ import time
 from pathlib import Path
 
 from lightning.pytorch import Trainer, seed_everything
+from torch.utils.data import DataLoader
 
-from torchgeo_ackd.callbacks import InitialPairing
+from torchgeo_ackd.datasets import RenamedDataset
+from torchgeo_ackd.matching import (
+    cross_modal_accuracy,
+    gallery_embedding,
+    ssm_pairing,
+)
 from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.tasks import MatcherTask
 
@@ -68,9 +74,20 @@ def main(argv: list[str] | None = None) -> None:
     # The last epoch's validation, which fit has just run with these weights.
     val = {k: float(v) for k, v in trainer.callback_metrics.items()}
     # The SSM pairing and the zero-shot retrieval of the trained matcher.
-    ssm = InitialPairing()
-    pairing = ssm.pairing(matcher, dm)
-    accuracy = ssm.cross_modal_accuracy(matcher, dm)
+    gallery = gallery_embedding(matcher, dm.gallery_dataloader(), dm.preprocess)
+    loaders = (dm.student_dataloader(), dm.gallery_dataloader())
+    pairing = ssm_pairing(
+        matcher, dm.rgb_train, dm.gallery, loaders, dm.preprocess, embedding=gallery
+    )
+    rgb_val = dm.rgb_dataset('val')
+    queries = DataLoader(
+        RenamedDataset(rgb_val, 'image_rgb'),
+        batch_size=dm.eval_batch_size,
+        collate_fn=dm.collate_fn,
+    )
+    accuracy = cross_modal_accuracy(
+        matcher, queries, rgb_val.targets, gallery, dm.gallery.targets, dm.preprocess
+    )
     print(
         f'temperature={args.temperature:g} epochs={args.epochs} '
         f'seed={args.seed} fit_s={fit_s:.0f} '

@@ -42,10 +42,10 @@ from kd_targets import (
     targets_of_run,
 )
 
-from torchgeo_ackd.callbacks.dynamic_matching import student_logits
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing, relative_files
 from torchgeo_ackd.datasets.torch_files import read_torch_file
+from torchgeo_ackd.matching import student_logits
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
 from torchgeo_ackd.synthetic import benchmark_parameters, generate_synthetic_benchmark
@@ -144,7 +144,9 @@ def main() -> None:
     dm = SyntheticACKDDataModule(**(init | {'pairing_file': None} | stats))
     dm.setup('fit')
     with torch.no_grad():
-        logits = student_logits(model.student, dm, torch.device('cpu'))
+        logits = student_logits(
+            model.student, dm.student_dataloader(), dm.preprocess, torch.device('cpu')
+        )
     teacher = read_out_of_fold_logits(
         args.out / 'teacher_folds' / 'out_of_fold_logits.pt', dm.gallery
     )

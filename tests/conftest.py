@@ -97,6 +97,16 @@ def quiet_trainer(tmp_path: Path, **kwargs: Any) -> 'Trainer':
     return Trainer(**(defaults | kwargs))
 
 
+def ssm_pairing_of(matcher: Any, dm: Any, chunk_size: int = 4096) -> Any:
+    """:func:`~torchgeo_ackd.matching.ssm_pairing` of a datamodule's RGB training set."""
+    from torchgeo_ackd.matching import ssm_pairing
+
+    loaders = (dm.student_dataloader(), dm.gallery_dataloader())
+    return ssm_pairing(
+        matcher, dm.rgb_train, dm.gallery, loaders, dm.preprocess, chunk_size
+    )
+
+
 def seeded_student(bench: dict[str, Path]) -> Any:
     """A ResNet-18 ACKDTask with the bench's teacher, initialised with seed 0."""
     from torchgeo_ackd.models.teacher import TeacherConfig

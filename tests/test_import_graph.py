@@ -137,7 +137,7 @@ def test_the_checks_can_fail() -> None:
     """The cycle finder and the layer rule see what they are meant to see."""
     assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
     assert find_cycle({'a': {'b'}, 'b': set()}) is None
-    source = PACKAGE / 'matching' / 'initial.py'
+    source = PACKAGE / 'matching' / 'pairings.py'
     imports = _imports(source)
     assert 'torchgeo_ackd.matching.embed' in imports
 

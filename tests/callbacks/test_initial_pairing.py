@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import ssm_pairing_of
 from torch import Tensor
 
 from torchgeo_ackd.callbacks import InitialPairing
@@ -76,7 +77,7 @@ def _brute_force(
 def _pair(
     dm: SyntheticACKDDataModule, matcher: MatcherTask | None = None, **kwargs: Any
 ) -> Pairing:
-    return InitialPairing(**kwargs).pairing(matcher or _matcher(), dm)
+    return ssm_pairing_of(matcher or _matcher(), dm, **kwargs)
 
 
 def test_equals_brute_force_numpy(root: Path) -> None:
@@ -114,19 +115,17 @@ def test_end_of_training_embeds_the_gallery_once(
     gallery."""
     import lightning.pytorch as pl
 
-    import torchgeo_ackd.callbacks.initial_pairing as pairing_module
-    import torchgeo_ackd.matching.initial as engine_module
+    import torchgeo_ackd.matching.pairings as pairings_module
 
     passes: list[str] = []  # the batch key of every pass over a dataset
-    for module in (pairing_module, engine_module):
 
-        def counted(
-            *args: Any, _embed: Any = module.compute_embeddings, **kwargs: Any
-        ) -> Any:
-            passes.append(kwargs['key'])
-            return _embed(*args, **kwargs)
+    def counted(
+        *args: Any, _embed: Any = pairings_module.loader_embeddings, **kwargs: Any
+    ) -> Any:
+        passes.append(args[2])
+        return _embed(*args, **kwargs)
 
-        monkeypatch.setattr(module, 'compute_embeddings', counted)
+    monkeypatch.setattr(pairings_module, 'loader_embeddings', counted)
     dm = _datamodule(root)
     matcher = _matcher()
     callback = InitialPairing(output_dir=str(tmp_path))
@@ -145,10 +144,10 @@ def test_end_of_training_embeds_the_gallery_once(
     # RGB training images (pairing) and validation images (retrieval).
     assert sorted(passes) == ['image_ms', 'image_rgb', 'image_rgb']
     written = Pairing.read(tmp_path / 'pairing.pt')
-    # Built again from scratch, the same pairing.
-    again = callback.pairing(matcher, dm)
+    # The matching function, from scratch: the same pairing.
+    again = _pair(dm, matcher)
     assert torch.equal(written.teacher_index, again.teacher_index)
-    torch.testing.assert_close(written.scores, again.scores)
+    assert torch.equal(written.scores, again.scores)
 
 
 def test_rgb_embedding_refuses_other_than_three_channels() -> None:
@@ -347,4 +346,4 @@ def test_refuses_a_module_that_is_not_a_matcher(root: Path) -> None:
     with pytest.raises(
         TypeError, match='needs a matcher with embed_ms.*got LightningModule'
     ):
-        InitialPairing().pairing(pl.LightningModule(), _datamodule(root))
+        _pair(_datamodule(root), pl.LightningModule())

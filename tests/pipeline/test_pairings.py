@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import torch
-from conftest import TINY_DATA
+from conftest import TINY_DATA, ssm_pairing_of
 
-from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 from torchgeo_ackd.pipeline.folds import write_fold_split
@@ -32,7 +31,7 @@ def test_a_fold_gets_the_matchers_pairing_of_its_students(
     path = pairings.path(split)
     assert path == tmp_path / 'fold1' / 'pairings' / 'nearest' / 'pairing.pt'
 
-    # Read back: what InitialPairing computes for that fold's students, with
+    # Read back: what SSM computes for that fold's students, with
     # the matcher's weights and the statistics it was trained with.
     matcher = MatcherTask.load_from_checkpoint(
         bench['matcher'], map_location='cpu', weights_only=True
@@ -45,7 +44,7 @@ def test_a_fold_gets_the_matchers_pairing_of_its_students(
     }
     dm = SyntheticACKDDataModule(**init | stats, modality='ms', split_file=str(split))
     dm.setup('fit')
-    expected = InitialPairing().pairing(matcher, dm)
+    expected = ssm_pairing_of(matcher, dm)
     written = Pairing.load(path, dm.rgb_train, dm.gallery)
     assert torch.equal(written.teacher_index, expected.teacher_index)
     assert torch.equal(dm.gallery.targets[written.teacher_index], dm.rgb_train.targets)

@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import ssm_pairing_of
 from lightning.pytorch import Trainer
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -293,7 +294,7 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
     dm = datamodule()
     dm.setup('fit')
     written = Pairing.load(tmp_path / 'out' / 'pairing.pt', dm.rgb_train, dm.ms_train)
-    again = InitialPairing().pairing(task, dm)
+    again = ssm_pairing_of(task, dm)
     assert torch.equal(written.teacher_index, again.teacher_index)
     single = trainer(devices=1)
     single.validate(task, dm)

@@ -1,22 +1,16 @@
 """Dynamic Matching (DynM): re-pair every student with a teacher as it learns."""
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
 from ..datamodules import ACKDDataModule
 from ..datasets import Pairing, plot_pairs
-from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
+from ..matching.pairings import gallery_logits, rematch, student_logits
 from ..matching.schedule import dynm_schedule, validate_epochs
-from ..matching.search import match_kl
-from ..matching.sharding import shard_loader
 from ..matching.statistics import matched_teachers
 from ..models.teacher import FrozenTeacher
 
@@ -161,12 +155,7 @@ class DynamicMatching(Callback):
         # What the students are taught before and after: a rule that picks
         # soft, ambiguous or wrong teacher labels shows here.
         dm = _datamodule(trainer)
-        logits = self._teacher_logits(
-            dm,
-            pl_module.teacher,  # type: ignore[arg-type]
-            pl_module.device,
-            trainer.precision_plugin.forward_context,
-        )
+        logits = self._teacher_logits(trainer, pl_module)
         for when, p in (('before', previous), ('after', pairing)):
             stats = matched_teachers(
                 logits, dm.gallery.targets, p.teacher_index, self.temperature
@@ -195,23 +184,23 @@ class DynamicMatching(Callback):
             ``pairing_epoch<N>/`` (scores: each student's KL in nats).
         """
         dm = _datamodule(trainer)
-        student, teacher = pl_module.student, pl_module.teacher
-        assert isinstance(student, nn.Module) and isinstance(teacher, FrozenTeacher)
-        device = pl_module.device
-        context = trainer.precision_plugin.forward_context
-        teacher_logits = self._teacher_logits(dm, teacher, device, context)
-        broadcast_buffers(student)  # same BatchNorm statistics on every rank
-        on = teacher_logits.device
-        index, kl = match_kl(
-            student_logits(student, dm, device, context),
-            dm.rgb_train.targets.to(on),
-            teacher_logits,
-            dm.gallery.targets.to(on),
-            temperature=self.temperature,
-            chunk_size=self.chunk_size,
+        student = pl_module.student
+        assert isinstance(student, nn.Module)
+        teacher_logits = self._teacher_logits(trainer, pl_module)
+        logits = student_logits(
+            student,
+            dm.student_dataloader(),
+            dm.preprocess,
+            pl_module.device,
+            trainer.precision_plugin.forward_context,
         )
-        pairing = replace(
-            Pairing.for_datasets(index.cpu(), dm.rgb_train, dm.gallery, kl.cpu()),
+        pairing = rematch(
+            logits,
+            dm.rgb_train,
+            teacher_logits,
+            dm.gallery,
+            self.temperature,
+            self.chunk_size,
             epoch=trainer.current_epoch,
         )
         dm.set_pairing(pairing)
@@ -221,16 +210,21 @@ class DynamicMatching(Callback):
             )
         return pairing
 
-    def _teacher_logits(
-        self,
-        dm: ACKDDataModule,
-        teacher: FrozenTeacher,
-        device: torch.device,
-        context: Any,
-    ) -> Tensor:
+    def _teacher_logits(self, trainer: Trainer, pl_module: LightningModule) -> Tensor:
         """(N_t, K) float32 teacher logits of the gallery (computed once)."""
-        if self._gallery_logits is None or teacher.gallery is not None:
-            self._gallery_logits = gallery_logits(teacher, dm, device, context)
+        teacher = pl_module.teacher
+        assert isinstance(teacher, FrozenTeacher)
+        if teacher.gallery is not None:  # the task's cache
+            return teacher.gallery.logits.float()
+        if self._gallery_logits is None:
+            dm = _datamodule(trainer)
+            self._gallery_logits = gallery_logits(
+                lambda image: teacher(image).logits,
+                dm.gallery_dataloader(),
+                dm.preprocess,
+                pl_module.device,
+                trainer.precision_plugin.forward_context,
+            )
         return self._gallery_logits
 
     # --------------------------------------------------------------- state
@@ -278,64 +272,3 @@ def _datamodule(trainer: Trainer) -> ACKDDataModule:
             f'got {type(dm).__name__}'
         )
     return dm
-
-
-def student_logits(
-    student: nn.Module,
-    dm: ACKDDataModule,
-    device: torch.device,
-    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
-) -> Tensor:
-    """Logits of a student network on the datamodule's RGB training set.
-
-    The network runs in eval mode on the normalised, un-augmented images (its
-    mode is restored afterwards).
-
-    Args:
-        student: RGB classifier, normalised (B, 3, H, W) -> (B, K) logits.
-        dm: A set-up datamodule in the ``paired`` mode.
-        device: Where to run.
-        context: Forward context (e.g. the trainer's precision).
-
-    Returns:
-        (N_s, K) logits, in the order of ``dm.rgb_train``.
-    """
-    with eval_mode(student), context():
-        return compute_embeddings(
-            student,
-            shard_loader(dm.student_dataloader()),
-            num_samples=len(dm.rgb_train),
-            key='image_rgb',
-            device=device,
-            transform=dm.preprocess,
-        )
-
-
-def gallery_logits(
-    teacher: FrozenTeacher,
-    dm: ACKDDataModule,
-    device: torch.device,
-    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
-) -> Tensor:
-    """The frozen teacher's logits on the datamodule's MS gallery.
-
-    Args:
-        teacher: The frozen teacher.
-        dm: A set-up datamodule in the ``paired`` mode.
-        device: Where to run.
-        context: Forward context (e.g. the trainer's precision).
-
-    Returns:
-        (N_t, K) logits, in the order of ``dm.gallery``.
-    """
-    if teacher.gallery is not None:
-        return teacher.gallery.logits.float()
-    with context():
-        return compute_embeddings(
-            lambda image: teacher(image).logits,
-            shard_loader(dm.gallery_dataloader()),
-            num_samples=len(dm.gallery),
-            key='image_ms',
-            device=device,
-            transform=dm.preprocess,
-        )

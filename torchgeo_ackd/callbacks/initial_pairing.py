@@ -2,7 +2,6 @@
 
 import math
 from pathlib import Path
-from typing import Protocol, cast
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -10,32 +9,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..datamodules import ACKDDataModule
-from ..datasets import Pairing, RenamedDataset
-from ..matching.embed import broadcast_buffers, compute_embeddings, eval_mode
-from ..matching.initial import initial_pairing
-from ..matching.retrieval import nearest_class_accuracy
-from ..matching.sharding import shard_loader
-
-
-class SSMEncoders(Protocol):
-    """What the pairing needs of a matcher (such as ``MatcherTask``)."""
-
-    def embed_ms(self, image: Tensor) -> Tensor:
-        """(B, C, H, W) normalised MS images -> (B, D) embeddings (M_V)."""
-        ...
-
-    def embed_rgb(self, image: Tensor) -> Tensor:
-        """(B, 3, H, W) normalised RGB images -> (B, D) embeddings (M_G)."""
-        ...
-
-
-def _matcher(module: LightningModule) -> SSMEncoders:
-    if not all(hasattr(module, name) for name in ('embed_ms', 'embed_rgb')):
-        raise TypeError(
-            f'InitialPairing needs a matcher with embed_ms and embed_rgb (such as '
-            f'MatcherTask), got {type(module).__name__}'
-        )
-    return cast(SSMEncoders, module)
+from ..datasets import RenamedDataset
+from ..matching.pairings import cross_modal_accuracy, gallery_embedding, ssm_pairing
 
 
 class InitialPairing(Callback):
@@ -47,7 +22,8 @@ class InitialPairing(Callback):
     cosine-nearest MS image of its class, and the pairing is written as
     ``pairing.pt`` and ``pairing.csv`` (see :meth:`Pairing.save`): the student
     stage's datamodule reads it as its ``pairing_file``. The cross-modal
-    retrieval of the RGB validation images (:meth:`cross_modal_accuracy`) and
+    retrieval of the RGB validation images
+    (:func:`~torchgeo_ackd.matching.cross_modal_accuracy`) and
     the pairing's statistics are logged as ``cross_modal_top1``,
     ``pairing_mean_cosine``, ``pairing_distinct_teachers`` and
     ``pairing_max_load``.
@@ -57,7 +33,9 @@ class InitialPairing(Callback):
     the accelerator and the loggers are open. Works with a LightningModule
     that has ``embed_ms`` and ``embed_rgb``
     (:class:`~torchgeo_ackd.tasks.MatcherTask`) and an
-    :class:`~torchgeo_ackd.datamodules.ACKDDataModule`.
+    :class:`~torchgeo_ackd.datamodules.ACKDDataModule`. The pairing is
+    computed by :func:`~torchgeo_ackd.matching.ssm_pairing` (call it to pair
+    another RGB training set with a loaded matcher).
     """
 
     def __init__(self, output_dir: str | None = None, chunk_size: int = 4096) -> None:
@@ -84,17 +62,17 @@ class InitialPairing(Callback):
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Compute the pairing, save it (rank 0 writes, all compute), log it."""
-        datamodule = getattr(trainer, 'datamodule', None)
-        if not isinstance(datamodule, ACKDDataModule):
+        dm = getattr(trainer, 'datamodule', None)
+        if not isinstance(dm, ACKDDataModule):
             rank_zero_warn(
                 'InitialPairing: no ACKDDataModule attached to the trainer; the '
                 'initial pairing was not written (compute it with '
-                'InitialPairing.pairing)'
+                'torchgeo_ackd.matching.ssm_pairing)'
             )
             return
-        if not datamodule.has_rgb:
+        if not dm.has_rgb:
             rank_zero_warn(
-                f'InitialPairing: {str(datamodule.rgb_folder)!r} does not exist, so '
+                f'InitialPairing: {str(dm.rgb_folder)!r} does not exist, so '
                 'no initial pairing was written (it pairs the RGB training images); '
                 'the matcher is trained and saved. With the RGB images in place, '
                 'run the matcher stage again to write it.'
@@ -102,8 +80,20 @@ class InitialPairing(Callback):
             return
         # One pass over the MS gallery for the pairing and the retrieval: the
         # gallery may be the whole archive.
-        gallery = self.gallery_embedding(pl_module, datamodule)
-        pairing = self.pairing(pl_module, datamodule, gallery)
+        device = pl_module.device
+        gallery = gallery_embedding(
+            pl_module, dm.gallery_dataloader(), dm.preprocess, device
+        )
+        pairing = ssm_pairing(
+            pl_module,
+            dm.rgb_train,
+            dm.gallery,
+            (dm.student_dataloader(), dm.gallery_dataloader()),
+            dm.preprocess,
+            self.chunk_size,
+            device,
+            gallery,
+        )
         directory = Path(self.output_dir or trainer.default_root_dir)
         if trainer.is_global_zero:
             self.files = pairing.save(directory)
@@ -116,7 +106,7 @@ class InitialPairing(Callback):
             f'to {self.files[0]} and {self.files[1]} (mean cosine similarity '
             f'{mean_score:.4f})'
         )
-        zero_shot = self.cross_modal_accuracy(pl_module, datamodule, gallery=gallery)
+        zero_shot = self._cross_modal_accuracy(pl_module, dm, gallery)
         rank_zero_info(
             f'InitialPairing: cross-modal retrieval of the RGB validation images: '
             f'{zero_shot:.4f} (nearest MS training image of the right class)'
@@ -130,110 +120,25 @@ class InitialPairing(Callback):
         for logger in trainer.loggers:
             logger.log_metrics(summary, step=trainer.global_step)
 
-    def gallery_embedding(
-        self, matcher: LightningModule, datamodule: ACKDDataModule
-    ) -> Tensor:
-        """The MS gallery embedded with M_V (eval mode, rank 0's buffers).
-
-        Args:
-            matcher: The matcher (see :class:`SSMEncoders`).
-            datamodule: A datamodule of the benchmark.
-
-        Returns:
-            (N_t, embed_dim) float32 embeddings, row i for gallery sample i.
-        """
-        encoders = _matcher(matcher)
-        broadcast_buffers(matcher)
-        with eval_mode(matcher):
-            return compute_embeddings(
-                encoders.embed_ms,
-                shard_loader(datamodule.gallery_dataloader()),
-                len(datamodule.gallery),
-                key='image_ms',
-                device=matcher.device,
-                transform=datamodule.preprocess,
-            )
-
-    def pairing(
-        self,
-        matcher: LightningModule,
-        datamodule: ACKDDataModule,
-        gallery: Tensor | None = None,
-    ) -> Pairing:
-        """The initial pairing of the datamodule's RGB training images.
-
-        Args:
-            matcher: The matcher (see :class:`SSMEncoders`).
-            datamodule: A datamodule of the benchmark (any modality).
-            gallery: The gallery's :meth:`gallery_embedding` if already
-                computed (default: compute it).
-
-        Returns:
-            The pairing, scored by cosine similarity.
-        """
-        encoders = _matcher(matcher)
-        broadcast_buffers(matcher)
-        with eval_mode(matcher):
-            index, scores = initial_pairing(
-                encoders.embed_ms,
-                encoders.embed_rgb,
-                datamodule.gallery_dataloader(),
-                datamodule.student_dataloader(),
-                datamodule.gallery.targets,
-                datamodule.rgb_train.targets,
-                transform=datamodule.preprocess,
-                chunk_size=self.chunk_size,
-                device=matcher.device,
-                ms_embedding=gallery,
-            )
-        return Pairing.for_datasets(
-            index, datamodule.rgb_train, datamodule.gallery, scores
-        )
-
-    def cross_modal_accuracy(
-        self,
-        matcher: LightningModule,
-        datamodule: ACKDDataModule,
-        split: str = 'val',
-        gallery: Tensor | None = None,
+    @staticmethod
+    def _cross_modal_accuracy(
+        matcher: LightningModule, dm: ACKDDataModule, gallery: Tensor
     ) -> float:
-        """Zero-shot retrieval across the modality gap (no pairs needed).
-
-        Each RGB image of *split*, embedded with M_G, retrieves its most
-        cosine-similar MS training image, embedded with M_V, over all classes;
-        the score is how often that image has the RGB image's class.
-
-        Args:
-            matcher: The matcher (see :class:`SSMEncoders`).
-            datamodule: A datamodule of the benchmark.
-            split: The RGB split (``'val'``: never used to train anything here).
-            gallery: The gallery's :meth:`gallery_embedding` if already
-                computed (default: compute it).
-
-        Returns:
-            The accuracy in [0, 1] (NaN for an empty split).
-        """
-        rgb = datamodule.rgb_dataset(split)
+        """Retrieval of the RGB validation images (never used to train anything)."""
+        rgb = dm.rgb_dataset('val')
         if len(rgb) == 0:
             return math.nan
         loader = DataLoader(
             RenamedDataset(rgb, 'image_rgb'),
-            batch_size=datamodule.eval_batch_size,
-            collate_fn=datamodule.collate_fn,
+            batch_size=dm.eval_batch_size,
+            collate_fn=dm.collate_fn,
         )
-        if gallery is None:
-            gallery = self.gallery_embedding(matcher, datamodule)
-        broadcast_buffers(matcher)
-        with eval_mode(matcher):
-            query = compute_embeddings(
-                _matcher(matcher).embed_rgb,
-                shard_loader(loader),
-                len(rgb),
-                key='image_rgb',
-                device=matcher.device,
-                transform=datamodule.preprocess,
-            )
-        accuracy = nearest_class_accuracy(
-            query, rgb.targets, gallery, datamodule.gallery.targets
+        return cross_modal_accuracy(
+            matcher,
+            loader,
+            rgb.targets,
+            gallery,
+            dm.gallery.targets,
+            dm.preprocess,
+            matcher.device,
         )
-        return float(accuracy)

@@ -1,4 +1,4 @@
-"""Student-Friendly Matching engine: schedules, embedding and search.
+"""Student-Friendly Matching engine: schedules, embedding, search and pairings.
 
 Imports torch and the data layer only: it receives models, loaders and
 tensors, never a task or a datamodule.
@@ -13,15 +13,28 @@ from .embed import (
     compute_embeddings,
     compute_outputs,
     eval_mode,
+    loader_embeddings,
+    loader_outputs,
 )
-from .initial import initial_pairing
+from .pairings import (
+    SSMEncoders,
+    cross_modal_accuracy,
+    gallery_embedding,
+    gallery_logits,
+    initial_pairing,
+    rematch,
+    ssm_pairing,
+    student_logits,
+)
 from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
+from .sharding import shard_loader
 from .statistics import MatchedTeachers, matched_teachers
 
 __all__ = (
     'MatchedTeachers',
+    'SSMEncoders',
     'ViewEmbeddings',
     'all_gather_rows',
     'broadcast_buffers',
@@ -29,13 +42,22 @@ __all__ = (
     'clip_soft_infonce',
     'compute_embeddings',
     'compute_outputs',
+    'cross_modal_accuracy',
     'dynm_schedule',
     'eval_mode',
+    'gallery_embedding',
+    'gallery_logits',
     'initial_pairing',
+    'loader_embeddings',
+    'loader_outputs',
     'match_cosine',
     'match_kl',
     'matched_teachers',
     'nearest_class_accuracy',
+    'rematch',
     'retrieval_top1',
+    'shard_loader',
+    'ssm_pairing',
+    'student_logits',
     'validate_epochs',
 )

@@ -5,13 +5,23 @@ Used for both matchings: matcher embeddings of the gallery and the students
 """
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from .sharding import shard_loader
+
+Batch = dict[str, Tensor]
+#: A batch function applied on the device (e.g. a datamodule's normalisation).
+Preprocess = Callable[[Batch], Batch]
+#: A forward context factory, e.g. a trainer's ``precision_plugin.forward_context``.
+Context = Callable[[], AbstractContextManager[Any]]
 
 #: Embeddings are gathered and returned in this dtype, whatever the model's
 #: output dtype (e.g. under mixed precision), so that ranks agree on it even
@@ -332,3 +342,71 @@ def compute_outputs(
         part.reshape(num_samples, *shape)
         for part, shape in zip(flat.split(widths, dim=1), shapes, strict=True)
     )
+
+
+def _every_sample(
+    loader: DataLoader,  # type: ignore[type-arg]
+) -> tuple[DataLoader, int]:  # type: ignore[type-arg]
+    """This rank's shard of *loader* and the size of its whole dataset."""
+    return shard_loader(loader), len(cast(Sized, loader.dataset))
+
+
+def loader_embeddings(
+    forward: Callable[[Tensor], Tensor],
+    loader: DataLoader,  # type: ignore[type-arg]
+    key: str,
+    preprocess: Preprocess | None = None,
+    device: torch.device | str = 'cpu',
+    context: Context = nullcontext,
+) -> Tensor:
+    """:func:`compute_embeddings` of every sample of an unshuffled loader.
+
+    Under :mod:`torch.distributed` each rank runs its shard of *loader*
+    (:func:`~torchgeo_ackd.matching.sharding.shard_loader`) and every rank
+    returns the full result.
+
+    Args:
+        forward: (B, ...) batch entry *key* -> (B, D) rows.
+        loader: Unshuffled loader over a sized map-style dataset; batches hold
+            *key* and ``index``.
+        key: Batch entry fed to *forward*.
+        preprocess: Applied to each batch on *device* (normalisation).
+        device: Device of the forward passes.
+        context: Forward context (e.g. the trainer's precision).
+
+    Returns:
+        (N, D) float32 rows, row i for dataset sample i.
+    """
+    with context():
+        return compute_embeddings(
+            forward, *_every_sample(loader), key, device, preprocess
+        )
+
+
+def loader_outputs(
+    forward: Callable[[Tensor], Sequence[Tensor]],
+    loader: DataLoader,  # type: ignore[type-arg]
+    key: str,
+    preprocess: Preprocess | None = None,
+    device: torch.device | str = 'cpu',
+    context: Context = nullcontext,
+) -> tuple[Tensor, ...]:
+    """:func:`compute_outputs` of every sample of an unshuffled loader.
+
+    As :func:`loader_embeddings`, for a forward with several outputs (e.g. a
+    teacher's logits, patch features and embedding); each output comes back
+    in the dtype *forward* produced it in (bf16 under bf16-mixed).
+
+    Returns:
+        One tensor per output, (N, ...), row i for dataset sample i.
+    """
+    dtypes: list[torch.dtype] = []
+
+    def run(image: Tensor) -> Sequence[Tensor]:
+        outputs = forward(image)
+        dtypes[:] = [o.dtype for o in outputs]
+        return outputs
+
+    with context():
+        parts = compute_outputs(run, *_every_sample(loader), key, device, preprocess)
+    return tuple(p.to(d) for p, d in zip(parts, dtypes, strict=True))

@@ -3,9 +3,9 @@
 from pathlib import Path
 from typing import Any
 
-from ..callbacks.initial_pairing import InitialPairing
 from ..datamodules import ACKDDataModule
 from ..datasets.torch_files import read_torch_file
+from ..matching import ssm_pairing
 from ..tasks import MatcherTask
 from .classes import datamodule as build_datamodule
 
@@ -92,7 +92,15 @@ class SSMPairings:
             self._matcher = (matcher, _statistics(state, self.datamodule))
         matcher, stats = self._matcher
         dm = _build(self.datamodule, self.init_args | {'modality': 'ms'} | stats, split)
-        pairing = InitialPairing().pairing(matcher, dm)
+        loaders = (dm.student_dataloader(), dm.gallery_dataloader())
+        pairing = ssm_pairing(
+            matcher,
+            dm.rgb_train,
+            dm.gallery,
+            loaders,
+            dm.preprocess,
+            device=matcher.device,
+        )
         pairing.save(folder)
         print(
             f'[matcher] SSM pairing ({split or "default split"}) written to '
