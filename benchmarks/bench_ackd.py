@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader
 
 from torchgeo_ackd.callbacks import DynamicMatching
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.matching import loader_outputs
+from torchgeo_ackd.models.teacher import TeacherOutputs
 from torchgeo_ackd.tasks import ACKDTask
 
 
@@ -112,11 +114,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = [
         {'image_ms': gallery[i], 'index': torch.tensor(i)} for i in range(n_gallery)
     ]
-    sem.teacher.cache_gallery(
-        DataLoader(rows, batch_size=128),  # type: ignore[arg-type]
-        n_gallery,
-        None,
-        torch.device('cpu'),
+    loader = DataLoader(rows, batch_size=128)  # type: ignore[arg-type]
+    sem.teacher.set_cache(
+        TeacherOutputs(*loader_outputs(sem.teacher, loader, 'image_ms'))
     )
     sem.teacher_cached = True
     t1, t2, t3 = time_interleaved(

@@ -8,6 +8,7 @@ import timm
 import torch
 from torch.utils.data import DataLoader
 
+from torchgeo_ackd.matching import loader_outputs
 from torchgeo_ackd.models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
 from torchgeo_ackd.models.teacher_weights import TeacherInput
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, SENTINEL2_SSL4EO
@@ -154,7 +155,9 @@ def test_cached_gallery_equals_forward() -> None:
     images = torch.randn(7, 4, 16, 16)
     rows = [{'image_ms': images[i], 'index': torch.tensor(i)} for i in range(7)]
     loader = DataLoader(rows, batch_size=3, shuffle=False)  # type: ignore[arg-type]
-    cached = teacher.cache_gallery(loader, 7, None, torch.device('cpu'))
+    cached = teacher.set_cache(
+        TeacherOutputs(*loader_outputs(teacher, loader, 'image_ms'))
+    )
     assert teacher.gallery is cached
     direct = teacher(images)
     index = torch.tensor([6, 0, 3])

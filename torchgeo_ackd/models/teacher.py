@@ -1,18 +1,14 @@
 """The frozen MS teacher of the student stage, with its gallery cache."""
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import timm
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from ..losses.functional import multilabel_teacher_logits
-from ..matching.embed import compute_outputs
-from ..matching.sharding import shard_loader
 from .features import forward_with_features
 from .teacher_weights import TeacherInput, load_teacher_weights, teacher_band_order
 
@@ -255,48 +251,23 @@ class FrozenTeacher(nn.Module):
             logits = multilabel_teacher_logits(logits)
         return TeacherOutputs(logits, patches, embedding)
 
-    def cache_gallery(
-        self,
-        loader: DataLoader,  # type: ignore[type-arg]
-        num_samples: int,
-        transform: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None,
-        device: torch.device,
-        context: AbstractContextManager[Any] | None = None,
-    ) -> TeacherOutputs:
-        """Compute (and keep in :attr:`gallery`) the outputs of every gallery sample.
+    def set_cache(self, outputs: TeacherOutputs) -> TeacherOutputs:
+        """Keep the outputs of every gallery sample in :attr:`gallery`.
+
+        The task computes them once at fit start (one pass over the gallery
+        in the trainer's precision,
+        :func:`~torchgeo_ackd.matching.loader_outputs`), so that a training
+        step looks them up instead of running the teacher.
 
         Args:
-            loader: Unshuffled loader of the gallery; batches hold ``image_ms``.
-            num_samples: Gallery size N_t.
-            transform: Normalisation applied to each batch on the device.
-            device: Device of the forward passes.
-            context: The trainer's precision context (autocast), so cached
-                outputs equal what the training step would compute.
+            outputs: The outputs, each (N_t, ...), row i for gallery sample i,
+                in the dtype the teacher produced (bf16 under bf16-mixed).
 
         Returns:
-            The outputs, each (N_t, ...), in the dtype the teacher produced.
+            *outputs*.
         """
-        dtypes: list[torch.dtype] = []
-
-        def run(image: Tensor) -> TeacherOutputs:
-            outputs = self(image)
-            dtypes[:] = [o.dtype for o in outputs]
-            return outputs
-
-        with context or nullcontext():
-            parts = compute_outputs(
-                run,
-                shard_loader(loader),
-                num_samples,
-                key='image_ms',
-                device=device,
-                transform=transform,
-            )
-        # Hand the step the dtype it would have had (bf16 under bf16-mixed).
-        self.gallery = TeacherOutputs(
-            *(p.to(d) for p, d in zip(parts, dtypes, strict=True))
-        )
-        return self.gallery
+        self.gallery = outputs
+        return outputs
 
     def lookup(self, index: Tensor) -> TeacherOutputs:
         """Cached outputs of gallery samples.
@@ -307,6 +278,6 @@ class FrozenTeacher(nn.Module):
         Returns:
             The outputs, each (B, ...).
         """
-        assert self.gallery is not None, 'call cache_gallery() first'
+        assert self.gallery is not None, 'call set_cache() first'
         i = index.to(self.gallery.logits.device)
         return TeacherOutputs(*(o[i] for o in self.gallery))

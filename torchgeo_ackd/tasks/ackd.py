@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ..datamodules import ACKDDataModule
 from ..losses import DistillationConfig
+from ..matching import loader_outputs
 from ..models.factory import create_model
 from ..models.features import forward_with_features
 from ..models.planner import AlignmentConfig, Planner
@@ -203,13 +204,15 @@ class ACKDTask(StudentEvaluationTask):
         self.teacher.adapt_input(gallery.bands, *dm.statistics('ms'))
         self.teacher_cached = self.hparams['cache_teacher'] and not dm.ms_augment
         if self.teacher_cached and self.uses_teacher:
-            self.teacher.cache_gallery(
+            outputs = loader_outputs(
+                self.teacher,
                 dm.gallery_dataloader(),
-                len(gallery),
+                'image_ms',
                 dm.preprocess,
                 self.device,
-                self.trainer.precision_plugin.forward_context(),
+                self.trainer.precision_plugin.forward_context,
             )
+            self.teacher.set_cache(TeacherOutputs(*outputs))
         # Batches need no MS image when the teacher's outputs are looked up.
         dm.teacher_images = self.uses_teacher and not self.teacher_cached
 
