@@ -81,7 +81,6 @@ class ACKDDataModule(NonGeoDataModule):
         spectral_jitter: float = 0.05,
         band_dropout: float = 0.0,
         pseudo_rgb: bool = False,
-        match_pseudo_rgb: bool = False,
         ms_mean: Sequence[float] | None = None,
         ms_std: Sequence[float] | None = None,
         rgb_mean: Sequence[float] | None = None,
@@ -122,15 +121,12 @@ class ACKDDataModule(NonGeoDataModule):
                 the images' own size. ``(1.0, 1.0)``: no crop.
             spectral_jitter: Amplitude of the MS spectral jitter (0: off).
             band_dropout: MS band dropout probability (0: off).
-            pseudo_rgb: Add ``image_pseudo_rgb`` to MS batches (``ms`` mode).
-            match_pseudo_rgb: Normalise pseudo-RGB views with their own
-                per-channel statistics (computed like the others), so after
-                normalisation they have the per-channel mean and spread of the
-                real RGB images; False (the default) normalises them with the
-                real RGB images' statistics, leaving their colour cast. (The
-                reference code trains its pseudo-RGB encoder on unnormalised
-                0-255 views and pairs RGB images normalised to [-1, 1], a scale
-                gap not copied here.) Without RGB images and without
+            pseudo_rgb: Add ``image_pseudo_rgb`` to MS batches (``ms`` mode),
+                normalised with the real RGB images' statistics, so the
+                matcher's two encoders see one scale (the reference code
+                trains its pseudo-RGB encoder on unnormalised 0-255 views and
+                embeds RGB images normalised to [-1, 1], a scale gap not
+                copied here). Without RGB images and without
                 ``rgb_mean``/``rgb_std``, the views' own statistics are used.
             ms_mean: Per-band MS mean in stored units (default: computed).
             ms_std: Per-band MS standard deviation (default: computed).
@@ -207,7 +203,6 @@ class ACKDDataModule(NonGeoDataModule):
         self.spectral_jitter = spectral_jitter
         self.band_dropout = band_dropout
         self.pseudo_rgb = pseudo_rgb
-        self.match_pseudo_rgb = match_pseudo_rgb
         self.stats_samples = stats_samples
         self.check_images = check_images
         self.stats: dict[str, Tensor | None] = {
@@ -489,7 +484,7 @@ class ACKDDataModule(NonGeoDataModule):
     ) -> K.AugmentationSequential:
         is_ms = modality == 'ms'
         source = modality
-        if modality == 'pseudo_rgb' and not self.match_pseudo_rgb:
+        if modality == 'pseudo_rgb':
             source = 'rgb'
             given = (
                 self.stats['rgb_mean'] is not None and self.stats['rgb_std'] is not None
@@ -500,7 +495,7 @@ class ACKDDataModule(NonGeoDataModule):
                 rank_zero_warn(
                     f'{type(self).__name__}: {str(self.rgb_folder)!r} does not exist '
                     'and rgb_mean/rgb_std are not given: the pseudo-RGB views are '
-                    'normalised with their own statistics (as match_pseudo_rgb: true)'
+                    'normalised with their own statistics'
                 )
         mean, std = self.statistics(source)
         if not train:

@@ -28,7 +28,6 @@ class SyntheticACKDDataModule(ACKDDataModule):
         rgb_size: int = 64,
         generator_seed: int = 0,
         mixed: bool = True,
-        label_rule: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SyntheticACKDDataModule instance.
@@ -45,10 +44,6 @@ class SyntheticACKDDataModule(ACKDDataModule):
                 mechanism that knowledge distillation can pass on; see
                 :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes,
                 the control under which no method should gain.
-            label_rule: How a mixed scene gets its label: ``'dominant'`` or
-                ``'annotated'`` (one of its land covers, with probability equal
-                to its share of the area); None: ``'annotated'`` for mixed
-                scenes.
             **kwargs: Arguments of :class:`ACKDDataModule`.
         """
         super().__init__(root=root, **kwargs)
@@ -60,7 +55,6 @@ class SyntheticACKDDataModule(ACKDDataModule):
             'rgb_size': rgb_size,
             'seed': generator_seed,
             'mixed': mixed,
-            'label_rule': label_rule,
         }
 
     def prepare_data(self) -> None:
