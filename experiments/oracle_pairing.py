@@ -33,7 +33,7 @@ import yaml
 from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference
 from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
-from torchgeo_ackd.synthetic import benchmark_parameters, generate, mixtures
+from torchgeo_ackd.synthetic import benchmark_parameters, mixtures, scenes
 
 
 class _Drawn(Exception):
@@ -84,15 +84,15 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     """The mixture of one file of a mixed benchmark, replayed from its seed."""
     class_name = path.parent.name
     index = int(path.stem.rsplit('_', 1)[1])
-    real = generate.scene_abundances
+    real = scenes.scene_abundances
 
     def probe(*args: object) -> None:
         raise _Drawn(real(*args)[1])  # type: ignore[arg-type]
 
-    generate.scene_abundances = probe  # type: ignore[assignment]
+    scenes.scene_abundances = probe  # type: ignore[assignment]
     try:
         if modality == 'ms':
-            generate.synthetic_ms_image(
+            scenes.synthetic_ms_image(
                 class_name,
                 index,
                 seed=params['seed'],
@@ -100,7 +100,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
                 mixed=True,
             )
         else:
-            generate.synthetic_rgb_image(
+            scenes.synthetic_rgb_image(
                 class_name,
                 index,
                 seed=params['seed'],
@@ -110,7 +110,7 @@ def scene_mixture(modality: str, path: Path, params: dict) -> mixtures.Mixture: 
     except _Drawn as drawn:
         return drawn.args[0]
     finally:
-        generate.scene_abundances = real  # type: ignore[assignment]
+        scenes.scene_abundances = real  # type: ignore[assignment]
     raise RuntimeError(f'{path}: no mixed scene drawn (is the benchmark mixed?)')
 
 

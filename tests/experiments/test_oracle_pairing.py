@@ -7,7 +7,7 @@ import oracle_pairing as oracle
 import pytest
 
 from torchgeo_ackd.datasets import SyntheticACKD
-from torchgeo_ackd.synthetic import generate, generate_synthetic_benchmark, mixtures
+from torchgeo_ackd.synthetic import generate_synthetic_benchmark, mixtures, scenes
 from torchgeo_ackd.synthetic.layouts import SYNTHETIC_CLASSES, class_abundances
 
 PARAMS = {'seed': 0, 'ms_size': 16, 'rgb_size': 16}
@@ -40,12 +40,12 @@ def test_replayed_mixture_is_the_rendered_one(
             dominant_name, second, share = oracle.scene_mixture(modality, path, PARAMS)
             with monkeypatch.context() as patch:
                 patch.setattr(mixtures, 'class_abundances', _marked)
-                patch.setattr(generate, 'scene_abundances', record)
+                patch.setattr(scenes, 'scene_abundances', record)
                 with pytest.raises(StopIteration):
                     if modality == 'ms':
-                        generate.synthetic_ms_image(class_name, index, seed=0, size=16)
+                        scenes.synthetic_ms_image(class_name, index, seed=0, size=16)
                     else:
-                        generate.synthetic_rgb_image(
+                        scenes.synthetic_rgb_image(
                             class_name,
                             index,
                             seed=0,

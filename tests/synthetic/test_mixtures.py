@@ -151,7 +151,6 @@ def test_the_label_rule_is_recorded_and_dominant_refused(tmp_path: Path) -> None
         k: v for k, v in meta['parameters'].items() if k != 'label_rule'
     }
     assert generate_synthetic_benchmark(root, **tiny) == root  # reused
-    assert generate_synthetic_benchmark(root, label_rule='annotated', **tiny) == root
     # Mixed scenes labelled by their dominant cover (recorded, or written
     # before the rule was recorded): refused, naming the file.
     for rule in ('dominant', None):
@@ -173,9 +172,9 @@ def test_the_label_rule_is_recorded_and_dominant_refused(tmp_path: Path) -> None
     meta = json.loads((pure / 'synthetic.json').read_text())
     assert meta['parameters']['label_rule'] == 'dominant'
     assert benchmark_parameters(pure) == parameters | {'mixed': False}
-    # The generator still takes label_rule=None or 'annotated', nothing else.
-    with pytest.raises(ValueError, match="label_rule='dominant': mixed scenes"):
-        generate_synthetic_benchmark(tmp_path / 'c', label_rule='dominant', **tiny)
+    # The generator takes no label rule.
+    with pytest.raises(TypeError, match='label_rule'):
+        generate_synthetic_benchmark(tmp_path / 'c', label_rule='dominant', **tiny)  # type: ignore[call-arg]
     assert not (tmp_path / 'c').exists()
 
 

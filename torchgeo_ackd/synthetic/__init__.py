@@ -15,10 +15,9 @@ from .generate import (
     benchmark_parameters,
     generate_synthetic_benchmark,
     paper_counts,
-    synthetic_ms_image,
-    synthetic_rgb_image,
 )
 from .layouts import CONFUSABLE_PAIRS, SYNTHETIC_CLASSES
+from .scenes import synthetic_ms_image, synthetic_rgb_image
 from .spectra import ENDMEMBERS, endmember_spectra
 
 __all__ = (
