@@ -1,8 +1,6 @@
 """Base class for one modality of an asymmetric cross-modal benchmark."""
 
-import csv
 import math
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,27 +18,8 @@ from torchgeo.datasets.utils import percentile_normalization
 
 from ..sensors import RGB, SENTINEL2_EUROSAT, Sensor
 from .batch import FetchedBatch, Sample
-
-_TORCH_DTYPES = {
-    np.dtype(np.uint8): torch.uint8,
-    np.dtype(np.int16): torch.int16,
-    np.dtype(np.float32): torch.float32,
-}
-_NUMPY_DTYPES = {
-    torch.uint8: np.uint8,
-    torch.int16: np.int16,
-    torch.int32: np.int32,
-    torch.float32: np.float32,
-}
-
-
-def _storage_dtype(stored: np.dtype) -> np.dtype:  # type: ignore[type-arg]
-    """The in-memory type of decoded images of a stored type (values exact)."""
-    if stored == np.uint8:
-        return np.dtype(np.uint8)
-    if stored.kind in 'iu' and stored.itemsize <= 2:
-        return np.dtype(np.int16)  # uint16 reflectance x 10000 fits int16
-    return np.dtype(np.float32)
+from .decode import decode_files, storage
+from .splits import random_splits, read_multilabels, read_split_file
 
 
 class ACKDDataset(NonGeoDataset):
@@ -167,9 +146,15 @@ class ACKDDataset(NonGeoDataset):
             self.class_subset = tuple(c for c in self.classes if c in classes)
 
         files, targets = self._find_files()
-        keep = self._split_mask(
-            files, targets, split_file, val_fraction, test_fraction, seed
-        )
+        if split == 'all':
+            split_of = [split] * len(files)
+        elif split_file is not None:
+            split_of = read_split_file(Path(split_file), files, self.root)
+        else:
+            split_of = random_splits(
+                targets, self.classes, val_fraction, test_fraction, seed
+            )
+        keep = [s == split for s in split_of]
         self.files = [f for f, k in zip(files, keep, strict=True) if k]
         self.targets = torch.tensor(
             [t for t, k in zip(targets, keep, strict=True) if k], dtype=torch.long
@@ -178,7 +163,13 @@ class ACKDDataset(NonGeoDataset):
         self.decoded: Tensor | None = None
         self.multilabels: Tensor | None = None
         if modality == 'ms' and self.ms_multilabel:
-            self.multilabels = self._read_multilabels(self.files, self.targets)
+            self.multilabels = read_multilabels(
+                self.folder / self.multilabel_file,
+                self.files,
+                self.folder,
+                self.targets,
+                self.classes,
+            )
 
     @property
     def folder(self) -> Path:
@@ -240,105 +231,6 @@ class ACKDDataset(NonGeoDataset):
             files.extend(entries)
             targets.extend([self.classes.index(name)] * len(entries))
         return files, targets
-
-    def _split_mask(
-        self,
-        files: list[Path],
-        targets: list[int],
-        split_file: str | Path | None,
-        val_fraction: float,
-        test_fraction: float,
-        seed: int,
-    ) -> list[bool]:
-        """Which of *files* belong to the requested split."""
-        if self.split == 'all':
-            return [True] * len(files)
-        if split_file is not None:
-            assigned = self._read_split_file(Path(split_file), files)
-            return [assigned[f] == self.split for f in files]
-        split_of = ['train'] * len(files)
-        for c in sorted(set(targets)):
-            members = [i for i, t in enumerate(targets) if t == c]
-            # crc32 (not hash()) keeps the split identical across processes.
-            g = torch.Generator().manual_seed(
-                seed + zlib.crc32(self.classes[c].encode())
-            )
-            order = torch.randperm(len(members), generator=g).tolist()
-            n_test = round(test_fraction * len(members))
-            n_val = round(val_fraction * len(members))
-            for rank, j in enumerate(order):
-                if rank < n_test:
-                    split_of[members[j]] = 'test'
-                elif rank < n_test + n_val:
-                    split_of[members[j]] = 'val'
-        return [s == self.split for s in split_of]
-
-    def _read_split_file(self, path: Path, files: list[Path]) -> dict[Path, str]:
-        """Read a ``path,split`` CSV and check that it covers exactly *files*."""
-        if not path.is_file():
-            raise FileNotFoundError(f'split file {str(path)!r} does not exist')
-        assigned: dict[Path, str] = {}
-        wanted = set(files)
-        with open(path, newline='') as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or not {'path', 'split'} <= set(
-                reader.fieldnames
-            ):
-                raise ValueError(f'split file {str(path)!r} needs columns path,split')
-            for line, row in enumerate(reader, start=2):
-                file = self.root / row['path']
-                if row['split'] not in self.splits[:3]:
-                    raise ValueError(
-                        f'{path}:{line}: split {row["split"]!r}; expected train, val or test'
-                    )
-                if not file.is_file():
-                    raise FileNotFoundError(
-                        f'{path}:{line}: file {str(file)!r} does not exist'
-                    )
-                if file in wanted:
-                    assigned[file] = row['split']
-        unlisted = [str(f) for f in files if f not in assigned]
-        if unlisted:
-            raise ValueError(
-                f'split file {str(path)!r} does not list {len(unlisted)} files, '
-                f'e.g. {unlisted[:3]}'
-            )
-        return assigned
-
-    def _read_multilabels(self, files: list[Path], targets: Tensor) -> Tensor:
-        """Read the multi-hot labels of *files* from the sidecar CSV.
-
-        The sidecar ``MS/labels.csv`` has columns ``path`` (relative to the MS
-        folder, e.g. ``forest/img_1.tif``) and ``labels`` (class names separated
-        by ``;``). The folder class of every file must be among its labels.
-        """
-        path = self.folder / self.multilabel_file
-        if not path.is_file():
-            raise FileNotFoundError(
-                f'{type(self).__name__} MS labels are multi-label: expected the '
-                f'sidecar file {str(path)!r} with columns path,labels'
-            )
-        table: dict[str, list[str]] = {}
-        with open(path, newline='') as f:
-            for line, row in enumerate(csv.DictReader(f), start=2):
-                names = [n for n in row['labels'].split(';') if n]
-                unknown = [n for n in names if n not in self.classes]
-                if unknown:
-                    raise ValueError(f'{path}:{line}: unknown classes {unknown}')
-                table[row['path']] = names
-        multihot = torch.zeros(len(files), len(self.classes))
-        for i, file in enumerate(files):
-            key = file.relative_to(self.folder).as_posix()
-            if key not in table:
-                raise ValueError(f'{str(path)!r} has no labels for {key!r}')
-            names = table[key]
-            if self.classes[int(targets[i])] not in names:
-                raise ValueError(
-                    f'{str(path)!r}: labels {names} of {key!r} do not include its '
-                    f'folder class {self.classes[int(targets[i])]!r}'
-                )
-            multihot[i, [self.classes.index(n) for n in names]] = 1.0
-        return multihot
 
     def __len__(self) -> int:
         """Number of images in this split."""
@@ -467,17 +359,6 @@ class ACKDDataset(NonGeoDataset):
             raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
         return array
 
-    def _storage(self, first: np.ndarray) -> tuple[tuple[int, ...], torch.dtype]:  # type: ignore[type-arg]
-        """Shape and type of one decoded image, from the split's first image.
-
-        Images the dataset resizes are stored resized, as float32 (what
-        :meth:`__getitem__` computes from the file); others as stored.
-        """
-        size = self.size
-        if size is not None and first.shape[-2:] != (size, size):
-            return (first.shape[0], size, size), torch.float32
-        return first.shape, _TORCH_DTYPES[_storage_dtype(first.dtype)]
-
     def decoded_bytes(self) -> int | None:
         """Memory :meth:`decode` would take, from the first image (None: empty).
 
@@ -486,7 +367,7 @@ class ACKDDataset(NonGeoDataset):
         """
         if not self.files:
             return None
-        shape, dtype = self._storage(self._read(self.files[0]))
+        shape, dtype = storage(self._read(self.files[0]), self.size)
         return len(self.files) * math.prod(shape) * dtype.itemsize
 
     def decode(self, max_bytes: int) -> bool:
@@ -512,22 +393,9 @@ class ACKDDataset(NonGeoDataset):
         needed = self.decoded_bytes()
         if needed is None or needed > max_bytes:
             return False
-        first = self._read(self.files[0])
-        shape, dtype = self._storage(first)
-        store = torch.empty((len(self.files), *shape), dtype=dtype)
-        for i, path in enumerate(self.files):
-            array = first if i == 0 else self._read(path)
-            if dtype == torch.float32 and self.size is not None:
-                image = torch.from_numpy(array.astype(np.float32))
-                store[i] = self._resized(image)
-                continue
-            if array.shape != first.shape:
-                return False
-            if store.dtype == torch.int16 and (
-                array.max(initial=0) > 32767 or array.min(initial=0) < -32768
-            ):
-                store = store.to(torch.int32)  # rare: keep every value exact
-            store[i] = torch.from_numpy(array.astype(_NUMPY_DTYPES[store.dtype]))
+        store = decode_files(self.files, self._read, self.size, self._resized)
+        if store is None:
+            return False
         self.decoded = store
         return True
 
