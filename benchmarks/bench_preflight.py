@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from torchgeo_ackd.datasets import preflight as preflight_module
+from torchgeo_ackd.datasets.preflight import preflight
+from torchgeo_ackd.io import files as files_module
 from torchgeo_ackd.pipeline import resolve_benchmark
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
@@ -38,13 +39,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench = resolve_benchmark(root, None)
     os.environ['TORCHGEO_ACKD_CACHE'] = tempfile.mkdtemp(prefix='preflight-bench-')
     for label in ('cold', 'warm'):
-        preflight_module._CACHE.clear()
+        files_module._CACHE.clear()
         start = time.perf_counter()
-        preflight_module.preflight(
-            bench.dataset, root, ('ms', 'rgb'), bench.student_classes
-        )
+        preflight(bench.dataset, root, ('ms', 'rgb'), bench.student_classes)
         seconds = time.perf_counter() - start
-        n = len(preflight_module._CACHE)
+        n = len(files_module._CACHE)
         print(f'{root}: {n} images, preflight {label}: {seconds:.2f} s')
 
 

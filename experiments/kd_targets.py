@@ -46,7 +46,7 @@ from torch import Tensor
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import relative_files
-from torchgeo_ackd.datasets.torch_files import read_torch_file
+from torchgeo_ackd.io import read_torch_file
 from torchgeo_ackd.matching import gallery_logits, student_logits
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.pairings import LABEL_SPACE_TEMPERATURE

@@ -44,7 +44,7 @@ from kd_targets import (
 
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import Pairing, relative_files
-from torchgeo_ackd.datasets.torch_files import read_torch_file
+from torchgeo_ackd.io import read_torch_file
 from torchgeo_ackd.matching import student_logits
 from torchgeo_ackd.models.teacher import read_out_of_fold_logits
 from torchgeo_ackd.pipeline.intervals import mean_interval, paired_difference

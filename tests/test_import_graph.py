@@ -19,6 +19,7 @@ LAYERS = {
     'sensors': 0,
     'transforms': 1,
     'synthetic': 1,
+    'io': 1,
     'datasets': 2,
     'datamodules': 3,
     'matching': 3,

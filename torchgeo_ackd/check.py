@@ -12,7 +12,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .datasets.preflight import PreflightError, preflight
+from .datasets.preflight import preflight
+from .io import PreflightError
 from .pipeline import resolve_benchmark
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 from torchgeo_ackd.check import main as check_main
 from torchgeo_ackd.datamodules import SyntheticACKDDataModule
 from torchgeo_ackd.datasets import SyntheticACKD
-from torchgeo_ackd.datasets import preflight as preflight_module
-from torchgeo_ackd.datasets.preflight import PreflightError, preflight
+from torchgeo_ackd.datasets.preflight import preflight
+from torchgeo_ackd.io import PreflightError
 from torchgeo_ackd.pipeline import run_pipeline
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
@@ -100,27 +100,3 @@ def test_check_command(
     good = generate_synthetic_benchmark(tmp_path / 'good', **TINY_DATA)
     assert check_main([str(good)]) == 0
     assert 'all images pass' in capsys.readouterr().out
-
-
-def test_summaries_are_cached_across_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = generate_synthetic_benchmark(tmp_path / 'good', **TINY_DATA)
-    monkeypatch.setenv('TORCHGEO_ACKD_CACHE', str(tmp_path / 'cache'))
-    reads: list[Path] = []
-    original = preflight_module._summarise
-
-    def counting(path: Path) -> preflight_module.FileSummary:
-        reads.append(path)
-        return original(path)
-
-    monkeypatch.setattr(preflight_module, '_summarise', counting)
-    preflight(SyntheticACKD, root)
-    assert len(reads) == 100
-    monkeypatch.setattr(preflight_module, '_CACHE', {})  # as a new process
-    preflight(SyntheticACKD, root)
-    assert len(reads) == 100  # all from the cache file
-    changed = root / 'RGB' / 'Forest' / 'Forest_0000.jpg'
-    Image.fromarray(np.zeros((24, 24, 3), np.uint8)).save(changed)
-    preflight(SyntheticACKD, root)
-    assert reads[100:] == [changed]  # only the changed file is read again

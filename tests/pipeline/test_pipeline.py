@@ -344,7 +344,7 @@ def test_a_kill_at_any_write_is_recovered(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from torchgeo_ackd.datasets.atomic import CRASH_ENV
+    from torchgeo_ackd.io import CRASH_ENV
 
     root = generate_synthetic_benchmark(tmp_path / 'synthetic', **TINY)
     fast = FAST | {'methods': ['kd_sembridge']}

@@ -26,12 +26,10 @@ import torch
 from torch import Tensor
 
 from ..errors import MissingStageOutputError
+from ..io import atomic_open, file_hashes, fingerprint, read_torch_file
 from .ackd import ACKDDataset
-from .atomic import atomic_open
 from .pairing_csv import read_pairing_csv, write_pairing_csv
-from .preflight import file_hashes, fingerprint
 from .same_class import check_pairing, random_same_class_pairing
-from .torch_files import read_torch_file
 
 #: File names written by :meth:`Pairing.save`.
 PAIRING_PT = 'pairing.pt'

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .atomic import atomic_open
+from ..io import atomic_open
 
 #: Column names of a pairing CSV, in order.
 PAIRING_COLUMNS = (

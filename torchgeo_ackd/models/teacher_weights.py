@@ -17,8 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..datasets.torch_files import read_torch_file
 from ..errors import MissingStageOutputError
+from ..io import read_torch_file
 from ..sensors import SENTINEL2_SSL4EO
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..datasets import ACKDDataset, relative_files
-from ..datasets.atomic import atomic_open
+from ..io import atomic_open
 
 
 def stratified_folds(

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datamodules import ACKDDataModule
-from ..datasets.torch_files import read_torch_file
+from ..io import read_torch_file
 from ..matching import ssm_pairing
 from ..tasks import MatcherTask
 from .classes import datamodule as build_datamodule

@@ -16,8 +16,8 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from ..datasets import ACKDDataset, Pairing, plot_pairs
-from ..datasets.atomic import atomic_open
 from ..datasets.pairing import PAIRING_PT
+from ..io import atomic_open
 from .classes import datamodule as build_datamodule
 from .intervals import mean_interval, paired_difference
 from .methods import LABELS

@@ -13,7 +13,8 @@ import yaml
 from ..callbacks import DynamicMatching
 from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset
-from ..datasets.preflight import file_hashes, preflight
+from ..datasets.preflight import preflight
+from ..io import file_hashes
 from ..models.teacher_weights import weight_band_sources
 from ..sensors import SENTINEL2_SSL4EO
 from ..synthetic import benchmark_parameters

@@ -22,9 +22,7 @@ from typing import Any
 
 import yaml
 
-from ..datasets.atomic import atomic_open, crash_point
-from ..datasets.preflight import describe_changes
-from ..datasets.torch_files import check_torch_file
+from ..io import atomic_open, check_torch_file, crash_point, describe_changes
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from torchgeo_ackd.datasets import Pairing
-from torchgeo_ackd.datasets.torch_files import check_torch_file, read_torch_file
+from torchgeo_ackd.io import check_torch_file, read_torch_file
 from torchgeo_ackd.models.teacher import FrozenTeacher
 
 
