@@ -167,7 +167,7 @@ def test_pretrained_teacher_from_local_hub_cache(tmp_path: Path) -> None:
     import torch
     from torchgeo.models import ResNet18_Weights
 
-    from torchgeo_ackd.pipeline.run import pretrained_teacher_available
+    from torchgeo_ackd.pipeline.pretrained import pretrained_teacher_available
 
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / 'hub'))
@@ -194,12 +194,13 @@ def test_pretrained_teacher_for_other_bands(tmp_path: Path, dataset: str) -> Non
     from torchgeo.models import ResNet18_Weights
 
     import torchgeo_ackd.datasets
-    from torchgeo_ackd.pipeline.run import PRETRAINED, Benchmark, _pretrained_teacher
+    from torchgeo_ackd.pipeline.benchmark import Benchmark
+    from torchgeo_ackd.pipeline.pretrained import PRETRAINED, teacher_weights
     from torchgeo_ackd.tasks import TeacherTask
 
     cls = getattr(torchgeo_ackd.datasets, dataset)
     bench = Benchmark(f'torchgeo_ackd.datamodules.{dataset}DataModule', {}, cls, None)
-    assert _pretrained_teacher(bench, use_pretrained=False) == (None, {})
+    assert teacher_weights(bench, use_pretrained=False) == (None, {})
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / 'hub'))
     try:
@@ -207,7 +208,7 @@ def test_pretrained_teacher_for_other_bands(tmp_path: Path, dataset: str) -> Non
         backbone = timm.create_model('resnet18', in_chans=13, num_classes=0)
         name = Path(ResNet18_Weights.SENTINEL2_ALL_MOCO.url).name
         torch.save(backbone.state_dict(), tmp_path / 'hub' / 'checkpoints' / name)
-        weights, mapped = _pretrained_teacher(bench, use_pretrained=True)
+        weights, mapped = teacher_weights(bench, use_pretrained=True)
         assert weights == PRETRAINED
         assert mapped['bands'] == list(bench.bands)
         assert len(mapped['wavelengths']) == len(bench.bands)

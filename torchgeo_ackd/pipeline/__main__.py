@@ -4,6 +4,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import PipelineConfig
 from .methods import DEFAULT_METHODS, METHODS
 from .run import run_pipeline
 
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         'student is finished; only a resume reads it)',
     )
     args = parser.parse_args(argv)
-    run_pipeline(
+    config = PipelineConfig(
         root=args.root,
         out=args.out,
         datamodule=args.datamodule,
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         student_model=args.student_model,
         keep_last_checkpoints=args.keep_last_checkpoints,
     )
+    run_pipeline(config)
 
 
 if __name__ == '__main__':
