@@ -150,7 +150,6 @@ def main() -> None:
 
     def datamodule(in_memory_gb: float, **overrides: Any) -> SyntheticACKDDataModule:
         kwargs: dict[str, Any] = {
-            'modality': 'paired',
             'batch_size': args.batch_size,
             'num_workers': args.num_workers,
         } | overrides
@@ -285,9 +284,7 @@ def main() -> None:
     )
 
     # One matcher step (ResNet-34 encoders, batch 64, as the reference).
-    matcher_dm = datamodule(
-        args.in_memory_gb, modality='ms', pseudo_rgb=True, batch_size=64
-    )
+    matcher_dm = datamodule(args.in_memory_gb, pseudo_rgb=True, batch_size=64)
     matcher = MatcherTask('resnet34', 'resnet34', in_channels=10)
     matcher_timer = StepTimer(args.warmup)
     timed_fit(matcher, matcher_dm, [matcher_timer])

@@ -312,6 +312,8 @@ def generate() -> str:
     from torchgeo_ackd.datamodules import (
         ACKDDataModule,
         M2SGLDataModule,
+        MSDataModule,
+        PairedDataModule,
         S2SCNDataModule,
         S2SEUDataModule,
         SyntheticACKDDataModule,
@@ -321,11 +323,16 @@ def generate() -> str:
     from torchgeo_ackd.models.teacher import TeacherConfig
     from torchgeo_ackd.tasks import ACKDTask, MatcherTask, TeacherTask
 
-    shared: Sequence[type] = (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule)
+    shared = (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule)
     for cls in shared:
-        if cls.__init__ is not ACKDDataModule.__init__:  # type: ignore[misc]
-            _fail(f'{cls.__name__} has its own __init__: give it its own table')
-    benchmarks = ', '.join(f'`{cls.__name__}` (`{class_path(cls)}`)' for cls in shared)
+        for own, base in ((cls, PairedDataModule), (cls.ms_datamodule, MSDataModule)):
+            if own.__init__ is not base.__init__:  # type: ignore[misc]
+                _fail(f'{own.__name__} has its own __init__: give it its own table')
+
+    def benchmarks(stage: str) -> str:
+        classes = [cls.ms_datamodule if stage == 'ms' else cls for cls in shared]
+        return ', '.join(f'`{cls.__name__}` (`{class_path(cls)}`)' for cls in classes)
+
     sections = [
         _HEADER,
         class_section(
@@ -358,13 +365,24 @@ def generate() -> str:
         ),
         class_section(
             ACKDDataModule,
-            f'The base of every benchmark DataModule. {benchmarks} take exactly '
-            'these arguments.',
+            'The arguments every stage DataModule of every benchmark takes '
+            '(through `**kwargs` of the two below).',
+        ),
+        class_section(
+            MSDataModule,
+            f'Stages 1 and 2 (teacher, matcher). {benchmarks("ms")} take exactly '
+            'these arguments and those of `ACKDDataModule`.',
+        ),
+        class_section(
+            PairedDataModule,
+            f'Stage 3 (the students). {benchmarks("paired")} take exactly '
+            'these arguments and those of `ACKDDataModule`.',
         ),
         class_section(
             SyntheticACKDDataModule,
-            'The synthetic default benchmark. It takes the arguments below and, '
-            'through `**kwargs`, every `ACKDDataModule` argument above.',
+            'The synthetic default benchmark (`SyntheticMSDataModule` for stages 1 '
+            'and 2). Both take the arguments below and, through `**kwargs`, those '
+            'of their stage DataModule above.',
         ),
     ]
     return '\n'.join(sections)

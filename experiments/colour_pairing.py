@@ -39,7 +39,7 @@ from oracle_pairing import (
 )
 from torch import Tensor
 
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.datasets import ACKDDataset, Pairing
 from torchgeo_ackd.matching.search import match_cosine
 from torchgeo_ackd.pipeline.stages import read_test_metrics, run_stage
@@ -88,7 +88,7 @@ def standardise_within_classes(
 
 
 def colour_pairing(
-    dm: SyntheticACKDDataModule, students: ACKDDataset | None = None
+    dm: SyntheticMSDataModule, students: ACKDDataset | None = None
 ) -> Pairing:
     """Each student image with the MS gallery image of its class of closest colours.
 
@@ -133,10 +133,9 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(',')]
     params = mixed_parameters(args.root)
     split = run_split(run_config(args.out, 'kd', seeds[0]))
-    dm = SyntheticACKDDataModule(
+    dm = SyntheticMSDataModule(
         args.root,
         generate=False,
-        modality='ms',
         pseudo_rgb=True,
         mixed=True,
         **split,

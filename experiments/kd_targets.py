@@ -137,7 +137,7 @@ def targets_of_run(
         checkpoint, map_location='cpu', weights_only=True
     ).eval()
     stats = checkpoint_statistics(read_torch_file(checkpoint, 'baseline checkpoint'))
-    init = {'root': str(root), 'generate': False, 'modality': 'paired'}
+    init = {'root': str(root), 'generate': False}
     dm = SyntheticACKDDataModule(**(init | {'pairing_file': None} | stats))
     dm.setup('fit')
     cpu = torch.device('cpu')

@@ -50,11 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     bench = resolve_benchmark(args.root, None)
-    module, _, name = bench.datamodule.rpartition('.')
+    module, _, name = bench.ms_datamodule.rpartition('.')
     cls = getattr(importlib.import_module(module), name)
     dm = cls(
         **bench.init_args,
-        modality='ms',
         pseudo_rgb=True,
         batch_size=64,
     )

@@ -118,7 +118,7 @@ def main() -> None:
     larger = Path(f'{args.root}-extra{args.extra_per_class}-test{args.test_per_class}')
     generate_synthetic_benchmark(larger, rgb_per_class=total, **params)
     everything = SyntheticACKDDataModule(
-        root=str(larger), generate=False, modality='paired', pairing_file=None
+        root=str(larger), generate=False, pairing_file=None
     )
     rows = [(f, 'train') for f in relative_files(everything.ms_dataset('all'))]
     rgb_files = relative_files(everything.rgb_dataset('all'))
@@ -140,7 +140,7 @@ def main() -> None:
         checkpoint, map_location='cpu', weights_only=True
     ).eval()
     stats = checkpoint_statistics(read_torch_file(checkpoint, 'pairing model'))
-    init = {'root': str(args.root), 'generate': False, 'modality': 'paired'}
+    init = {'root': str(args.root), 'generate': False}
     dm = SyntheticACKDDataModule(**(init | {'pairing_file': None} | stats))
     dm.setup('fit')
     with torch.no_grad():

@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             'num_classes': len(bench.dataset.classes),
         }
         teacher['data'] = {
-            'class_path': bench.datamodule,
-            'init_args': bench.init_args | {'modality': 'ms', 'split_file': str(split)},
+            'class_path': bench.ms_datamodule,
+            'init_args': bench.init_args | {'split_file': str(split)},
         }
         if args.epochs:
             teacher['trainer']['max_epochs'] = args.epochs

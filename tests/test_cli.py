@@ -49,7 +49,7 @@ def test_teacher_fit_and_test(tmp_path: Path) -> None:
     state = torch.load(ckpt, map_location='cpu', weights_only=False)
     assert state['hyper_parameters']['in_channels'] == 13
     # The datamodule's statistics travel with the checkpoint.
-    assert state['SyntheticACKDDataModule']['ms_mean'].shape == (13,)
+    assert state['SyntheticMSDataModule']['ms_mean'].shape == (13,)
     main(['test', *args, f'--ckpt_path={ckpt}'])
 
 
@@ -63,9 +63,8 @@ def test_short_class_names_with_torchgeo_ackd(tmp_path: Path) -> None:
         '--config',
         str(CONF / 'teacher.yaml'),
         '--data',
-        'SyntheticACKDDataModule',
+        'SyntheticMSDataModule',
         f'--data.root={tmp_path / "synthetic"}',
-        '--data.modality=ms',
         *[a.replace('init_args.', '') for a in TINY],
         '--trainer.fast_dev_run=1',
         f'--trainer.default_root_dir={tmp_path}',
@@ -77,13 +76,13 @@ def test_short_class_names_with_torchgeo_ackd(tmp_path: Path) -> None:
 
 
 def test_bad_config_value(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="modality='sar'"):
+    with pytest.raises(ValueError, match='band_dropout must be in'):
         main(
             [
                 'fit',
                 '--config',
                 str(CONF / 'teacher.yaml'),
-                '--data.init_args.modality=sar',
+                '--data.init_args.band_dropout=1.5',
                 f'--data.init_args.root={tmp_path}',
             ]
         )

@@ -264,7 +264,6 @@ def test_paper_pair_runs_one_step(
         'class_path': 'torchgeo_ackd.datamodules.SyntheticACKDDataModule',
         'init_args': {
             'root': str(bench['root']),
-            'modality': 'paired',
             'batch_size': 4,
             **TINY_DATA,
         },

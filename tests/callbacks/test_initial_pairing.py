@@ -12,7 +12,7 @@ from conftest import ssm_pairing_of
 from torch import Tensor
 
 from torchgeo_ackd.callbacks import InitialPairing
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule, SyntheticMSDataModule
 from torchgeo_ackd.datasets import ACKDDataset, Pairing
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import MatcherTask
@@ -27,11 +27,10 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def _datamodule(root: Path, **kwargs: object) -> SyntheticACKDDataModule:
-    dm = SyntheticACKDDataModule(
+def _datamodule(root: Path, **kwargs: object) -> SyntheticMSDataModule:
+    dm = SyntheticMSDataModule(
         root=root,
         generate=False,
-        modality='ms',
         pseudo_rgb=True,
         batch_size=8,
         eval_batch_size=7,
@@ -75,7 +74,7 @@ def _brute_force(
 
 
 def _pair(
-    dm: SyntheticACKDDataModule, matcher: MatcherTask | None = None, **kwargs: Any
+    dm: SyntheticMSDataModule, matcher: MatcherTask | None = None, **kwargs: Any
 ) -> Pairing:
     return ssm_pairing_of(matcher or _matcher(), dm, **kwargs)
 
@@ -159,7 +158,7 @@ def test_rgb_embedding_refuses_other_than_three_channels() -> None:
 
 def test_teacher_stage_datamodule_works_too(root: Path) -> None:
     """Statistics are computed on first use, in any modality."""
-    dm = SyntheticACKDDataModule(root=root, generate=False, modality='ms')
+    dm = SyntheticMSDataModule(root=root, generate=False)
     expected = _pair(_datamodule(root))
     assert torch.equal(_pair(dm).teacher_index, expected.teacher_index)
 
@@ -187,9 +186,7 @@ def test_save_and_load_round_trip(root: Path, tmp_path: Path) -> None:
         Pairing.load(pt_path, fresh.rgb_train, fresh.ms_train).scores, pairing.scores
     )
     # A paired datamodule reads it as its pairing_file.
-    paired = SyntheticACKDDataModule(
-        root=root, generate=False, modality='paired', pairing_file=csv_path
-    )
+    paired = SyntheticACKDDataModule(root=root, generate=False, pairing_file=csv_path)
     paired.setup('fit')
     assert torch.equal(paired.pairing.teacher_index, pairing.teacher_index)
     assert torch.equal(paired.train_dataset.pairing, pairing.teacher_index)
@@ -216,7 +213,7 @@ def test_load_errors(root: Path, tmp_path: Path) -> None:
     dm = _datamodule(root)
     pt_path, csv_path = _pair(dm).save(tmp_path)
 
-    def load(path: Path, d: SyntheticACKDDataModule = dm) -> Pairing:
+    def load(path: Path, d: SyntheticMSDataModule = dm) -> Pairing:
         return Pairing.load(path, d.rgb_train, d.ms_train)
 
     missing = tmp_path / 'nope.pt'

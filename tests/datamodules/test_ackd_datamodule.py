@@ -8,7 +8,13 @@ import pytest
 import torch
 from ackd_fake_data import make_benchmark
 
-from torchgeo_ackd.datamodules import ACKDDataModule, band_statistics
+import torchgeo_ackd.datamodules as datamodules
+from torchgeo_ackd.datamodules import (
+    ACKDDataModule,
+    MSDataModule,
+    PairedDataModule,
+    band_statistics,
+)
 from torchgeo_ackd.datasets import ACKDDataset, PairedDataset, Pairing, RenamedDataset
 from torchgeo_ackd.sensors import SENTINEL2_EUROSAT, Sensor
 
@@ -20,8 +26,13 @@ class Fake(ACKDDataset):
     ms_sensor: ClassVar[Sensor] = SENTINEL2_EUROSAT
 
 
-class FakeDataModule(ACKDDataModule):
+class FakeMSDataModule(MSDataModule):
     dataset_class = Fake
+
+
+class FakeDataModule(PairedDataModule):
+    dataset_class = Fake
+    ms_datamodule = FakeMSDataModule
 
 
 def _pairing(dm: ACKDDataModule, index: torch.Tensor) -> Pairing:
@@ -43,7 +54,7 @@ def test_band_statistics_match_numpy(root: Path) -> None:
 
 
 def test_ms_mode_batches(root: Path) -> None:
-    dm = FakeDataModule(root, modality='ms', batch_size=4)
+    dm = FakeMSDataModule(root, batch_size=4)
     dm.setup('fit')
     batch = next(iter(dm.train_dataloader()))
     out = dm.preprocess(batch, train=False)
@@ -57,14 +68,17 @@ def test_ms_mode_batches(root: Path) -> None:
     assert augmented.shape == (4, 13, 8, 8)
 
 
-@pytest.mark.parametrize('modality', ['ms', 'rgb'])
-def test_training_crop_without_a_declared_size(root: Path, modality: str) -> None:
+@pytest.mark.parametrize('stage', [FakeMSDataModule, FakeDataModule])
+def test_training_crop_without_a_declared_size(
+    root: Path, stage: type[ACKDDataModule]
+) -> None:
     # Fake declares no ms_size / rgb_size: the random resized crop must still
-    # run, back to the batch's own size. A crop of a quarter of the area is
-    # none of the 8 flips / rotations of the normalised image.
-    dm = FakeDataModule(
+    # run, back to the batch's own size (MS images, then RGB students). A crop
+    # of a quarter of the area is none of the 8 flips / rotations of the
+    # normalised image.
+    dm = stage(
         root,
-        modality=modality,
+        ms_augment=True,
         batch_size=4,
         crop_scale=(0.25, 0.25),
         spectral_jitter=0.0,
@@ -95,7 +109,7 @@ def test_training_crop_without_a_declared_size(root: Path, modality: str) -> Non
 
 
 def test_pseudo_rgb_batches(root: Path) -> None:
-    dm = FakeDataModule(root, modality='ms', batch_size=4, pseudo_rgb=True)
+    dm = FakeMSDataModule(root, batch_size=4, pseudo_rgb=True)
     dm.setup('fit')
     batch = dm.preprocess(next(iter(dm.train_dataloader())))
     assert batch['image_pseudo_rgb'].shape == (4, 3, 8, 8)
@@ -104,7 +118,7 @@ def test_pseudo_rgb_batches(root: Path) -> None:
 
 def test_pseudo_rgb_views_are_normalised_like_the_rgb_images(root: Path) -> None:
     """Pseudo-RGB views get the real RGB images' normalisation, not their own."""
-    dm = FakeDataModule(root, modality='ms', pseudo_rgb=True, batch_size=100)
+    dm = FakeMSDataModule(root, pseudo_rgb=True, batch_size=100)
     dm.setup('fit')
     raw = next(iter(dm.train_dataloader()))  # the whole training split
     assert len(raw['image']) == len(dm.ms_train)
@@ -122,7 +136,7 @@ def test_pseudo_rgb_views_are_normalised_like_the_rgb_images(root: Path) -> None
 
 
 def test_paired_mode(root: Path) -> None:
-    dm = FakeDataModule(root, modality='paired', batch_size=5)
+    dm = FakeDataModule(root, batch_size=5)
     dm.setup('fit')
     assert isinstance(dm.train_dataset, PairedDataset)
     batch = next(iter(dm.train_dataloader()))
@@ -389,11 +403,34 @@ def test_teacher_only_classes_need_student_classes(tmp_path: Path) -> None:
     assert set(dm.ms_train.targets.tolist()) == {0, 1, 2}
 
 
+def test_each_stage_takes_only_its_own_options(root: Path) -> None:
+    with pytest.raises(TypeError, match='pseudo_rgb'):
+        FakeDataModule(root, pseudo_rgb=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match='pairing_file'):
+        FakeMSDataModule(root, pairing_file='pairing.pt')  # type: ignore[call-arg]
+    # The MS stages augment their MS images, the student stage (cached
+    # teacher outputs) does not, unless asked.
+    assert FakeMSDataModule(root).ms_augment
+    assert not FakeDataModule(root).ms_augment
+    assert FakeDataModule(root, ms_augment=True).ms_augment
+
+
+def test_every_benchmark_names_its_ms_stage_datamodule() -> None:
+    paired = [
+        cls
+        for cls in vars(datamodules).values()
+        if isinstance(cls, type) and issubclass(cls, PairedDataModule)
+    ]
+    assert len(paired) == 5  # the base, S2S-EU, S2S-CN, M2S-GL, synthetic
+    for cls in paired:
+        if cls is PairedDataModule:
+            continue
+        ms = cls.ms_datamodule
+        assert issubclass(ms, MSDataModule) and ms.dataset_class is cls.dataset_class
+        assert getattr(datamodules, ms.__name__) is ms
+
+
 def test_bad_arguments(root: Path) -> None:
-    with pytest.raises(ValueError, match='modality'):
-        FakeDataModule(root, modality='both')
-    with pytest.raises(ValueError, match='pseudo_rgb'):
-        FakeDataModule(root, modality='paired', pseudo_rgb=True)
     for scale in [(0.0, 1.0), (0.9, 0.8), (0.5, 1.5)]:
         with pytest.raises(ValueError, match='crop_scale'):
             FakeDataModule(root, crop_scale=scale)

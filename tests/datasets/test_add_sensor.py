@@ -38,6 +38,13 @@ def test_add_a_sensor_example(tmp_path: Path) -> None:
     batch = dm.preprocess(next(iter(dm.train_dataloader())), train=True)
     assert batch['image'].shape == (4, 3, 128, 128)
     assert batch['image_ms'].shape == (4, 5, 8, 8)
+    ms = namespace['PlanetToAerialMSDataModule'](
+        tmp_path, batch_size=4, pseudo_rgb=True
+    )
+    ms.setup('fit')
+    batch = ms.preprocess(next(iter(ms.train_dataloader())), train=True)
+    assert batch['image'].shape == (4, 5, 8, 8)
+    assert batch['image_pseudo_rgb'].shape == (4, 3, 8, 8)
     # Pseudo-RGB of the new sensor takes red, green, blue by name.
     ds = namespace['PlanetToAerial'](tmp_path, split='all')
     assert ds.sensor.rgb_indices == [2, 1, 0]
@@ -54,12 +61,14 @@ def test_add_a_sensor_three_stages(tmp_path: Path) -> None:
         plan = documented.plan(command.text)
         assert isinstance(plan, documented.Plan), f'{command.text}: {plan}'
         plans.append((command, plan))
-    # All three stages, in order, each with the page's DataModule and root.
+    # All three stages, in order, each with the page's DataModule of its kind.
     fits = [p.config for _, p in plans if p.subcommand == 'fit']
     assert fits == list(documented.CHAIN)
     for command, plan in plans:
         if plan.kind == 'cli':
-            assert '--data=my_sensor.PlanetToAerialDataModule' in plan.args, command
+            ms = plan.config != 'conf/ackd.yaml'
+            data = f'my_sensor.PlanetToAerial{"MS" if ms else ""}DataModule'
+            assert f'--data={data}' in plan.args, command
             assert '--data.init_args.root=data/planet' in plan.args, command
 
     # What the page tells the user to have: the configs, my_sensor.py, the data.

@@ -6,7 +6,7 @@ import colour_pairing as colour
 import numpy as np
 import torch
 
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 
 
@@ -40,9 +40,7 @@ def test_colour_pairing_is_the_nearest_standardised_deciles(tmp_path: Path) -> N
         ms_size=16,
         rgb_size=20,
     )
-    dm = SyntheticACKDDataModule(
-        root=root, generate=False, modality='ms', pseudo_rgb=True, batch_size=8
-    )
+    dm = SyntheticMSDataModule(root=root, generate=False, pseudo_rgb=True, batch_size=8)
     dm.setup('fit')
     pairing = colour.colour_pairing(dm)
     students, gallery = dm.rgb_train, dm.gallery

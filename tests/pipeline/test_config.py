@@ -91,7 +91,7 @@ def test_student_arguments(tmp_path: Path, method: str) -> None:
     assert args['teacher']['weights'] == str(tmp_path / 'out/teacher/best.ckpt')
     assert args['kd']['loss'] == ('none' if method == 'baseline' else 'kd')
     init = student['data']['init_args']
-    assert init['modality'] == 'paired'
+    assert student['data']['class_path'] == bench.datamodule
     assert init['split_file'] == str(tmp_path / 'split.csv')
     assert init['pairing_file'] == (None if pairing is None else str(pairing))
     assert student['seed_everything'] == 7

@@ -5,13 +5,13 @@ from pathlib import Path
 import torch
 from conftest import TINY_DATA, ssm_pairing_of
 
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.datasets import Pairing, SyntheticACKD
 from torchgeo_ackd.pipeline.folds import write_fold_split
 from torchgeo_ackd.pipeline.pairings import SSMPairings
 from torchgeo_ackd.tasks import MatcherTask
 
-DATAMODULE = 'torchgeo_ackd.datamodules.SyntheticACKDDataModule'
+DATAMODULE = 'torchgeo_ackd.datamodules.SyntheticMSDataModule'
 
 
 def test_a_fold_gets_the_matchers_pairing_of_its_students(
@@ -39,10 +39,10 @@ def test_a_fold_gets_the_matchers_pairing_of_its_students(
     state = torch.load(bench['matcher'], map_location='cpu', weights_only=True)
     stats = {
         k: v.tolist()
-        for k, v in state['SyntheticACKDDataModule'].items()
+        for k, v in state['SyntheticMSDataModule'].items()
         if k.endswith(('_mean', '_std'))
     }
-    dm = SyntheticACKDDataModule(**init | stats, modality='ms', split_file=str(split))
+    dm = SyntheticMSDataModule(**init | stats, split_file=str(split))
     dm.setup('fit')
     expected = ssm_pairing_of(matcher, dm)
     written = Pairing.load(path, dm.rgb_train, dm.gallery)

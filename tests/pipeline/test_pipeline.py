@@ -199,7 +199,8 @@ def test_pretrained_teacher_for_other_bands(tmp_path: Path, dataset: str) -> Non
     from torchgeo_ackd.tasks import TeacherTask
 
     cls = getattr(torchgeo_ackd.datasets, dataset)
-    bench = Benchmark(f'torchgeo_ackd.datamodules.{dataset}DataModule', {}, cls, None)
+    path = f'torchgeo_ackd.datamodules.{dataset}'
+    bench = Benchmark(f'{path}DataModule', f'{path}MSDataModule', {}, cls, None)
     assert teacher_weights(bench, use_pretrained=False) == (None, {})
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / 'hub'))

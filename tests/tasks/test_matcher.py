@@ -12,7 +12,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from torchgeo_ackd.callbacks import InitialPairing
 from torchgeo_ackd.cli import main
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.datasets import Pairing
 from torchgeo_ackd.matching import retrieval_top1
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
@@ -77,9 +77,7 @@ def test_fit_validate_and_pairing_through_cli(tmp_path: Path) -> None:
     assert 0 <= _last(rows, 'cross_modal_top1') <= 1
 
     # The pairing files: both formats, same pairing, within class.
-    dm = SyntheticACKDDataModule(
-        root=root, generate=False, modality='ms', pseudo_rgb=True
-    )
+    dm = SyntheticMSDataModule(root=root, generate=False, pseudo_rgb=True)
     dm.setup('fit')
     from_pt = Pairing.load(out / 'pairing.pt', dm.rgb_train, dm.ms_train).teacher_index
     from_csv = Pairing.load(out / 'pairing.csv', dm.rgb_train, dm.ms_train)
@@ -263,9 +261,9 @@ def test_ddp_spawn_fit_equals_single_process(tmp_path: Path) -> None:
         rgb_size=24,
     )
 
-    def datamodule() -> SyntheticACKDDataModule:
-        return SyntheticACKDDataModule(
-            root=root, generate=False, modality='ms', pseudo_rgb=True, batch_size=8
+    def datamodule() -> SyntheticMSDataModule:
+        return SyntheticMSDataModule(
+            root=root, generate=False, pseudo_rgb=True, batch_size=8
         )
 
     def trainer(**kwargs: Any) -> Trainer:
@@ -328,7 +326,7 @@ def test_matcher_stage_on_a_root_with_ms_images_only(tmp_path: Path) -> None:
     assert not (out / 'pairing.pt').exists()
     # The pseudo-RGB views were normalised with their own statistics.
     state = torch.load(out / 'matcher.ckpt', map_location='cpu', weights_only=False)
-    stats = state['SyntheticACKDDataModule']
+    stats = state['SyntheticMSDataModule']
     assert 'rgb_mean' not in stats and stats['pseudo_rgb_mean'].shape == (3,)
 
 
@@ -336,10 +334,9 @@ def test_bands_are_checked_before_the_first_step(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(
         tmp_path / 'data', ms_per_class=4, rgb_per_class=3, ms_size=16, rgb_size=24
     )
-    dm = SyntheticACKDDataModule(
+    dm = SyntheticMSDataModule(
         root,
         generate=False,
-        modality='ms',
         pseudo_rgb=True,
         bands=['B02', 'B03', 'B04', 'B08'],
     )
@@ -348,7 +345,7 @@ def test_bands_are_checked_before_the_first_step(tmp_path: Path) -> None:
     )
     with pytest.raises(
         ValueError,
-        match=r"SyntheticACKDDataModule gives 4 MS bands \['B02', 'B03', 'B04', 'B08'\], "
+        match=r"SyntheticMSDataModule gives 4 MS bands \['B02', 'B03', 'B04', 'B08'\], "
         r'but MatcherTask takes in_channels=13: set --model.init_args.in_channels=4',
     ):
         trainer.fit(_task(in_channels=13), dm)

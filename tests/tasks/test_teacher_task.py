@@ -9,7 +9,7 @@ import torch
 from conftest import TINY_DATA
 from conftest import quiet_trainer as _trainer
 
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.models.teacher import FrozenTeacher
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import TeacherTask
@@ -57,7 +57,7 @@ def test_teacher_logs_calibration_and_loads_as_a_frozen_teacher(
     tmp_path: Path,
 ) -> None:
     root = generate_synthetic_benchmark(tmp_path / 'data', **TINY_DATA)
-    dm = SyntheticACKDDataModule(root, modality='ms', batch_size=8, **TINY_DATA)
+    dm = SyntheticMSDataModule(root, batch_size=8, **TINY_DATA)
     task = TeacherTask(
         model='resnet18', in_channels=13, num_classes=10, calibration_bins=7
     )
@@ -139,11 +139,11 @@ def test_reference_initialisation() -> None:
 
 def test_bands_and_classes_are_checked_before_the_first_step(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(tmp_path / 'data', **TINY_DATA)
-    dm = SyntheticACKDDataModule(root, modality='ms', batch_size=8, **TINY_DATA)
+    dm = SyntheticMSDataModule(root, batch_size=8, **TINY_DATA)
     task = TeacherTask(model='resnet18', in_channels=10, num_classes=10)
     with pytest.raises(
         ValueError,
-        match=r"SyntheticACKDDataModule gives 13 MS bands \['B01', .*'B8A'\], but "
+        match=r"SyntheticMSDataModule gives 13 MS bands \['B01', .*'B8A'\], but "
         r'TeacherTask takes in_channels=10: set --model.init_args.in_channels=13$',
     ):
         _trainer(tmp_path, max_epochs=1).fit(task, dm)
@@ -155,8 +155,8 @@ def test_bands_and_classes_are_checked_before_the_first_step(tmp_path: Path) -> 
     ):
         _trainer(tmp_path, max_epochs=1).test(task, dm)
     # A band subset changes what the model must take.
-    dm = SyntheticACKDDataModule(
-        root, modality='ms', batch_size=8, bands=['B02', 'B03', 'B04'], **TINY_DATA
+    dm = SyntheticMSDataModule(
+        root, batch_size=8, bands=['B02', 'B03', 'B04'], **TINY_DATA
     )
     task = TeacherTask(model='resnet18', in_channels=13, num_classes=10)
     with pytest.raises(ValueError, match=r"3 MS bands \['B02', 'B03', 'B04'\]"):
@@ -166,9 +166,7 @@ def test_bands_and_classes_are_checked_before_the_first_step(tmp_path: Path) -> 
 def test_teacher_stage_on_a_root_with_ms_images_only(tmp_path: Path) -> None:
     root = generate_synthetic_benchmark(tmp_path / 'data', **TINY_DATA)
     shutil.rmtree(root / 'RGB')
-    dm = SyntheticACKDDataModule(
-        root, modality='ms', batch_size=8, generate=False, **TINY_DATA
-    )
+    dm = SyntheticMSDataModule(root, batch_size=8, generate=False, **TINY_DATA)
     task = TeacherTask(model='resnet18', in_channels=13, num_classes=10)
     trainer = _trainer(tmp_path, max_epochs=1)
     trainer.fit(task, dm)

@@ -7,7 +7,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
-from ..datamodules import ACKDDataModule
+from ..datamodules import PairedDataModule
 from ..datasets import Pairing, plot_pairs
 from ..matching.pairings import gallery_logits, rematch, student_logits
 from ..matching.schedule import dynm_schedule, validate_epochs
@@ -29,9 +29,8 @@ class DynamicMatching(Callback):
 
     Works with a LightningModule that has a ``student`` (timm classifier on
     normalised RGB) and a ``teacher`` (:class:`FrozenTeacher`), such as
-    :class:`~torchgeo_ackd.tasks.ACKDTask`, and an
-    :class:`~torchgeo_ackd.datamodules.ACKDDataModule` in the ``paired``
-    mode. Forward passes run in the trainer's precision; under DDP every
+    :class:`~torchgeo_ackd.tasks.ACKDTask`, and a
+    :class:`~torchgeo_ackd.datamodules.PairedDataModule`. Forward passes run in the trainer's precision; under DDP every
     rank uses rank 0's BatchNorm statistics and installs the same pairing.
     Its state (which re-matchings are done) is saved in checkpoints, so a
     resumed run re-matches exactly like an uninterrupted one.
@@ -264,11 +263,11 @@ class DynamicMatching(Callback):
         logger.experiment.add_figure(tag, figure, trainer.global_step)
 
 
-def _datamodule(trainer: Trainer) -> ACKDDataModule:
+def _datamodule(trainer: Trainer) -> PairedDataModule:
     dm = getattr(trainer, 'datamodule', None)
-    if not isinstance(dm, ACKDDataModule) or dm.modality != 'paired':
+    if not isinstance(dm, PairedDataModule):
         raise TypeError(
-            'DynamicMatching needs an ACKDDataModule subclass with modality=paired, '
-            f'got {type(dm).__name__}'
+            'DynamicMatching needs a PairedDataModule subclass (e.g. '
+            f'S2SEUDataModule), got {type(dm).__name__}'
         )
     return dm

@@ -33,7 +33,7 @@ class InitialPairing(Callback):
     the accelerator and the loggers are open. Works with a LightningModule
     that has ``embed_ms`` and ``embed_rgb``
     (:class:`~torchgeo_ackd.tasks.MatcherTask`) and an
-    :class:`~torchgeo_ackd.datamodules.ACKDDataModule`. The pairing is
+    :class:`~torchgeo_ackd.datamodules.MSDataModule`. The pairing is
     computed by :func:`~torchgeo_ackd.matching.ssm_pairing` (call it to pair
     another RGB training set with a loaded matcher).
     """

@@ -5,7 +5,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import kornia.augmentation as K
 import torch
@@ -16,8 +16,6 @@ from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets import (
     ACKDDataset,
-    PairedDataset,
-    Pairing,
     RenamedDataset,
     collate_fetched,
 )
@@ -29,42 +27,35 @@ from .statistics import PseudoRGBView, band_statistics, tensor_or_none
 
 
 class ACKDDataModule(NonGeoDataModule):
-    """LightningDataModule for one ACKD benchmark, for any stage.
+    """What every stage's DataModule of one ACKD benchmark shares.
 
-    ``modality`` says what the training batches hold:
+    The stages use its two subclasses: :class:`MSDataModule` (MS batches: the
+    teacher and matcher stages) and :class:`PairedDataModule` (RGB student
+    batches joined with their paired MS teacher samples: the student stage).
 
-    * ``'ms'``: MS images (``image``, ``label``): the teacher stage (TorchGeo's
-      ``ClassificationTask``) and the matcher stage. With ``pseudo_rgb=True``
-      every batch also gets ``image_pseudo_rgb``, the pseudo-RGB view of its
-      MS image, normalised like the real RGB images.
-    * ``'rgb'``: RGB images only (a distillation-free student).
-    * ``'paired'``: the student stage. Training batches hold the RGB student
-      sample and its paired MS teacher sample (``image``, ``label``,
-      ``index``, ``image_ms``, ``teacher_index``); val/test batches are RGB.
-
-    Everything else exists in every mode: the MS training split
-    :attr:`ms_train`, the teacher :attr:`gallery` (the MS training split or
-    every MS image) and the student set :attr:`rgb_train` (read on first use), their
-    per-band :meth:`statistics` (computed from a seeded sample of the
-    training split unless given), :meth:`preprocess` and the whole-set
-    loaders used for matching. In the ``paired`` mode the datamodule owns the
-    current :class:`~torchgeo_ackd.datasets.Pairing` (:attr:`pairing`), the
-    one stored in checkpoints.
+    Both have the MS training split :attr:`ms_train`, the teacher
+    :attr:`gallery` (the MS training split or every MS image) and the student
+    set :attr:`rgb_train` (each read on first use), their per-band
+    :meth:`statistics` (computed from a seeded sample of the training split
+    unless given), :meth:`preprocess` and the whole-set loaders used for
+    matching (:meth:`gallery_dataloader`, :meth:`student_dataloader`).
 
     Normalisation and augmentation run on the batch after transfer to the
     device, with one kornia pipeline per modality. Batches of splits decoded
     in memory are fetched with one gather and reach the device in their
     stored type (uint8 RGB, int16 MS), converted to float there.
 
-    Subclasses set :attr:`dataset_class`; nothing else is needed.
+    Subclasses of the stage DataModules set :attr:`dataset_class`; nothing
+    else is needed.
     """
 
     dataset_class: type[ACKDDataset]
+    #: The modality of the ``image`` key of this stage's batches.
+    image_modality: ClassVar[str]
 
     def __init__(
         self,
         root: str | Path = 'data',
-        modality: str = 'paired',
         batch_size: int = 64,
         eval_batch_size: int | None = None,
         num_workers: int | None = None,
@@ -74,13 +65,11 @@ class ACKDDataModule(NonGeoDataModule):
         val_fraction: float = 0.2,
         test_fraction: float = 0.2,
         seed: int = 0,
-        pairing_file: str | Path | None = None,
-        ms_augment: bool | None = None,
+        ms_augment: bool = False,
         rgb_augment: bool = True,
         crop_scale: tuple[float, float] = (0.8, 1.0),
         spectral_jitter: float = 0.05,
         band_dropout: float = 0.0,
-        pseudo_rgb: bool = False,
         ms_mean: Sequence[float] | None = None,
         ms_std: Sequence[float] | None = None,
         rgb_mean: Sequence[float] | None = None,
@@ -90,11 +79,10 @@ class ACKDDataModule(NonGeoDataModule):
         gallery_split: Literal['train', 'all'] = 'train',
         in_memory_gb: float = 4.0,
     ) -> None:
-        """Initialize a new ACKDDataModule instance.
+        """Initialize the arguments every stage shares.
 
         Args:
             root: Root directory of the benchmark.
-            modality: ``'ms'``, ``'rgb'`` or ``'paired'`` (see class docstring).
             batch_size: Training batch size. Every training sample is used
                 every epoch; only a last batch of a single sample is skipped
                 (BatchNorm needs two), with a warning.
@@ -110,24 +98,14 @@ class ACKDDataModule(NonGeoDataModule):
             val_fraction: Fraction of each class for validation.
             test_fraction: Fraction of each class for testing.
             seed: Seed of the split, the statistics sample and the random pairing.
-            pairing_file: ``paired`` mode: the initial pairing, ``pairing.pt``
-                or ``pairing.csv`` written by the matcher stage (SSM); default:
-                a seeded random same-class pairing.
-            ms_augment: Augment MS training images (default: True in the ``ms``
-                mode, False in the ``paired`` mode, as in the reference).
+            ms_augment: Augment MS training images (each stage's DataModule
+                sets its default).
             rgb_augment: Augment RGB training images.
             crop_scale: Area range of the random resized crop of training
                 images, ``0 < low <= high <= 1``; the crop is resized back to
                 the images' own size. ``(1.0, 1.0)``: no crop.
             spectral_jitter: Amplitude of the MS spectral jitter (0: off).
             band_dropout: MS band dropout probability (0: off).
-            pseudo_rgb: Add ``image_pseudo_rgb`` to MS batches (``ms`` mode),
-                normalised with the real RGB images' statistics, so the
-                matcher's two encoders see one scale (the reference code
-                trains its pseudo-RGB encoder on unnormalised 0-255 views and
-                embeds RGB images normalised to [-1, 1], a scale gap not
-                copied here). Without RGB images and without
-                ``rgb_mean``/``rgb_std``, the views' own statistics are used.
             ms_mean: Per-band MS mean in stored units (default: computed).
             ms_std: Per-band MS standard deviation (default: computed).
             rgb_mean: Per-channel RGB mean (default: computed).
@@ -152,12 +130,6 @@ class ACKDDataModule(NonGeoDataModule):
             ValueError: If an argument is out of its range, or two arguments
                 do not go together.
         """
-        if modality not in ('ms', 'rgb', 'paired'):
-            raise ValueError(f"modality={modality!r}; expected 'ms', 'rgb' or 'paired'")
-        if pseudo_rgb and modality != 'ms':
-            raise ValueError("pseudo_rgb=True needs modality='ms'")
-        if pairing_file is not None and modality != 'paired':
-            raise ValueError("pairing_file needs modality='paired'")
         if not in_memory_gb >= 0:
             raise ValueError(f'in_memory_gb must be >= 0, got {in_memory_gb!r}')
         low, high = (float(v) for v in crop_scale)
@@ -180,14 +152,12 @@ class ACKDDataModule(NonGeoDataModule):
         self.collate_fn = collate_fetched
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
-        for key in ('root', 'split_file', 'pairing_file'):
+        for key in ('root', 'split_file'):
             if isinstance(self.hparams.get(key), Path):
                 self.hparams[key] = str(self.hparams[key])
         self.root = Path(root)
-        self.modality = modality
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
-        self.pairing_file = pairing_file
         self.dataset_kwargs: dict[str, Any] = {
             'root': root,
             'split_file': split_file,
@@ -197,12 +167,11 @@ class ACKDDataModule(NonGeoDataModule):
         }
         self.bands = bands
         self.student_classes = student_classes
-        self.ms_augment = ms_augment if ms_augment is not None else modality == 'ms'
+        self.ms_augment = ms_augment
         self.rgb_augment = rgb_augment
         self.crop_scale = (low, high)
         self.spectral_jitter = spectral_jitter
         self.band_dropout = band_dropout
-        self.pseudo_rgb = pseudo_rgb
         self.stats_samples = stats_samples
         self.check_images = check_images
         self.stats: dict[str, Tensor | None] = {
@@ -223,7 +192,6 @@ class ACKDDataModule(NonGeoDataModule):
         self.memory_used = 0
         self.all_decoded = True
         self._pipelines: dict[str, K.AugmentationSequential] = {}
-        self._pairing: Pairing | None = None
         self._pseudo_rgb: PseudoRGB | None = None
 
     # ------------------------------------------------------------------ datasets
@@ -322,7 +290,7 @@ class ACKDDataModule(NonGeoDataModule):
         return self.rgb_dataset('train')
 
     def setup(self, stage: str) -> None:
-        """Build the datasets of a stage (and, paired mode, the pairing).
+        """Build the datasets of a stage.
 
         Args:
             stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
@@ -331,100 +299,40 @@ class ACKDDataModule(NonGeoDataModule):
             PreflightError: If ``check_images`` finds bad images.
         """
         if self.check_images:
-            if self.modality == 'paired':  # its message names the missing class
-                self._check_teacher_folders()
-            # RGB statistics normalise the matcher's pseudo-RGB views too,
-            # when there are RGB images.
-            uses_rgb = self.modality != 'ms' or (self.pseudo_rgb and self.has_rgb)
-            uses_ms = self.modality != 'rgb'
             preflight(
                 self.dataset_class,
                 self.root,
-                ('ms',) * uses_ms + ('rgb',) * uses_rgb,
+                self.checked_modalities(),
                 self.student_classes,
             )
         if stage == 'fit':
-            if self.modality == 'paired':
-                self.train_dataset = self._paired_train()
-            else:
-                self.train_dataset = (
-                    self.ms_train if self.modality == 'ms' else self.rgb_train
-                )
+            self.train_dataset = self.training_set()
         split = {'fit': 'val', 'validate': 'val'}.get(stage, 'test')
-        make = self.ms_dataset if self.modality == 'ms' else self.rgb_dataset
-        dataset = make(split)
+        dataset = self.eval_dataset(split)
         setattr(self, f'{split}_dataset', dataset)
         if stage == 'predict':
             self.predict_dataset = dataset
 
-    def _paired_train(self) -> PairedDataset:
-        """The student training set joined with the teacher gallery."""
-        self._check_teacher_folders()
-        student, teacher = self.rgb_train, self.gallery
-        teacher_classes = set(teacher.targets.tolist())
-        for c in sorted(set(student.targets.tolist()) - teacher_classes):
-            raise ValueError(
-                f'RGB class {student.classes[c]!r} has no teacher samples: '
-                f'no MS training images in {teacher.folder / student.classes[c]}'
-            )
-        if self._pairing is None:
-            if self.pairing_file is not None:
-                self._pairing = Pairing.load(self.pairing_file, student, teacher)
-            else:
-                self._pairing = Pairing.random(student, teacher, self.seed)
-        return PairedDataset(student, teacher, self._pairing.teacher_index)
+    def checked_modalities(self) -> tuple[str, ...]:
+        """The modalities whose images this stage reads (checked by ``setup``)."""
+        raise NotImplementedError
 
-    def _check_teacher_folders(self) -> None:
-        """Every student class needs an MS class folder: say which one is missing."""
-        cls = self.dataset_class
-        ms_folder = self.root / cls.ms_dir
-        for name in self.student_classes or cls.classes:
-            if (self.root / cls.rgb_dir / name).is_dir() and not (
-                ms_folder / name
-            ).is_dir():
-                raise ValueError(
-                    f'RGB class {name!r} has no teacher samples: the MS class folder '
-                    f'{str(ms_folder / name)!r} is missing'
-                )
+    def training_set(self) -> Dataset[Sample]:
+        """The training set of this stage."""
+        raise NotImplementedError
 
-    # ----------------------------------------------------------------- pairing
-    @property
-    def pairing(self) -> Pairing:
-        """The pairing in use (``paired`` mode; set up for ``'fit'`` first)."""
-        if self._pairing is None:
-            raise RuntimeError(
-                "no pairing yet: call setup('fit') in the 'paired' mode first"
-            )
-        return self._pairing
-
-    def set_pairing(self, pairing: Pairing) -> None:
-        """Replace the pairing (in place, so loader workers see it).
+    def eval_dataset(self, split: str) -> ACKDDataset:
+        """The validation or test set of this stage.
 
         Args:
-            pairing: The new pairing; mapped onto the training sets by file
-                name if it was made in another order.
+            split: ``'val'`` or ``'test'``.
+
+        Returns:
+            The dataset of the modality of this stage's ``image``.
         """
-        pairing = pairing.remap(self.rgb_train, self.gallery)
-        self._pairing = pairing
-        train = getattr(self, 'train_dataset', None)
-        if isinstance(train, PairedDataset):
-            train.set_pairing(pairing.teacher_index)
-
-    @property
-    def teacher_images(self) -> bool:
-        """Whether paired batches carry ``image_ms`` (else ``teacher_index`` only).
-
-        A task that caches the teacher's outputs per gallery sample turns
-        this off, so no MS file is read during training.
-        """
-        train = getattr(self, 'train_dataset', None)
-        return not isinstance(train, PairedDataset) or train.load_teacher
-
-    @teacher_images.setter
-    def teacher_images(self, load: bool) -> None:
-        train = getattr(self, 'train_dataset', None)
-        if isinstance(train, PairedDataset):
-            train.load_teacher = load
+        if self.image_modality == 'ms':
+            return self.ms_dataset(split)
+        return self.rgb_dataset(split)
 
     # -------------------------------------------------------------- statistics
     def statistics(self, modality: str) -> tuple[Tensor, Tensor]:
@@ -479,25 +387,15 @@ class ACKDDataModule(NonGeoDataModule):
             self._pipelines[key] = self._build_pipeline(modality, train, size)
         return self._pipelines[key]
 
+    def normalised_like(self, modality: str) -> str:
+        """Whose statistics normalise the images of a modality (its own)."""
+        return modality
+
     def _build_pipeline(
         self, modality: str, train: bool, size: tuple[int, int]
     ) -> K.AugmentationSequential:
         is_ms = modality == 'ms'
-        source = modality
-        if modality == 'pseudo_rgb':
-            source = 'rgb'
-            given = (
-                self.stats['rgb_mean'] is not None and self.stats['rgb_std'] is not None
-            )
-            if not (given or self.has_rgb):
-                # A matcher trained on an MS-only root: nothing to match.
-                source = 'pseudo_rgb'
-                rank_zero_warn(
-                    f'{type(self).__name__}: {str(self.rgb_folder)!r} does not exist '
-                    'and rgb_mean/rgb_std are not given: the pseudo-RGB views are '
-                    'normalised with their own statistics'
-                )
-        mean, std = self.statistics(source)
+        mean, std = self.statistics(self.normalised_like(modality))
         if not train:
             return build_augmentation(mean, std, train=False)
         augment = self.rgb_augment if modality == 'rgb' else self.ms_augment
@@ -513,10 +411,9 @@ class ACKDDataModule(NonGeoDataModule):
 
     # ------------------------------------------------------------ augmentation
     def image_modalities(self) -> dict[str, str]:
-        """Which modality each image key of a batch holds in this mode."""
-        first = {'ms': 'ms', 'rgb': 'rgb', 'paired': 'rgb'}[self.modality]
+        """Which modality each image key of a batch holds."""
         return {
-            'image': first,
+            'image': self.image_modality,
             'image_ms': 'ms',
             'image_rgb': 'rgb',
             'image_pseudo_rgb': 'pseudo_rgb',
@@ -526,8 +423,7 @@ class ACKDDataModule(NonGeoDataModule):
         """Normalise (and, for training, augment) every image key of a batch.
 
         Used by :meth:`on_after_batch_transfer` and by code that iterates the
-        loaders itself (matching). With ``pseudo_rgb``, ``image_pseudo_rgb`` is
-        cut from the raw MS image first.
+        loaders itself (matching).
 
         Args:
             batch: A batch on its target device.
@@ -537,9 +433,6 @@ class ACKDDataModule(NonGeoDataModule):
             The batch with transformed images.
         """
         batch = dict(batch)
-        if self.pseudo_rgb and 'image' in batch:
-            to_rgb = self.pseudo_rgb_transform.to(batch['image'].device)
-            batch['image_pseudo_rgb'] = to_rgb(batch['image'].float())
         for key, modality in self.image_modalities().items():
             if key in batch:
                 image = batch[key]
@@ -647,18 +540,15 @@ class ACKDDataModule(NonGeoDataModule):
 
     # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """State saved in checkpoints: the statistics and the pairing in use.
+        """State saved in checkpoints: the statistics.
 
         Returns:
             The state.
         """
-        state: dict[str, Any] = {k: v for k, v in self.stats.items() if v is not None}
-        if self._pairing is not None:
-            state['pairing'] = self._pairing.state_dict()
-        return state
+        return {k: v for k, v in self.stats.items() if v is not None}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the statistics and the pairing from a checkpoint.
+        """Restore the statistics from a checkpoint.
 
         Args:
             state_dict: A state returned by :meth:`state_dict`.
@@ -667,5 +557,3 @@ class ACKDDataModule(NonGeoDataModule):
             if key in state_dict:
                 self.stats[key] = state_dict[key]
         self._pipelines.clear()
-        if 'pairing' in state_dict:
-            self.set_pairing(Pairing.from_state_dict(state_dict['pairing']))

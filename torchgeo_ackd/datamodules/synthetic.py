@@ -1,22 +1,18 @@
-"""LightningDataModule of the synthetic default benchmark (generated on demand)."""
+"""LightningDataModules of the synthetic default benchmark (generated on demand)."""
 
 from pathlib import Path
 from typing import Any
 
 from ..datasets import SyntheticACKD
 from ..synthetic import generate_synthetic_benchmark
-from .ackd import ACKDDataModule
+from .ms import MSDataModule
+from .paired import PairedDataModule
 
 
-class SyntheticACKDDataModule(ACKDDataModule):
-    """The synthetic benchmark; :meth:`prepare_data` writes it if it is absent.
+class SyntheticBenchmark:
+    """The generator's arguments and :meth:`prepare_data`, for both synthetic DataModules."""
 
-    Generation is seeded and reuses an existing benchmark written with the same
-    parameters (it never overwrites a different one), so every stage of the
-    pipeline can name the same root and the first one creates it.
-    """
-
-    dataset_class = SyntheticACKD
+    root: Path
 
     def __init__(
         self,
@@ -30,7 +26,7 @@ class SyntheticACKDDataModule(ACKDDataModule):
         mixed: bool = True,
         **kwargs: Any,
     ) -> None:
-        """Initialize a new SyntheticACKDDataModule instance.
+        """Initialize the generator's arguments.
 
         Args:
             root: Where the benchmark is (or will be) written.
@@ -44,9 +40,10 @@ class SyntheticACKDDataModule(ACKDDataModule):
                 mechanism that knowledge distillation can pass on; see
                 :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes,
                 the control under which no method should gain.
-            **kwargs: Arguments of :class:`ACKDDataModule`.
+            **kwargs: Arguments of the stage's DataModule.
         """
-        super().__init__(root=root, **kwargs)
+        # The next class in the MRO: the stage's DataModule.
+        super().__init__(root=root, **kwargs)  # type: ignore[call-arg]
         self.generate = generate
         self.generator_kwargs: dict[str, Any] = {
             'ms_per_class': ms_per_class,
@@ -61,3 +58,22 @@ class SyntheticACKDDataModule(ACKDDataModule):
         """Generate the benchmark (once, on one process) if asked to."""
         if self.generate:
             generate_synthetic_benchmark(self.root, **self.generator_kwargs)
+
+
+class SyntheticMSDataModule(SyntheticBenchmark, MSDataModule):
+    """The synthetic benchmark, teacher and matcher stages (see :class:`SyntheticBenchmark`)."""
+
+    dataset_class = SyntheticACKD
+
+
+class SyntheticACKDDataModule(SyntheticBenchmark, PairedDataModule):
+    """The synthetic benchmark, student stage.
+
+    :meth:`prepare_data` writes the benchmark if it is absent. Generation is
+    seeded and reuses an existing benchmark written with the same parameters
+    (it never overwrites a different one), so every stage of the pipeline can
+    name the same root and the first one creates it.
+    """
+
+    dataset_class = SyntheticACKD
+    ms_datamodule = SyntheticMSDataModule

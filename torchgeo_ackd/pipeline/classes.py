@@ -1,6 +1,7 @@
 """Classes named by their full path, as configs name them."""
 
 import importlib
+import sys
 from typing import Any, TypeVar
 
 from ..datamodules import ACKDDataModule
@@ -29,6 +30,21 @@ def load_class(class_path: str, base: type[_T]) -> type[_T]:
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValueError(f'{class_path!r} is not a subclass of {base.__name__}')
     return cls
+
+
+def class_path(cls: type) -> str:
+    """The path a config names a class by (its package's, where it exports it).
+
+    Args:
+        cls: The class.
+
+    Returns:
+        ``package.ClassName`` or ``package.module.ClassName``.
+    """
+    package = cls.__module__.rpartition('.')[0]
+    if package and getattr(sys.modules.get(package), cls.__name__, None) is cls:
+        return f'{package}.{cls.__name__}'
+    return f'{cls.__module__}.{cls.__qualname__}'
 
 
 def datamodule(class_path: str, init_args: dict[str, Any]) -> ACKDDataModule:

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from ..datamodules import ACKDDataModule
+from ..datamodules import MSDataModule
 from ..io import read_torch_file
 from ..matching import ssm_pairing
 from ..tasks import MatcherTask
@@ -18,11 +18,11 @@ def _statistics(state: dict[str, Any], datamodule: str) -> dict[str, list[float]
 
 def _build(
     datamodule: str, init_args: dict[str, Any], split: Path | None
-) -> ACKDDataModule:
+) -> MSDataModule:
     if split is not None:
         init_args = init_args | {'split_file': str(split)}
     dm = build_datamodule(datamodule, init_args)
-    assert isinstance(dm, ACKDDataModule)
+    assert isinstance(dm, MSDataModule)
     return dm
 
 
@@ -41,7 +41,7 @@ class SSMPairings:
         """Initialize a new SSMPairings instance.
 
         Args:
-            datamodule: Class path of the benchmark's DataModule.
+            datamodule: Class path of the benchmark's MS DataModule.
             init_args: Its arguments shared by all stages.
             out: Pipeline output folder (holds ``matcher/best.ckpt``).
             fresh: Recompute pairings written by an earlier run.
@@ -91,7 +91,7 @@ class SSMPairings:
             )
             self._matcher = (matcher, _statistics(state, self.datamodule))
         matcher, stats = self._matcher
-        dm = _build(self.datamodule, self.init_args | {'modality': 'ms'} | stats, split)
+        dm = _build(self.datamodule, self.init_args | stats, split)
         loaders = (dm.student_dataloader(), dm.gallery_dataloader())
         pairing = ssm_pairing(
             matcher,

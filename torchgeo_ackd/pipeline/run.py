@@ -69,7 +69,7 @@ def teacher_arguments(
         'num_classes': len(bench.dataset.classes),
         'weights': weights,
     } | mapped
-    teacher['data'] = data_section(bench, modality='ms')
+    teacher['data'] = data_section(bench, ms=True)
     teacher['trainer']['max_epochs'] = config.teacher_epochs
     return teacher, args['model']
 
@@ -105,7 +105,7 @@ def train_matcher(
             'init_args': {'output_dir': str(config.out / 'matcher')},
         }
     ]
-    matcher['data'] = data_section(bench, modality='ms', pseudo_rgb=True)
+    matcher['data'] = data_section(bench, ms=True, pseudo_rgb=True)
     matcher['trainer']['max_epochs'] = config.matcher_epochs
     return run_stage(
         'matcher',
@@ -151,12 +151,12 @@ def student_arguments(
         args['student'] = config.student_model
     for key, value in model_args(method).items():  # groups key by key
         args[key] = args.get(key, {}) | value if isinstance(value, dict) else value
-    dm_args: dict[str, Any] = {'modality': 'paired', 'pairing_file': None}
+    dm_args: dict[str, Any] = {'pairing_file': None}
     if split.file is not None:
         dm_args['split_file'] = str(split.file)
     if pairing is not None:
         dm_args['pairing_file'] = str(pairing)
-    student['data'] = data_section(bench, **dm_args)
+    student['data'] = data_section(bench, ms=False, **dm_args)
     student['trainer']['max_epochs'] = config.student_epochs
     # Every student records its initial pairing; DynM ones also re-match.
     dynm = list(config.dynm_epochs) if METHODS[method].dynm else []
@@ -192,7 +192,7 @@ def train_students(
     Returns:
         The students' results, in run order.
     """
-    ssm = SSMPairings(bench.datamodule, bench.init_args, config.out, config.fresh)
+    ssm = SSMPairings(bench.ms_datamodule, bench.init_args, config.out, config.fresh)
     ssm.ensure_matcher_pairing()
     results = []
     for method, seed in config.runs:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..datamodules import ACKDDataModule
+from ..datamodules import PairedDataModule
 from ..losses import DistillationConfig
 from ..matching import loader_outputs
 from ..models.factory import create_model
@@ -55,8 +55,7 @@ class ACKDTask(StudentEvaluationTask):
     mode. When the MS side is not augmented (the default), its outputs for
     the whole gallery are computed once and looked up by ``teacher_index``.
 
-    Use with an :class:`~torchgeo_ackd.datamodules.ACKDDataModule` in the
-    ``paired`` mode.
+    Use with a :class:`~torchgeo_ackd.datamodules.PairedDataModule`.
     """
 
     def __init__(
@@ -146,13 +145,13 @@ class ACKDTask(StudentEvaluationTask):
         )
 
     @property
-    def datamodule(self) -> ACKDDataModule:
-        """The trainer's ACKD datamodule (paired mode)."""
+    def datamodule(self) -> PairedDataModule:
+        """The trainer's paired datamodule."""
         dm = getattr(self.trainer, 'datamodule', None)
-        if not isinstance(dm, ACKDDataModule) or dm.modality != 'paired':
+        if not isinstance(dm, PairedDataModule):
             raise TypeError(
-                'ACKDTask needs an ACKDDataModule subclass with modality=paired, got '
-                f'{type(dm).__name__}'
+                'ACKDTask needs a PairedDataModule subclass (e.g. S2SEUDataModule), '
+                f'got {type(dm).__name__}'
             )
         return dm
 
@@ -174,7 +173,7 @@ class ACKDTask(StudentEvaluationTask):
         """
         super().setup(stage)
         dm = getattr(self.trainer, 'datamodule', None)
-        if not isinstance(dm, ACKDDataModule):
+        if not isinstance(dm, PairedDataModule):
             return
         data, classes = type(dm).__name__, dm.dataset_class.classes
         check_fits(

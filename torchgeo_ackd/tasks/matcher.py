@@ -32,8 +32,8 @@ def _feature_width(encoder: nn.Module) -> int:
 class MatcherTask(BaseTask):
     """The SSM matcher: MS and pseudo-RGB encoders aligned by soft InfoNCE.
 
-    Trained on MS images only, with the datamodule in the
-    ``'ms'`` mode with ``pseudo_rgb=True``: batches hold ``image`` (the MS
+    Trained on MS images only, with an
+    :class:`~torchgeo_ackd.datamodules.MSDataModule` with ``pseudo_rgb=True``: batches hold ``image`` (the MS
     image, normalised) and ``image_pseudo_rgb`` (its red/green/blue bands,
     normalised with the real-RGB statistics). The MS encoder M_V and the
     pseudo-RGB encoder M_G are timm models without classifier, each followed
@@ -203,7 +203,7 @@ class MatcherTask(BaseTask):
         if 'image_pseudo_rgb' not in batch:
             raise ValueError(
                 "MatcherTask needs batches with 'image' (MS) and 'image_pseudo_rgb': "
-                "use the datamodule with modality='ms' and pseudo_rgb=True; got "
+                'use an MSDataModule with pseudo_rgb=True; got '
                 f'keys {sorted(batch)}'
             )
         return batch['image'], batch['image_pseudo_rgb']
