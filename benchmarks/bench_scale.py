@@ -208,8 +208,8 @@ def main() -> None:
     dm = datamodule(args.in_memory_gb)
     dm.setup('fit')
     print(
-        f'in memory: {dm.memory_used / 2**20:.0f} MiB of {dm.memory_budget / 2**30:.0f} '
-        f'GiB; every split decoded: {dm.all_decoded}; loader workers {dm.loader_workers}'
+        f'in memory: {dm.datasets.memory_used / 2**20:.0f} MiB of {dm.datasets.memory_budget / 2**30:.0f} '
+        f'GiB; every split decoded: {dm.datasets.all_decoded}; loader workers {dm.loader_workers}'
     )
 
     # The loader alone (no model): the rate at which it can feed any device,

@@ -91,16 +91,23 @@ def test_defaults_in_rows() -> None:
     ska = _section(text, 'ska: AlignmentConfig')
     assert '| `weight` | `float` | `0.003` |' in ska
     assert '| `use_ot1` | `bool` | `True` |' in ska
-    data = _section(REFERENCE.read_text(), 'ACKDDataModule')
+    assert '| `batch_size` | `int` | `64` |' in _section(text, 'ACKDDataModule')
+    assert '| `ms_augment` | `bool` | `True` |' in _section(text, 'MSDataModule')
+    paired = _section(text, 'PairedDataModule')
     assert (
-        '| `pairing_file` | <code>str &#124; Path &#124; None</code> | `None` |' in data
+        '| `pairing_file` | <code>str &#124; Path &#124; None</code> | `None` |'
+        in paired
     )
+    assert '| `ms_augment` | `bool` | `False` |' in paired
 
 
 def test_benchmark_datamodules_are_listed() -> None:
-    section = _section(REFERENCE.read_text(), 'ACKDDataModule')
+    text = REFERENCE.read_text()
     for cls in (S2SEUDataModule, S2SCNDataModule, M2SGLDataModule):
-        assert f'`torchgeo_ackd.datamodules.{cls.__name__}`' in section
+        paired = _section(text, 'PairedDataModule')
+        assert f'`torchgeo_ackd.datamodules.{cls.__name__}`' in paired
+        ms = _section(text, 'MSDataModule')
+        assert f'`torchgeo_ackd.datamodules.{cls.ms_datamodule.__name__}`' in ms
 
 
 def test_parse_args_section() -> None:

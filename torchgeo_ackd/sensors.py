@@ -76,25 +76,6 @@ class Sensor:
         """Positions of the red, green and blue bands."""
         return self.band_indices(self.rgb)
 
-    def subset(self, names: Sequence[str], name: str | None = None) -> 'Sensor':
-        """A sensor restricted to some bands, in the order given.
-
-        Args:
-            names: Band names to keep; must include the three RGB bands.
-            name: Name of the new sensor (default: ``'<name> (subset)'``).
-
-        Returns:
-            The band-subset sensor.
-        """
-        idx = self.band_indices(names)
-        return Sensor(
-            name=name or f'{self.name} (subset)',
-            bands=tuple(names),
-            wavelengths=tuple(self.wavelengths[i] for i in idx),
-            rgb=self.rgb,
-            scale=self.scale,
-        )
-
 
 def reorder_bands(
     image: Tensor, source: Sequence[str], target: Sequence[str], dim: int = -3
@@ -130,20 +111,10 @@ def reorder_bands(
 
 # Centre wavelengths (nm) of the Sentinel-2A MSI bands.
 _S2_WAVELENGTHS = {
-    'B01': 443.0,
-    'B02': 490.0,
-    'B03': 560.0,
-    'B04': 665.0,
-    'B05': 705.0,
-    'B06': 740.0,
-    'B07': 783.0,
-    'B08': 842.0,
-    'B8A': 865.0,
-    'B09': 945.0,
-    'B10': 1375.0,
-    'B11': 1610.0,
-    'B12': 2190.0,
-}
+    'B01': 443.0, 'B02': 490.0, 'B03': 560.0, 'B04': 665.0, 'B05': 705.0,
+    'B06': 740.0, 'B07': 783.0, 'B08': 842.0, 'B8A': 865.0, 'B09': 945.0,
+    'B10': 1375.0, 'B11': 1610.0, 'B12': 2190.0,
+}  # fmt: skip
 
 
 def _sentinel2(name: str, bands: Sequence[str]) -> Sensor:
@@ -159,42 +130,14 @@ def _sentinel2(name: str, bands: Sequence[str]) -> Sensor:
 #: Sentinel-2, 13 bands in EuroSAT file order (B8A stored last).
 SENTINEL2_EUROSAT = _sentinel2(
     'Sentinel-2 (EuroSAT order)',
-    [
-        'B01',
-        'B02',
-        'B03',
-        'B04',
-        'B05',
-        'B06',
-        'B07',
-        'B08',
-        'B09',
-        'B10',
-        'B11',
-        'B12',
-        'B8A',
-    ],
+    'B01 B02 B03 B04 B05 B06 B07 B08 B09 B10 B11 B12 B8A'.split(),
 )
 
 #: Sentinel-2, 13 bands in the SSL4EO order expected by TorchGeo's pretrained
 #: ``SENTINEL2_ALL_*`` weights (B8A after B08).
 SENTINEL2_SSL4EO = _sentinel2(
     'Sentinel-2 (SSL4EO order)',
-    [
-        'B01',
-        'B02',
-        'B03',
-        'B04',
-        'B05',
-        'B06',
-        'B07',
-        'B08',
-        'B8A',
-        'B09',
-        'B10',
-        'B11',
-        'B12',
-    ],
+    'B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12'.split(),
 )
 
 #: The 10 Sentinel-2 bands at 10 m and 20 m used by S2S-EU and M2S-GL.
@@ -209,24 +152,12 @@ TIANGONG2 = Sensor(
     name='Tiangong-2 WIS (VNIR)',
     bands=tuple(f'B{i:02d}' for i in range(1, 15)),
     wavelengths=(
-        413.0,
-        443.0,
-        490.0,
-        510.0,
-        565.0,
-        620.0,
-        665.0,
-        678.0,
-        708.0,
-        753.0,
-        780.0,
-        865.0,
-        900.0,
-        940.0,
+        413.0, 443.0, 490.0, 510.0, 565.0, 620.0, 665.0, 678.0, 708.0, 753.0, 780.0,
+        865.0, 900.0, 940.0,
     ),
     rgb=('B07', 'B05', 'B03'),
     scale=10000.0,
-)
+)  # fmt: skip
 
 #: Plain 8-bit RGB (aerial / very-high-resolution imagery).
 RGB = Sensor(

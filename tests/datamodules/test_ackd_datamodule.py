@@ -96,7 +96,7 @@ def test_training_crop_without_a_declared_size(
         ]
         assert not any(torch.allclose(cropped[i], d, atol=1e-4) for d in dihedral)
     # Without the crop (full area), each output is one of them.
-    dm.crop_scale = (1.0, 1.0)
+    dm.augmentation = replace(dm.augmentation, crop_scale=(1.0, 1.0))
     dm._pipelines.clear()
     uncropped = dm.preprocess({'image': raw}, train=True)['image']
     for i in range(len(raw)):
@@ -214,8 +214,8 @@ def test_decoded_in_memory_gives_the_same_batches(root: Path) -> None:
         for key in a:
             assert torch.equal(a[key], b[key]), key
     # Every dataset decoded: no loader workers needed; files-only: some.
-    assert memory.all_decoded and memory.loader_workers == 0
-    assert not files.all_decoded
+    assert memory.datasets.all_decoded and memory.loader_workers == 0
+    assert not files.datasets.all_decoded
     assert FakeDataModule(root, num_workers=3).loader_workers == 3
 
 
@@ -267,7 +267,7 @@ def test_paired_batched_fetch_equals_samples(root: Path) -> None:
 def test_default_workers(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dm = FakeDataModule(root)
     dm.setup('fit')
-    assert dm.all_decoded and dm.loader_workers == 0
+    assert dm.datasets.all_decoded and dm.loader_workers == 0
     # With a GPU, two workers fetch while the device computes.
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(os, 'cpu_count', lambda: 16)
@@ -283,13 +283,13 @@ def test_default_workers(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_datasets_are_built_and_decoded_once(root: Path) -> None:
     dm = FakeDataModule(root)
     dm.setup('fit')
-    used, val = dm.memory_used, dm.val_dataset
+    used, val = dm.datasets.memory_used, dm.val_dataset
     assert used > 0
     dm.setup('fit')
     dm.setup('validate')
-    assert dm.val_dataset is val and dm.memory_used == used
+    assert dm.val_dataset is val and dm.datasets.memory_used == used
     dm.setup('test')
-    assert dm.memory_used == used + dm.test_dataset.decoded_bytes()
+    assert dm.datasets.memory_used == used + dm.test_dataset.decoded_bytes()
     assert dm.gallery is dm.ms_train is dm.ms_dataset('train')
 
 
@@ -303,8 +303,8 @@ def test_memory_budget_is_respected(root: Path) -> None:
     dm = FakeDataModule(root, in_memory_gb=budget)
     assert dm.rgb_train.decoded is not None
     assert dm.ms_train.decoded is None  # read from the files instead
-    assert dm.memory_used == rgb_bytes <= dm.memory_budget
-    assert not dm.all_decoded
+    assert dm.datasets.memory_used == rgb_bytes <= dm.datasets.memory_budget
+    assert not dm.datasets.all_decoded
     with pytest.raises(ValueError, match='in_memory_gb'):
         FakeDataModule(root, in_memory_gb=-1)
 
@@ -410,9 +410,9 @@ def test_each_stage_takes_only_its_own_options(root: Path) -> None:
         FakeMSDataModule(root, pairing_file='pairing.pt')  # type: ignore[call-arg]
     # The MS stages augment their MS images, the student stage (cached
     # teacher outputs) does not, unless asked.
-    assert FakeMSDataModule(root).ms_augment
-    assert not FakeDataModule(root).ms_augment
-    assert FakeDataModule(root, ms_augment=True).ms_augment
+    assert FakeMSDataModule(root).augmentation.ms
+    assert not FakeDataModule(root).augmentation.ms
+    assert FakeDataModule(root, ms_augment=True).augmentation.ms
 
 
 def test_every_benchmark_names_its_ms_stage_datamodule() -> None:

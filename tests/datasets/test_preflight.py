@@ -9,7 +9,7 @@ from conftest import TINY_DATA
 from PIL import Image
 
 from torchgeo_ackd.check import main as check_main
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticMSDataModule
 from torchgeo_ackd.datasets import SyntheticACKD
 from torchgeo_ackd.datasets.preflight import preflight
 from torchgeo_ackd.io import PreflightError
@@ -86,8 +86,8 @@ def test_the_pipeline_and_the_datamodule_refuse_before_training(
     with pytest.raises(PreflightError, match='8 problem'):
         run_pipeline(root=bad_root, out=out, use_pretrained=False)
     assert not out.exists()  # nothing written
-    dm = SyntheticACKDDataModule(bad_root, generate=False, modality='rgb')
-    with pytest.raises(PreflightError, match='3 problem'):  # its RGB side only
+    dm = SyntheticMSDataModule(bad_root, generate=False)
+    with pytest.raises(PreflightError, match='5 problem'):  # its MS side only
         dm.setup('fit')
     assert not hasattr(dm, 'train_dataset') or dm.train_dataset is None
 

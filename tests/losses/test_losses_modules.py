@@ -334,6 +334,6 @@ def test_constructor_errors(name: str, kwargs: dict[str, float], match: str) -> 
         build_kd_loss(name, **kwargs)
 
 
-def test_base_class_compute_is_abstract() -> None:
+def test_base_class_logits_loss_is_abstract() -> None:
     with pytest.raises(NotImplementedError):
         DistillationLoss()(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1))

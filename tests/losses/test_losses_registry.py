@@ -74,13 +74,8 @@ def test_register_new_loss(monkeypatch: pytest.MonkeyPatch) -> None:
 
     @register_kd_loss('Constant')
     class ConstantLoss(DistillationLoss):
-        def compute(
-            self,
-            student_logits: torch.Tensor,
-            teacher_logits: torch.Tensor,
-            target: torch.Tensor,
-            student_embedding: torch.Tensor | None,
-            teacher_embedding: torch.Tensor | None,
+        def logits_loss(
+            self, student_logits: torch.Tensor, teacher_logits: torch.Tensor
         ) -> torch.Tensor:
             return student_logits.new_tensor(2.0)
 

@@ -132,9 +132,14 @@ def test_resolve_synthetic_and_bad_methods(tmp_path: Path) -> None:
         run_pipeline(root=tmp_path, out=tmp_path / 'o', teacher_model='resnet50')
     assert not (tmp_path / 'o').exists()
     with pytest.raises(
-        ValueError, match='--datamodule: .* is not a subclass of ACKDDataModule'
+        ValueError, match='--datamodule: .* is not a subclass of PairedDataModule'
     ):
         resolve_benchmark(tmp_path, 'torchgeo.datamodules.EuroSATDataModule')
+    with pytest.raises(
+        ValueError,
+        match="'torchgeo_ackd.datamodules.PairedDataModule' declares no ms_datamodule",
+    ):
+        resolve_benchmark(tmp_path, 'torchgeo_ackd.datamodules.PairedDataModule')
 
 
 def test_resolve_real_mini(real_mini: Path) -> None:

@@ -270,7 +270,7 @@ def test_baseline_reads_no_teacher_image(
 
 
 def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
-    from torchgeo_ackd.datamodules import ACKDDataModule
+    from torchgeo_ackd.datamodules import PairedDataModule
     from torchgeo_ackd.datasets import SyntheticACKD
 
     root = generate_synthetic_benchmark(tmp_path / 'ml', **TINY_DATA)
@@ -285,7 +285,7 @@ def test_multilabel_teacher_single_label_student(tmp_path: Path) -> None:
     class MultiLabel(SyntheticACKD):
         ms_multilabel = True
 
-    class MultiLabelDataModule(ACKDDataModule):
+    class MultiLabelDataModule(PairedDataModule):
         dataset_class = MultiLabel
 
     dm = MultiLabelDataModule(root, batch_size=4)

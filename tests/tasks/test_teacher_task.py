@@ -171,7 +171,7 @@ def test_teacher_stage_on_a_root_with_ms_images_only(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path, max_epochs=1)
     trainer.fit(task, dm)
     trainer.test(task, dm, verbose=False)
-    assert {key[0] for key in dm._datasets} == {'ms'}  # no RGB split built
+    assert {key[0] for key in dm.datasets.built} == {'ms'}  # no RGB split built
 
 
 def test_optimizer_is_torchgeos() -> None:

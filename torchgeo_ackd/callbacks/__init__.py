@@ -5,9 +5,4 @@ from .compile import CompileModels
 from .dynamic_matching import DynamicMatching
 from .initial_pairing import InitialPairing
 
-__all__ = (
-    'ChannelsLast',
-    'CompileModels',
-    'DynamicMatching',
-    'InitialPairing',
-)
+__all__ = ('ChannelsLast', 'CompileModels', 'DynamicMatching', 'InitialPairing')

@@ -54,11 +54,7 @@ class CompileModels(Callback):
             dynamic: ``torch.compile``'s dynamic-shape setting (None: its
                 default, recompiling once for a last smaller batch).
         """
-        self.options: dict[str, Any] = {
-            'mode': mode,
-            'backend': backend,
-            'dynamic': dynamic,
-        }
+        self.options: dict[str, Any] = dict(mode=mode, backend=backend, dynamic=dynamic)
         #: Names of the networks compiled by the last ``fit``.
         self.compiled: list[str] = []
 

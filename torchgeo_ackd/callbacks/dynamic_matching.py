@@ -75,7 +75,6 @@ class DynamicMatching(Callback):
         self._resumed = False
         self._gallery_logits: Tensor | None = None
 
-    # ------------------------------------------------------------ schedule
     def schedule_for(self, max_epochs: int | None) -> list[int]:
         """The re-matching epochs of a run of *max_epochs* epochs.
 
@@ -116,7 +115,6 @@ class DynamicMatching(Callback):
         if stage == 'fit':
             self.schedule = self.schedule_for(trainer.max_epochs)
 
-    # --------------------------------------------------------------- hooks
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Record the initial pairing (not again when resuming).
 
@@ -141,7 +139,8 @@ class DynamicMatching(Callback):
         epoch = trainer.current_epoch
         if epoch not in self.schedule or epoch in self.rematched_epochs:
             return
-        previous = _datamodule(trainer).pairing
+        dm = _datamodule(trainer)
+        previous = dm.pairing
         pairing = self.rematch(trainer, pl_module)
         self.rematched_epochs.append(epoch)
         changed = (pairing.teacher_index != previous.teacher_index).float().mean()
@@ -153,19 +152,16 @@ class DynamicMatching(Callback):
         }
         # What the students are taught before and after: a rule that picks
         # soft, ambiguous or wrong teacher labels shows here.
-        dm = _datamodule(trainer)
         logits = self._teacher_logits(trainer, pl_module)
-        for when, p in (('before', previous), ('after', pairing)):
+        columns = [('before', previous), ('after', pairing)]
+        for when, p in columns:
             stats = matched_teachers(
                 logits, dm.gallery.targets, p.teacher_index, self.temperature
             )
-            for key, value in stats._asdict().items():
-                logs[f'dynm_teacher_{key}_{when}'] = value
+            logs |= {f'dynm_teacher_{k}_{when}': v for k, v in stats._asdict().items()}
         for name, value in logs.items():
             pl_module.log(name, value, on_epoch=True, on_step=False)
-        self._log_figure(
-            trainer, f'pairs/epoch_{epoch}', [('before', previous), ('after', pairing)]
-        )
+        self._log_figure(trainer, f'pairs/epoch_{epoch}', columns)
 
     def rematch(self, trainer: Trainer, pl_module: LightningModule) -> Pairing:
         """DynM: re-pair every student with its lowest-KL teacher of its class.
@@ -186,13 +182,9 @@ class DynamicMatching(Callback):
         student = pl_module.student
         assert isinstance(student, nn.Module)
         teacher_logits = self._teacher_logits(trainer, pl_module)
-        logits = student_logits(
-            student,
-            dm.student_dataloader(),
-            dm.preprocess,
-            pl_module.device,
-            trainer.precision_plugin.forward_context,
-        )
+        device, context = pl_module.device, trainer.precision_plugin.forward_context
+        loader, epoch = dm.student_dataloader(), trainer.current_epoch
+        logits = student_logits(student, loader, dm.preprocess, device, context)
         pairing = rematch(
             logits,
             dm.rgb_train,
@@ -200,13 +192,11 @@ class DynamicMatching(Callback):
             dm.gallery,
             self.temperature,
             self.chunk_size,
-            epoch=trainer.current_epoch,
+            epoch=epoch,
         )
         dm.set_pairing(pairing)
         if trainer.is_global_zero:
-            pairing.save(
-                self._folder(trainer) / f'pairing_epoch{trainer.current_epoch}'
-            )
+            pairing.save(self._folder(trainer) / f'pairing_epoch{epoch}')
         return pairing
 
     def _teacher_logits(self, trainer: Trainer, pl_module: LightningModule) -> Tensor:
@@ -226,7 +216,6 @@ class DynamicMatching(Callback):
             )
         return self._gallery_logits
 
-    # --------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         """Which re-matchings are done (the pairing itself is the datamodule's).
 
@@ -244,7 +233,6 @@ class DynamicMatching(Callback):
         self.rematched_epochs = list(state_dict['rematched_epochs'])
         self._resumed = True
 
-    # -------------------------------------------------------------- output
     def _folder(self, trainer: Trainer) -> Path:
         return Path(self.output_dir or trainer.default_root_dir)
 

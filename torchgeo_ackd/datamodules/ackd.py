@@ -1,15 +1,10 @@
 """Base DataModule of the ACKD benchmarks (teacher, matcher and student stages)."""
 
-import math
-import multiprocessing
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import kornia.augmentation as K
-import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchgeo.datamodules import NonGeoDataModule
@@ -21,8 +16,10 @@ from ..datasets import (
 )
 from ..datasets.ackd import Sample
 from ..datasets.preflight import preflight
-from ..transforms import PseudoRGB, build_augmentation
-from .epoch_sampler import EpochSeededSampler
+from ..transforms import PseudoRGB
+from .augmentation import Augmentation
+from .datasets import DatasetStore
+from .loaders import drops_last_batch, seeded_loader
 from .statistics import PseudoRGBView, band_statistics, tensor_or_none
 
 
@@ -132,16 +129,9 @@ class ACKDDataModule(NonGeoDataModule):
         """
         if not in_memory_gb >= 0:
             raise ValueError(f'in_memory_gb must be >= 0, got {in_memory_gb!r}')
-        low, high = (float(v) for v in crop_scale)
-        if not 0 < low <= high <= 1:
-            raise ValueError(
-                f'crop_scale={tuple(crop_scale)!r}; expected (low, high) with '
-                '0 < low <= high <= 1 (area fractions of the random resized crop)'
-            )
-        if not spectral_jitter >= 0:
-            raise ValueError(f'spectral_jitter must be >= 0, got {spectral_jitter!r}')
-        if not 0 <= band_dropout < 1:
-            raise ValueError(f'band_dropout must be in [0, 1), got {band_dropout!r}')
+        self.augmentation = Augmentation(
+            ms_augment, rgb_augment, crop_scale, spectral_jitter, band_dropout
+        )
         if gallery_split not in ('train', 'all'):
             raise ValueError(
                 f"gallery_split={gallery_split!r}; expected 'train' or 'all'"
@@ -152,26 +142,14 @@ class ACKDDataModule(NonGeoDataModule):
         self.collate_fn = collate_fetched
         self.save_hyperparameters()
         # Paths as strings keep checkpoints loadable with weights_only=True.
-        for key in ('root', 'split_file'):
-            if isinstance(self.hparams.get(key), Path):
-                self.hparams[key] = str(self.hparams[key])
+        for key, value in self.hparams.items():
+            if isinstance(value, Path):
+                self.hparams[key] = str(value)
         self.root = Path(root)
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
-        self.dataset_kwargs: dict[str, Any] = {
-            'root': root,
-            'split_file': split_file,
-            'val_fraction': val_fraction,
-            'test_fraction': test_fraction,
-            'seed': seed,
-        }
         self.bands = bands
         self.student_classes = student_classes
-        self.ms_augment = ms_augment
-        self.rgb_augment = rgb_augment
-        self.crop_scale = (low, high)
-        self.spectral_jitter = spectral_jitter
-        self.band_dropout = band_dropout
         self.stats_samples = stats_samples
         self.check_images = check_images
         self.stats: dict[str, Tensor | None] = {
@@ -183,14 +161,20 @@ class ACKDDataModule(NonGeoDataModule):
             'pseudo_rgb_std': None,
         }
         self.gallery_split = gallery_split
-        #: Every dataset built, by (modality, split): each is built (and
-        #: decoded) once, however often ``setup`` runs.
-        self._datasets: dict[tuple[str, str], ACKDDataset] = {}
-        self.memory_budget = int(in_memory_gb * 2**30)
-        #: Bytes of decoded images so far, and whether every dataset built so
-        #: far is decoded (then loader workers have nothing to do).
-        self.memory_used = 0
-        self.all_decoded = True
+        split_kwargs = {
+            'root': root,
+            'split_file': split_file,
+            'val_fraction': val_fraction,
+            'test_fraction': test_fraction,
+            'seed': seed,
+        }
+        self.datasets = DatasetStore(
+            self.dataset_class,
+            split_kwargs,
+            bands,
+            student_classes,
+            int(in_memory_gb * 2**30),
+        )
         self._pipelines: dict[str, K.AugmentationSequential] = {}
         self._pseudo_rgb: PseudoRGB | None = None
 
@@ -204,13 +188,7 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        if ('ms', split) not in self._datasets:
-            self._datasets['ms', split] = self._in_memory(
-                self.dataset_class(
-                    modality='ms', split=split, bands=self.bands, **self.dataset_kwargs
-                )
-            )
-        return self._datasets['ms', split]
+        return self.datasets.get('ms', split)
 
     def rgb_dataset(self, split: str) -> ACKDDataset:
         """The RGB (student) dataset of one split, the student classes (built once).
@@ -221,38 +199,12 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset.
         """
-        if ('rgb', split) not in self._datasets:
-            self._datasets['rgb', split] = self._in_memory(
-                self.dataset_class(
-                    modality='rgb',
-                    split=split,
-                    classes=self.student_classes,
-                    **self.dataset_kwargs,
-                )
-            )
-        return self._datasets['rgb', split]
-
-    def _in_memory(self, dataset: ACKDDataset) -> ACKDDataset:
-        """Decode a dataset into memory if it fits what is left of the budget."""
-        if dataset.decode(self.memory_budget - self.memory_used):
-            assert dataset.decoded is not None
-            self.memory_used += dataset.decoded.numel() * dataset.decoded.element_size()
-        elif len(dataset):
-            self.all_decoded = False
-        return dataset
+        return self.datasets.get('rgb', split)
 
     @property
     def loader_workers(self) -> int:
         """Worker processes of the loaders (see ``num_workers``)."""
-        if self.requested_workers is not None:
-            return self.requested_workers
-        cores = max(0, (os.cpu_count() or 1) - 1)
-        if self.all_decoded:
-            # A batch is one gather; with a GPU, two workers still fetch the
-            # next batches while the device computes (without workers the
-            # loader fetches between steps).
-            return min(2, cores) if torch.cuda.is_available() else 0
-        return min(8, cores)
+        return self.datasets.workers(self.requested_workers)
 
     @property
     def rgb_folder(self) -> Path:
@@ -330,9 +282,7 @@ class ACKDDataModule(NonGeoDataModule):
         Returns:
             The dataset of the modality of this stage's ``image``.
         """
-        if self.image_modality == 'ms':
-            return self.ms_dataset(split)
-        return self.rgb_dataset(split)
+        return self.datasets.get(self.image_modality, split)
 
     # -------------------------------------------------------------- statistics
     def statistics(self, modality: str) -> tuple[Tensor, Tensor]:
@@ -350,12 +300,10 @@ class ACKDDataModule(NonGeoDataModule):
             # Build only the split this modality reads: the MS-only stages
             # (teacher, matcher) must work on a root without RGB images.
             dataset: Any
-            if modality == 'ms':
-                dataset = self.ms_train
-            elif modality == 'rgb':
-                dataset = self.rgb_train
-            else:
+            if modality == 'pseudo_rgb':
                 dataset = PseudoRGBView(self.ms_train, self.pseudo_rgb_transform)
+            else:
+                dataset = self.datasets.get(modality, 'train')
             mean, std = band_statistics(dataset, self.stats_samples, self.seed)
             self.stats[f'{modality}_mean'], self.stats[f'{modality}_std'] = mean, std
         return mean, std
@@ -384,30 +332,15 @@ class ACKDDataModule(NonGeoDataModule):
         """
         key = f'{modality}_{"train" if train else "eval"}_{size[0]}x{size[1]}'
         if key not in self._pipelines:
-            self._pipelines[key] = self._build_pipeline(modality, train, size)
+            mean, std = self.statistics(self.normalised_like(modality))
+            self._pipelines[key] = self.augmentation.pipeline(
+                modality, train, size, mean, std
+            )
         return self._pipelines[key]
 
     def normalised_like(self, modality: str) -> str:
         """Whose statistics normalise the images of a modality (its own)."""
         return modality
-
-    def _build_pipeline(
-        self, modality: str, train: bool, size: tuple[int, int]
-    ) -> K.AugmentationSequential:
-        is_ms = modality == 'ms'
-        mean, std = self.statistics(self.normalised_like(modality))
-        if not train:
-            return build_augmentation(mean, std, train=False)
-        augment = self.rgb_augment if modality == 'rgb' else self.ms_augment
-        return build_augmentation(
-            mean,
-            std,
-            size=size,
-            train=augment,
-            crop_scale=self.crop_scale,
-            spectral_jitter=self.spectral_jitter if is_ms else 0.0,
-            band_dropout=self.band_dropout if is_ms else 0.0,
-        )
 
     # ------------------------------------------------------------ augmentation
     def image_modalities(self) -> dict[str, str]:
@@ -455,50 +388,18 @@ class ACKDDataModule(NonGeoDataModule):
         return self.preprocess(batch, train=training)
 
     # ----------------------------------------------------------------- loaders
-    def _drops_last_batch(self, num_samples: int, batch_size: int) -> bool:
-        """Whether an epoch's last training batch would hold a single sample.
-
-        A batch of one breaks BatchNorm in training, so that batch (a
-        different sample each epoch: the order is reshuffled) is dropped, with
-        a warning; every other last batch is kept, whatever its size. Under
-        DDP each rank loads ``ceil(num_samples / world_size)`` samples.
-        """
-        world_size = self.trainer.world_size if self.trainer is not None else 1
-        per_rank = math.ceil(num_samples / world_size)
-        if per_rank < 2 or per_rank % batch_size != 1:
-            return False
-        rank_zero_warn(
-            f'{type(self).__name__}: {num_samples} training samples in batches of '
-            f'{batch_size} leave a last batch of one sample per epoch (per rank); '
-            'it is skipped (BatchNorm needs two), a different sample each epoch. '
-            'Choose another batch_size to train on every sample every epoch.'
-        )
-        return True
-
     def _loader(
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
-        num_samples = len(dataset)  # type: ignore[arg-type]
-        drop_last = shuffle and self._drops_last_batch(num_samples, batch_size)
-        sampler = EpochSeededSampler(num_samples, self.seed) if shuffle else None
-        if self.loader_workers > 0 and multiprocessing.get_start_method() != 'fork':
-            # Workers started otherwise than by fork get the datasets pickled:
-            # shared memory keeps one copy of the decoded images for all of
-            # them. Forked workers share the parent's pages as they are.
-            for built in self._datasets.values():
-                built.share_decoded()
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            # A private generator for worker seeds: creating an iterator then
-            # leaves the global RNG (augmentation) untouched, so resumed runs
-            # draw the same augmentations as uninterrupted ones.
-            generator=torch.Generator().manual_seed(self.seed),
-            num_workers=self.loader_workers,
-            collate_fn=self.collate_fn,
-            drop_last=drop_last,
-            persistent_workers=self.loader_workers > 0,
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        size = len(dataset)  # type: ignore[arg-type]
+        owner = type(self).__name__
+        drop_last = shuffle and drops_last_batch(size, batch_size, world_size, owner)
+        workers = self.loader_workers
+        if workers > 0:
+            self.datasets.share_for_workers()
+        return seeded_loader(
+            dataset, batch_size, shuffle, self.seed, workers, self.collate_fn, drop_last
         )
 
     def _dataloader_factory(self, split: str) -> DataLoader[Sample]:
@@ -528,8 +429,8 @@ class ACKDDataModule(NonGeoDataModule):
     def student_dataloader(self) -> DataLoader[Sample]:
         """All RGB training samples, unshuffled, as ``image_rgb``.
 
-        The key names the modality in every mode, so :meth:`preprocess`
-        normalises these batches as RGB also in the ``ms`` mode (matcher).
+        The key names the modality, so :meth:`preprocess` normalises these
+        batches as RGB in every stage (the matcher's too).
 
         Returns:
             The loader; batches carry ``image_rgb``, ``label`` and ``index``.

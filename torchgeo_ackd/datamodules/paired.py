@@ -48,8 +48,6 @@ class PairedDataModule(ACKDDataModule):
             **kwargs: Arguments of :class:`ACKDDataModule`.
         """
         super().__init__(root, ms_augment=ms_augment, **kwargs)
-        if isinstance(pairing_file, Path):  # loadable with weights_only=True
-            self.hparams['pairing_file'] = str(pairing_file)
         self.pairing_file = pairing_file
         self._pairing: Pairing | None = None
 

@@ -13,6 +13,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
+from torch.utils.data import default_collate
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import percentile_normalization
 
@@ -64,12 +65,8 @@ class ACKDDataset(NonGeoDataset):
     rgb_dir: ClassVar[str] = 'RGB'
     ms_extensions: ClassVar[tuple[str, ...]] = ('.tif', '.tiff')
     rgb_extensions: ClassVar[tuple[str, ...]] = (
-        '.jpg',
-        '.jpeg',
-        '.png',
-        '.tif',
-        '.tiff',
-    )
+        '.jpg', '.jpeg', '.png', '.tif', '.tiff',
+    )  # fmt: skip
 
     modalities = ('ms', 'rgb')
     splits = ('train', 'val', 'test', 'all')
@@ -154,11 +151,9 @@ class ACKDDataset(NonGeoDataset):
             split_of = random_splits(
                 targets, self.classes, val_fraction, test_fraction, seed
             )
-        keep = [s == split for s in split_of]
-        self.files = [f for f, k in zip(files, keep, strict=True) if k]
-        self.targets = torch.tensor(
-            [t for t, k in zip(targets, keep, strict=True) if k], dtype=torch.long
-        )
+        kept = [i for i, s in enumerate(split_of) if s == split]
+        self.files = [files[i] for i in kept]
+        self.targets = torch.tensor([targets[i] for i in kept], dtype=torch.long)
         #: Every image of the split, decoded (see :meth:`decode`), or None.
         self.decoded: Tensor | None = None
         self.multilabels: Tensor | None = None
@@ -253,14 +248,10 @@ class ACKDDataset(NonGeoDataset):
         if self.decoded is not None:
             image = self.decoded[index].float()
         else:
-            image = self._load(self.files[index])
+            image = torch.from_numpy(self._read(self.files[index]).astype(np.float32))
         image = self._resized(image)
-        label = (
-            self.multilabels[index]
-            if self.multilabels is not None
-            else self.targets[index]
-        )
-        sample = {'image': image, 'label': label, 'index': torch.tensor(index)}
+        labels = self.targets if self.multilabels is None else self.multilabels
+        sample = {'image': image, 'label': labels[index], 'index': torch.tensor(index)}
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
@@ -284,7 +275,7 @@ class ACKDDataset(NonGeoDataset):
             The samples, and the batch they make.
         """
         if self.decoded is None or self.transforms is not None:
-            return FetchedBatch.of([self[i] for i in indices])
+            return FetchedBatch(default_collate([self[i] for i in indices]))
         index = torch.as_tensor(indices, dtype=torch.long)
         labels = self.targets if self.multilabels is None else self.multilabels
         # Decoded images already have the dataset's size (decode resized them).
@@ -324,10 +315,6 @@ class ACKDDataset(NonGeoDataset):
         return F.interpolate(
             image[None], size=(self.size, self.size), mode='bilinear', antialias=True
         )[0]
-
-    def _load(self, path: Path) -> Tensor:
-        """Read the selected bands of one file as float32 (C, H, W)."""
-        return torch.from_numpy(self._read(path).astype(np.float32))
 
     def _read(self, path: Path) -> np.ndarray:  # type: ignore[type-arg]
         """Read the selected bands of one file in its stored data type (C, H, W)."""
@@ -388,16 +375,14 @@ class ACKDDataset(NonGeoDataset):
             images differ in size and the dataset does not resize them;
             samples are then read from the files).
         """
-        if self.decoded is not None:
-            return True
-        needed = self.decoded_bytes()
-        if needed is None or needed > max_bytes:
-            return False
-        store = decode_files(self.files, self._read, self.size, self._resized)
-        if store is None:
-            return False
-        self.decoded = store
-        return True
+        if self.decoded is None:
+            needed = self.decoded_bytes()
+            if needed is None or needed > max_bytes:
+                return False
+            self.decoded = decode_files(
+                self.files, self._read, self.size, self._resized
+            )
+        return self.decoded is not None
 
     def plot(
         self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
@@ -436,11 +421,10 @@ class ACKDDataset(NonGeoDataset):
         """Title text: label names, and the prediction when present."""
 
         def names(label: Tensor) -> str:
-            if label.ndim == 0:
-                return self.classes[int(label)]
-            return ', '.join(
-                self.classes[i] for i in label.nonzero().flatten().tolist()
+            indices = (
+                [int(label)] if label.ndim == 0 else label.nonzero()[:, 0].tolist()
             )
+            return ', '.join(self.classes[i] for i in indices)
 
         title = f'Label: {names(sample["label"])}'
         if 'prediction' in sample:

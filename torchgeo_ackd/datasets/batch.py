@@ -54,18 +54,6 @@ class FetchedBatch(Sequence[Sample]):
             raise IndexError(f'sample {index} of a batch of {self._size}')
         return {key: value[index] for key, value in self.collated.items()}
 
-    @classmethod
-    def of(cls, samples: Sequence[Sample]) -> 'FetchedBatch':
-        """Collate samples fetched one by one (a stack of each key).
-
-        Args:
-            samples: Samples with the same keys.
-
-        Returns:
-            The batch.
-        """
-        return cls(default_collate(list(samples)))
-
 
 def collate_fetched(samples: Sequence[Any]) -> Any:
     """Collate a batch: a :class:`FetchedBatch` is already collated.

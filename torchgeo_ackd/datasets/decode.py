@@ -7,26 +7,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-_TORCH_DTYPES = {
-    np.dtype(np.uint8): torch.uint8,
-    np.dtype(np.int16): torch.int16,
-    np.dtype(np.float32): torch.float32,
-}
 _NUMPY_DTYPES = {
     torch.uint8: np.uint8,
     torch.int16: np.int16,
     torch.int32: np.int32,
     torch.float32: np.float32,
 }
-
-
-def storage_dtype(stored: np.dtype) -> np.dtype:  # type: ignore[type-arg]
-    """The in-memory type of decoded images of a stored type (values exact)."""
-    if stored == np.uint8:
-        return np.dtype(np.uint8)
-    if stored.kind in 'iu' and stored.itemsize <= 2:
-        return np.dtype(np.int16)  # uint16 reflectance x 10000 fits int16
-    return np.dtype(np.float32)
 
 
 def storage(
@@ -41,11 +27,17 @@ def storage(
 
     Returns:
         Images to be resized: resized, as float32 (what the dataset computes
-        from the file); others as stored, in :func:`storage_dtype`.
+        from the file); others as stored, in the smallest type that holds the
+        stored values exactly: uint8 as uint8, other integers of up to 16 bits
+        as int16 (uint16 reflectance x 10000 fits), anything else as float32.
     """
     if size is not None and first.shape[-2:] != (size, size):
         return (first.shape[0], size, size), torch.float32
-    return first.shape, _TORCH_DTYPES[storage_dtype(first.dtype)]
+    if first.dtype == np.uint8:
+        return first.shape, torch.uint8
+    if first.dtype.kind in 'iu' and first.dtype.itemsize <= 2:
+        return first.shape, torch.int16
+    return first.shape, torch.float32
 
 
 def decode_files(

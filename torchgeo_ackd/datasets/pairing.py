@@ -182,12 +182,6 @@ class Pairing:
         return cls.for_datasets(index, student, teacher)
 
     # ---------------------------------------------------------------- mapping
-    def fits(self, student: ACKDDataset, teacher: ACKDDataset) -> bool:
-        """Whether the pairing refers to exactly these datasets, in their order."""
-        return self.student_files == relative_files(
-            student
-        ) and self.teacher_files == relative_files(teacher)
-
     def remap(self, student: ACKDDataset, teacher: ACKDDataset) -> 'Pairing':
         """Map the pairing onto two datasets by file name, and check it.
 
@@ -207,35 +201,29 @@ class Pairing:
             ValueError: If the pairing was made for other data; the message
                 names the file it was read from.
         """
-        if self.fits(student, teacher):
-            try:
-                check_pairing(
-                    self.teacher_index,
-                    student.targets,
-                    teacher.targets,
-                    student.classes,
-                )
-            except ValueError as err:
-                raise ValueError(f'{self._where()}{err}') from err
-            return self
-        else:
-            index, scores = self._remap_by_name(
-                relative_files(student), relative_files(teacher)
-            )
+        student_files, teacher_files = relative_files(student), relative_files(teacher)
+        fits = (
+            student_files == self.student_files and teacher_files == self.teacher_files
+        )
+        index, scores = (
+            (self.teacher_index, self.scores)
+            if fits
+            else self._remap_by_name(student_files, teacher_files)
+        )
         try:
             check_pairing(index, student.targets, teacher.targets, student.classes)
         except ValueError as err:
             raise ValueError(f'{self._where()}{err}') from err
-        return Pairing(
-            index,
-            scores,
-            relative_files(student),
-            relative_files(teacher),
-            student.targets,
-            tuple(student.classes),
-            self.source,
-            self.epoch,
-            self.data_fingerprint,
+        if fits:
+            return self
+        return dataclasses.replace(
+            self,
+            teacher_index=index,
+            scores=scores,
+            student_files=student_files,
+            teacher_files=teacher_files,
+            student_labels=student.targets,
+            classes=tuple(student.classes),
         )
 
     def _remap_by_name(

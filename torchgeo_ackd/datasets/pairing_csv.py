@@ -58,12 +58,10 @@ def write_pairing_csv(
     class_names: Sequence[str],
     teacher_loads: Tensor | None = None,
 ) -> None:
-    """Write a pairing as a CSV file, atomically.
+    """Write a pairing as a CSV file, atomically (:func:`~torchgeo_ackd.io.atomic_open`).
 
-    The file is written to a temporary file in the same folder and moved into
-    place with :func:`os.replace`, so readers never see a partial file; an
-    existing file is replaced (it is a derived artefact). Missing parent
-    folders are created.
+    Readers never see a partial file; an existing file is replaced (it is a
+    derived artefact) and missing parent folders are created.
 
     Args:
         path: Destination CSV path.
@@ -104,26 +102,16 @@ def write_pairing_csv(
                 '(the number of class_names)'
             )
 
+    if teacher_loads is None:
+        teacher_loads = torch.bincount(pairing, minlength=len(teacher_files))[pairing]
+    loads = _as_vector('teacher_loads', teacher_loads, n).tolist()
     with atomic_open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(PAIRING_COLUMNS)
-        if teacher_loads is None:
-            teacher_loads = torch.bincount(pairing, minlength=len(teacher_files))[
-                pairing
-            ]
-        loads = _as_vector('teacher_loads', teacher_loads, n).tolist()
         for i, (t, s) in enumerate(zip(pairing.tolist(), scores.tolist(), strict=True)):
-            writer.writerow(
-                (
-                    i,
-                    student_files[i],
-                    t,
-                    teacher_files[t],
-                    class_names[int(student_labels[i])],
-                    f'{s:.8g}',
-                    loads[i],
-                )
-            )
+            name = class_names[int(student_labels[i])]
+            row = (i, student_files[i], t, teacher_files[t], name, f'{s:.8g}', loads[i])
+            writer.writerow(row)
 
 
 def read_pairing_csv(

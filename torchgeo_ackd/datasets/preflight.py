@@ -40,12 +40,7 @@ def preflight(
                 root, modality=modality, split='all', classes=classes
             )
             problems += check_files(
-                dataset.files,
-                modality,
-                dataset.sensor.num_bands,
-                dataset.sensor.bands,
-                dataset.size,
-                root,
+                dataset.files, modality, dataset.sensor.bands, dataset.size, root
             )
     if problems:
         raise PreflightError(

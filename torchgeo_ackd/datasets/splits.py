@@ -43,11 +43,10 @@ def random_splits(
         order = torch.randperm(len(members), generator=g).tolist()
         n_test = round(test_fraction * len(members))
         n_val = round(val_fraction * len(members))
-        for rank, j in enumerate(order):
-            if rank < n_test:
-                split_of[members[j]] = 'test'
-            elif rank < n_test + n_val:
-                split_of[members[j]] = 'val'
+        for j in order[:n_test]:
+            split_of[members[j]] = 'test'
+        for j in order[n_test : n_test + n_val]:
+            split_of[members[j]] = 'val'
     return split_of
 
 

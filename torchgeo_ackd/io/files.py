@@ -172,8 +172,7 @@ def _range(summary: FileSummary) -> str:
 def check_files(
     files: Sequence[Path],
     modality: str,
-    num_bands: int,
-    band_names: Iterable[str],
+    band_names: Sequence[str],
     size: int | None,
     root: Path,
 ) -> list[str]:
@@ -182,8 +181,7 @@ def check_files(
     Args:
         files: The files.
         modality: ``'ms'`` or ``'rgb'`` (for messages).
-        num_bands: Bands every file must have.
-        band_names: Their names (for messages).
+        band_names: The bands every file must have.
         size: Side the dataset resizes to (``None``: as stored, so all files
             must share one size).
         root: Benchmark root (messages name files relative to it).
@@ -191,7 +189,7 @@ def check_files(
     Returns:
         The problems (empty when all files pass).
     """
-    name = modality.upper()
+    name, num_bands = modality.upper(), len(band_names)
     summaries = {f: summarise_file(f) for f in files}
     readable = {f: s for f, s in summaries.items() if not s.error}
 

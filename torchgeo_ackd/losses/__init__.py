@@ -5,8 +5,6 @@ Losses are pure functions in :mod:`.functional`, wrapped as
 """
 
 from .base import DistillationLoss
-from .ctkd import CTKDLoss
-from .dkd import DKDLoss
 from .functional import (
     coral,
     cosine_decay,
@@ -20,17 +18,21 @@ from .functional import (
     rkd_loss,
     standardize_logits,
 )
-from .kd import KDLoss
-from .logits_mse import LogitsMSELoss
-from .lskd import LSKDLoss
-from .none import NoKDLoss
+from .modules import (
+    CTKDLoss,
+    DKDLoss,
+    KDLoss,
+    LogitsMSELoss,
+    LSKDLoss,
+    NoKDLoss,
+    RKDLoss,
+)
 from .registry import (
     DistillationConfig,
     available_kd_losses,
     build_kd_loss,
     register_kd_loss,
 )
-from .rkd import RKDLoss
 
 __all__ = (
     'CTKDLoss',

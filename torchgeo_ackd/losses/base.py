@@ -13,7 +13,8 @@ class DistillationLoss(nn.Module):
         loss = loss_fn(student_logits, teacher_logits, target,
                        student_embedding, teacher_embedding)
 
-    Subclasses implement :meth:`compute`. A loss has no weight of its own:
+    Subclasses implement :meth:`logits_loss`, or override :meth:`forward` when
+    they read the target or the embeddings. A loss has no weight of its own:
     the task weighs every term (``kd.weight``), and teacher logits arrive already
     converted to a single-label distribution (a multi-label teacher's are
     converted once, by the teacher).
@@ -55,38 +56,26 @@ class DistillationLoss(nn.Module):
         student_embedding: Tensor | None = None,
         teacher_embedding: Tensor | None = None,
     ) -> Tensor:
-        """Compute the distillation loss.
-
-        Args:
-            student_logits: student logits, shape (B, K).
-            teacher_logits: teacher logits, shape (B, K).
-            target: ground-truth class indices of the student samples, (B,).
-            student_embedding: student pooled features, shape (B, D_s).
-            teacher_embedding: teacher pooled features, shape (B, D_t).
-
-        Returns:
-            The loss, a scalar.
-        """
-        return self.compute(
-            student_logits, teacher_logits, target, student_embedding, teacher_embedding
-        )
-
-    def compute(
-        self,
-        student_logits: Tensor,
-        teacher_logits: Tensor,
-        target: Tensor,
-        student_embedding: Tensor | None,
-        teacher_embedding: Tensor | None,
-    ) -> Tensor:
-        """Compute the loss (implemented by each subclass).
+        """Compute the distillation loss (by default :meth:`logits_loss`).
 
         Args:
             student_logits: student logits, shape (B, K).
             teacher_logits: teacher logits, shape (B, K), single-label.
-            target: ground-truth class indices, shape (B,).
-            student_embedding: student pooled features, (B, D_s), or None.
-            teacher_embedding: teacher pooled features, (B, D_t), or None.
+            target: ground-truth class indices of the student samples, (B,).
+            student_embedding: student pooled features, shape (B, D_s), or None.
+            teacher_embedding: teacher pooled features, shape (B, D_t), or None.
+
+        Returns:
+            The loss, a scalar.
+        """
+        return self.logits_loss(student_logits, teacher_logits)
+
+    def logits_loss(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+        """Compute a loss that reads only the logits (implemented by subclasses).
+
+        Args:
+            student_logits: student logits, shape (B, K).
+            teacher_logits: teacher logits, shape (B, K), single-label.
 
         Returns:
             The loss, a scalar.

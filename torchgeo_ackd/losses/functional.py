@@ -26,18 +26,18 @@ DKD_TARGET_MASK_OFFSET = 1000.0
 RKD_SQUARED_DISTANCE_FLOOR = 1e-12
 
 
+def _check_matrix(name: str, x: Tensor, layout: str) -> None:
+    """Raise unless ``x`` is a 2-D tensor; ``layout`` names its axes, e.g. (B, K)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f'{name} must be a Tensor, got {type(x).__name__}')
+    if x.ndim != 2:
+        raise ValueError(f'{name} must have shape {layout}, got {tuple(x.shape)}')
+
+
 def _check_logits_pair(student_logits: Tensor, teacher_logits: Tensor) -> None:
     """Raise if two logit tensors are not (B, K) tensors of the same shape."""
-    for name, logits in (
-        ('student_logits', student_logits),
-        ('teacher_logits', teacher_logits),
-    ):
-        if not isinstance(logits, Tensor):
-            raise TypeError(f'{name} must be a Tensor, got {type(logits).__name__}')
-        if logits.ndim != 2:
-            raise ValueError(
-                f'{name} must have shape (B, K), got {tuple(logits.shape)}'
-            )
+    _check_matrix('student_logits', student_logits, '(B, K)')
+    _check_matrix('teacher_logits', teacher_logits, '(B, K)')
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             'student_logits and teacher_logits must have the same shape (B, K), '
@@ -62,18 +62,11 @@ def _check_temperature(temperature: float | Tensor) -> None:
 
 
 def _kl_from_log_probs(teacher_log_probs: Tensor, student_log_probs: Tensor) -> Tensor:
-    """Sum over all entries of p_t * (log p_t - log p_s), from log-probabilities.
+    """Sum over all entries of p_t * (log p_t - log p_s), a scalar in nats.
 
     Working from the teacher's (finite) log-probabilities instead of its
     probabilities keeps the result and its gradient finite when a teacher
     probability underflows to zero (a near one-hot teacher).
-
-    Args:
-        teacher_log_probs: log p_t, any shape, finite.
-        student_log_probs: log p_s, same shape, finite.
-
-    Returns:
-        The summed divergence, a scalar in nats.
     """
     return F.kl_div(
         student_log_probs, teacher_log_probs, reduction='sum', log_target=True
@@ -120,18 +113,12 @@ def kd_loss(
 def _binary_target_log_probs(
     scaled_logits: Tensor, target: Tensor, target_mask: Tensor
 ) -> Tensor:
-    """Log-probabilities of the binary split [target class, all other classes].
+    """Log-probabilities [log p_target, log(1 - p_target)], (B, 2), of scaled logits.
 
     Computed with log-sum-exp, so a probability near 0 or 1 stays finite in log
     space (mdistiller takes ``log`` of summed probabilities, which can be -inf).
-
-    Args:
-        scaled_logits: logits divided by the temperature, shape (B, K).
-        target: class indices, shape (B,).
-        target_mask: boolean one-hot of ``target``, shape (B, K).
-
-    Returns:
-        log [p_target, 1 - p_target], shape (B, 2).
+    ``scaled_logits`` are (B, K) logits over T; ``target_mask`` is the boolean
+    one-hot (B, K) of the (B,) ``target``.
     """
     log_normaliser = torch.logsumexp(scaled_logits, dim=1)
     target_logit = scaled_logits.gather(1, target.unsqueeze(1)).squeeze(1)
@@ -228,17 +215,11 @@ def dkd_loss(
 
 
 def _pairwise_distances(embeddings: Tensor) -> Tensor:
-    """Euclidean distances between all rows, as the RKD authors' ``pdist``.
+    """(B, B) Euclidean distances between all rows of (B, D), as RKD's ``pdist``.
 
     The squared distance is floored at 1e-12 before the square root (so every
     off-diagonal entry is positive and the gradient is finite), and the
     diagonal is set to zero.
-
-    Args:
-        embeddings: shape (B, D).
-
-    Returns:
-        Distances, shape (B, B).
     """
     squared_norms = embeddings.pow(2).sum(dim=1)
     squared = squared_norms.unsqueeze(0) + squared_norms.unsqueeze(1)
@@ -251,17 +232,11 @@ def _pairwise_distances(embeddings: Tensor) -> Tensor:
 
 
 def _normalised_distances(embeddings: Tensor) -> Tensor:
-    """Pairwise distances divided by their mean over the positive entries.
+    """(B, B) pairwise distances of (B, D), B >= 2, over their mean positive entry.
 
     Because of the floor in :func:`_pairwise_distances`, the positive entries
     are exactly the B (B - 1) off-diagonal ones, so the mean is taken over them
     without boolean indexing (which would synchronise a GPU).
-
-    Args:
-        embeddings: shape (B, D), B >= 2.
-
-    Returns:
-        Normalised distances, shape (B, B).
     """
     distances = _pairwise_distances(embeddings)
     batch_size = len(embeddings)
@@ -270,16 +245,11 @@ def _normalised_distances(embeddings: Tensor) -> Tensor:
 
 
 def _triplet_angles(embeddings: Tensor) -> Tensor:
-    """Cosines of the angles at every anchor, as in the RKD authors' code.
+    """Cosines of the angles at every anchor of (B, D), flattened to (B^3,).
 
     Entry (i, j, k) is cos of the angle between e_j - e_i and e_k - e_i (a zero
-    difference vector stays zero after normalisation).
-
-    Args:
-        embeddings: shape (B, D).
-
-    Returns:
-        Cosines, flattened to shape (B^3,).
+    difference vector stays zero after normalisation), as in the RKD authors'
+    code.
     """
     differences = embeddings.unsqueeze(0) - embeddings.unsqueeze(1)
     directions = F.normalize(differences, p=2, dim=2)
@@ -314,14 +284,8 @@ def rkd_loss(
         ValueError: on bad shapes, on B < 2 with a distance term or B < 3 with an
             angle term (an angle needs three distinct samples).
     """
-    for name, feats in (
-        ('student_feats', student_feats),
-        ('teacher_feats', teacher_feats),
-    ):
-        if not isinstance(feats, Tensor):
-            raise TypeError(f'{name} must be a Tensor, got {type(feats).__name__}')
-        if feats.ndim != 2:
-            raise ValueError(f'{name} must have shape (B, D), got {tuple(feats.shape)}')
+    _check_matrix('student_feats', student_feats, '(B, D)')
+    _check_matrix('teacher_feats', teacher_feats, '(B, D)')
     if len(student_feats) != len(teacher_feats):
         raise ValueError(
             'student_feats and teacher_feats must have the same batch size, got '
@@ -494,11 +458,8 @@ def coral(x: Tensor, y: Tensor) -> Tensor:
     Raises:
         ValueError: if the inputs are not (B, d) tensors of the same shape.
     """
-    for name, feats in (('x', x), ('y', y)):
-        if not isinstance(feats, Tensor):
-            raise TypeError(f'{name} must be a Tensor, got {type(feats).__name__}')
-        if feats.ndim != 2:
-            raise ValueError(f'{name} must have shape (B, d), got {tuple(feats.shape)}')
+    _check_matrix('x', x, '(B, d)')
+    _check_matrix('y', y, '(B, d)')
     if x.shape != y.shape:
         raise ValueError(
             f'x and y must have the same shape (B, d), got {tuple(x.shape)} and '

@@ -11,10 +11,10 @@ from .embed import (
     broadcast_buffers,
     check_rgb_images,
     compute_embeddings,
-    compute_outputs,
     eval_mode,
     loader_embeddings,
     loader_outputs,
+    shard_loader,
 )
 from .pairings import (
     SSMEncoders,
@@ -29,7 +29,6 @@ from .pairings import (
 from .retrieval import nearest_class_accuracy, retrieval_top1
 from .schedule import dynm_schedule, validate_epochs
 from .search import match_cosine, match_kl
-from .sharding import shard_loader
 from .statistics import MatchedTeachers, matched_teachers
 
 __all__ = (
@@ -41,7 +40,6 @@ __all__ = (
     'check_rgb_images',
     'clip_soft_infonce',
     'compute_embeddings',
-    'compute_outputs',
     'cross_modal_accuracy',
     'dynm_schedule',
     'eval_mode',

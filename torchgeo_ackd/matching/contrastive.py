@@ -14,19 +14,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def _soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Per-row cross entropy with a target distribution.
-
-    Args:
-        logits: (B, B) unnormalised log-probabilities, one row per query.
-        targets: (B, B) target distributions, rows summing to 1.
-
-    Returns:
-        (B,) ``-sum_j targets[i, j] * log_softmax(logits[i])[j]`` in nats.
-    """
-    return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
-
-
 def clip_soft_infonce(
     ms_embedding: Tensor, rgb_embedding: Tensor, temperature: float = 1.0
 ) -> Tensor:
@@ -88,6 +75,6 @@ def clip_soft_infonce(
     targets = F.softmax((ms_similarity + rgb_similarity) / 2 * temperature, dim=-1)
     # Rows of `logits` are RGB queries over MS keys, rows of its transpose MS
     # queries over RGB keys.
-    rgb_loss = _soft_cross_entropy(logits, targets)
-    ms_loss = _soft_cross_entropy(logits.T, targets.T)
+    rgb_loss = -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+    ms_loss = -(targets.T * F.log_softmax(logits.T, dim=-1)).sum(dim=-1)
     return ((rgb_loss + ms_loss) / 2).mean()

@@ -13,9 +13,7 @@ from typing import Any, cast
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
-
-from .sharding import shard_loader
+from torch.utils.data import DataLoader, DistributedSampler
 
 Batch = dict[str, Tensor]
 #: A batch function applied on the device (e.g. a datamodule's normalisation).
@@ -276,10 +274,8 @@ def compute_embeddings(
             outputs.append(out.to(device, EMBEDDING_DTYPE))
 
     # Outside inference mode: the result is an ordinary tensor.
-    if indices:
-        index = torch.cat(indices)
-    else:
-        index = torch.empty(0, dtype=torch.long, device=device)
+    empty = torch.empty(0, dtype=torch.long, device=device)
+    index = torch.cat(indices) if indices else empty
     if outputs:
         dims = {o.shape[1] for o in outputs}
         if len(dims) > 1:
@@ -304,51 +300,31 @@ def compute_embeddings(
     return rows[first]
 
 
-def compute_outputs(
-    forward: Callable[[Tensor], Sequence[Tensor]],
-    loader: Iterable[dict[str, Tensor]],
-    num_samples: int,
-    key: str = 'image',
-    device: torch.device | str = 'cpu',
-    transform: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
-) -> tuple[Tensor, ...]:
-    """:func:`compute_embeddings` for a forward with several outputs.
+def shard_loader(loader: DataLoader) -> DataLoader:  # type: ignore[type-arg]
+    """The same loader restricted to this rank's shard, when running distributed.
+
+    Each rank then embeds only its part and :func:`compute_embeddings` gathers
+    the rows, so every rank ends with the identical full result.
 
     Args:
-        forward: Maps a (B, ...) input to a sequence of (B, ...) tensors, e.g.
-            a teacher's logits, patch features and embedding.
-        loader: As in :func:`compute_embeddings`.
-        num_samples: Dataset length N.
-        key: Batch entry fed to ``forward``.
-        device: Device for the forward passes and the collectives.
-        transform: Applied to each batch after it is moved to ``device``.
+        loader: An unshuffled loader over a map-style dataset.
 
     Returns:
-        One float32 tensor per output, (N, ...) with each output's trailing
-        shape, row i for dataset sample i.
+        *loader* itself when ``torch.distributed`` is not initialised, else a
+        copy with an unshuffled :class:`DistributedSampler`.
     """
-    shapes: list[tuple[int, ...]] = []
-
-    def rows(image: Tensor) -> Tensor:
-        outputs = forward(image)
-        shapes[:] = [tuple(o.shape[1:]) for o in outputs]
-        return torch.cat(
-            [o.reshape(len(o), -1).to(EMBEDDING_DTYPE) for o in outputs], dim=1
-        )
-
-    flat = compute_embeddings(rows, loader, num_samples, key, device, transform)
-    widths = [math.prod(s) for s in shapes]
-    return tuple(
-        part.reshape(num_samples, *shape)
-        for part, shape in zip(flat.split(widths, dim=1), shapes, strict=True)
+    if (
+        not (dist.is_available() and dist.is_initialized())
+        or dist.get_world_size() == 1
+    ):
+        return loader
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=DistributedSampler(loader.dataset, shuffle=False),  # type: ignore[arg-type]
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
     )
-
-
-def _every_sample(
-    loader: DataLoader,  # type: ignore[type-arg]
-) -> tuple[DataLoader, int]:  # type: ignore[type-arg]
-    """This rank's shard of *loader* and the size of its whole dataset."""
-    return shard_loader(loader), len(cast(Sized, loader.dataset))
 
 
 def loader_embeddings(
@@ -362,8 +338,7 @@ def loader_embeddings(
     """:func:`compute_embeddings` of every sample of an unshuffled loader.
 
     Under :mod:`torch.distributed` each rank runs its shard of *loader*
-    (:func:`~torchgeo_ackd.matching.sharding.shard_loader`) and every rank
-    returns the full result.
+    (:func:`shard_loader`) and every rank returns the full result.
 
     Args:
         forward: (B, ...) batch entry *key* -> (B, D) rows.
@@ -377,9 +352,10 @@ def loader_embeddings(
     Returns:
         (N, D) float32 rows, row i for dataset sample i.
     """
+    num_samples = len(cast(Sized, loader.dataset))
     with context():
         return compute_embeddings(
-            forward, *_every_sample(loader), key, device, preprocess
+            forward, shard_loader(loader), num_samples, key, device, preprocess
         )
 
 
@@ -391,22 +367,39 @@ def loader_outputs(
     device: torch.device | str = 'cpu',
     context: Context = nullcontext,
 ) -> tuple[Tensor, ...]:
-    """:func:`compute_outputs` of every sample of an unshuffled loader.
+    """:func:`loader_embeddings` for a forward with several outputs.
 
-    As :func:`loader_embeddings`, for a forward with several outputs (e.g. a
-    teacher's logits, patch features and embedding); each output comes back
-    in the dtype *forward* produced it in (bf16 under bf16-mixed).
+    The outputs (e.g. a teacher's logits, patch features and embedding) are
+    flattened side by side into one float32 row per sample, then split and
+    reshaped back; each comes back in the dtype *forward* produced it in (bf16
+    under bf16-mixed).
+
+    Args:
+        forward: (B, ...) batch entry *key* -> a sequence of (B, ...) tensors.
+        loader: As in :func:`loader_embeddings`.
+        key: Batch entry fed to *forward*.
+        preprocess: Applied to each batch on *device* (normalisation).
+        device: Device of the forward passes.
+        context: Forward context (e.g. the trainer's precision).
 
     Returns:
-        One tensor per output, (N, ...), row i for dataset sample i.
+        One tensor per output, (N, ...) with that output's trailing shape, row
+        i for dataset sample i.
     """
+    shapes: list[tuple[int, ...]] = []
     dtypes: list[torch.dtype] = []
 
-    def run(image: Tensor) -> Sequence[Tensor]:
+    def rows(image: Tensor) -> Tensor:
         outputs = forward(image)
+        shapes[:] = [tuple(o.shape[1:]) for o in outputs]
         dtypes[:] = [o.dtype for o in outputs]
-        return outputs
+        return torch.cat(
+            [o.reshape(len(o), -1).to(EMBEDDING_DTYPE) for o in outputs], dim=1
+        )
 
-    with context():
-        parts = compute_outputs(run, *_every_sample(loader), key, device, preprocess)
-    return tuple(p.to(d) for p, d in zip(parts, dtypes, strict=True))
+    flat = loader_embeddings(rows, loader, key, preprocess, device, context)
+    parts = flat.split([math.prod(s) for s in shapes], dim=1)
+    return tuple(
+        part.reshape(len(flat), *shape).to(dtype)
+        for part, shape, dtype in zip(parts, shapes, dtypes, strict=True)
+    )

@@ -3,19 +3,10 @@
 The one place where a pairing is computed, for the callbacks
 (:class:`~torchgeo_ackd.callbacks.InitialPairing`,
 :class:`~torchgeo_ackd.callbacks.DynamicMatching`), the pipeline and scripts:
-
-* SSM (:func:`ssm_pairing`): every RGB training image is embedded with the
-  matcher's pseudo-RGB encoder M_G, every MS gallery image with its MS encoder
-  M_V, and each RGB image is paired with the MS image of its class of highest
-  cosine similarity (:func:`initial_pairing` for embedding functions and
-  :func:`~torchgeo_ackd.matching.search.match_cosine` for tensors);
-* DynM (:func:`rematch`): every student is paired with the gallery image of
-  its class whose teacher soft label is closest to the student's own (lowest
-  KL, :func:`~torchgeo_ackd.matching.search.match_kl`), from the logits of
-  :func:`student_logits` and :func:`gallery_logits`.
-
-The functions take modules or callables, loaders, datasets and the
-normalisation (``preprocess``); they know no task and no datamodule. Under
+:func:`ssm_pairing` (cosine similarity of the matcher's embeddings) and
+:func:`rematch` (KL between teacher and student soft labels). The functions
+take modules or callables, loaders, datasets and the normalisation
+(``preprocess``); they know no task and no datamodule. Under
 :mod:`torch.distributed` every rank embeds its shard, the rows are gathered
 and every rank returns the same result.
 """

@@ -100,8 +100,5 @@ def nearest_class_accuracy(
             f'{tuple(query.shape)} and {tuple(gallery.shape)}'
         )
     best = nearest_neighbours(query, gallery, chunk_size)
-    return (
-        (gallery_labels.to(best.device)[best] == query_labels.to(best.device))
-        .float()
-        .mean()
-    )
+    hits = gallery_labels.to(best.device)[best] == query_labels.to(best.device)
+    return hits.float().mean()

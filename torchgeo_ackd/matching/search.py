@@ -23,8 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-_FLOAT_MIN = torch.float32
-
 
 def _check_features(name: str, x: Tensor) -> None:
     """Check that ``x`` is a non-empty, finite (N, D) floating tensor."""
@@ -100,12 +98,9 @@ def _check_pair(
     return s_cls, g_cls
 
 
-def _compute_dtype(*xs: Tensor) -> torch.dtype:
-    """Common floating dtype of ``xs``, at least float32 for stable arg-extremes."""
-    dtype = _FLOAT_MIN
-    for x in xs:
-        dtype = torch.promote_types(dtype, x.dtype)
-    return dtype
+def _compute_dtype(a: Tensor, b: Tensor) -> torch.dtype:
+    """Common floating dtype of two inputs, at least float32 for stable arg-extremes."""
+    return torch.promote_types(torch.promote_types(torch.float32, a.dtype), b.dtype)
 
 
 def _blocked_search(
@@ -120,15 +115,8 @@ def _blocked_search(
 
     With ``gallery_bias`` None the score is ``student @ gallery^T`` and the
     maximum wins; otherwise it is ``gallery_bias - student @ gallery^T`` and the
-    minimum wins.
-
-    Args:
-        student: (Ns, D) student features.
-        student_classes: (Ns,) long class indices.
-        gallery: (Nt, D) gallery features, same dtype and device.
-        gallery_classes: (Nt,) long class indices.
-        gallery_bias: (Nt,) per-gallery term or None.
-        chunk_size: Students per matrix product.
+    minimum wins. Features are (N, D) of one dtype and device, classes (N,)
+    long, ``gallery_bias`` (Nt,).
 
     Returns:
         (Ns,) long global gallery indices and (Ns,) winning scores.
@@ -143,30 +131,24 @@ def _blocked_search(
 
     missing = ~torch.isin(s_cls, g_cls)
     if bool(missing.any()):
-        details = ', '.join(
-            f'class {c} ({n} students)'
-            for c, n in zip(
-                s_cls[missing].tolist(), s_counts[missing].tolist(), strict=True
-            )
-        )
+        students = zip(s_cls[missing].tolist(), s_counts[missing].tolist(), strict=True)
+        details = ', '.join(f'class {c} ({n} students)' for c, n in students)
         raise ValueError(
             f'no gallery (teacher) samples for student classes: {details}; every '
             'student class needs at least one teacher sample of the same class'
         )
 
-    g_starts = torch.cumsum(g_counts, 0) - g_counts
+    g_ends = torch.cumsum(g_counts, 0).tolist()
     g_block = {
-        c: (s, n)
-        for c, s, n in zip(
-            g_cls.tolist(), g_starts.tolist(), g_counts.tolist(), strict=True
-        )
+        c: (end - n, n)
+        for c, end, n in zip(g_cls.tolist(), g_ends, g_counts.tolist(), strict=True)
     }
     s_feats = student[s_order]
     g_feats = gallery[g_order]
     g_bias = None if gallery_bias is None else gallery_bias[g_order]
 
-    pairing_sorted = torch.empty(len(student), dtype=torch.long, device=device)
-    score_sorted = torch.empty(len(student), dtype=student.dtype, device=device)
+    pairing = torch.empty(len(student), dtype=torch.long, device=device)
+    score = torch.empty(len(student), dtype=student.dtype, device=device)
     # One reusable score buffer: chunk_size x largest gallery block.
     max_chunk = min(chunk_size, int(s_counts.max()))
     buffer = torch.empty(
@@ -188,14 +170,10 @@ def _blocked_search(
             else:
                 scores.neg_().add_(block_bias)
                 best, arg = scores.min(dim=1)
-            pairing_sorted[lo:hi] = block_index[arg]
-            score_sorted[lo:hi] = best
+            rows = s_order[lo:hi]  # back to the students' own order
+            pairing[rows] = block_index[arg]
+            score[rows] = best
         s_start += s_count
-
-    pairing = torch.empty_like(pairing_sorted)
-    score = torch.empty_like(score_sorted)
-    pairing[s_order] = pairing_sorted
-    score[s_order] = score_sorted
     return pairing, score
 
 
@@ -233,12 +211,9 @@ def match_cosine(
             devices, or a student class has no gallery sample.
     """
     _check_chunk_size(chunk_size)
+    names = ('student_emb', 'student_classes', 'gallery_emb', 'gallery_classes')
     s_cls, g_cls = _check_pair(
-        ('student_emb', 'student_classes', 'gallery_emb', 'gallery_classes'),
-        student_emb,
-        student_classes,
-        gallery_emb,
-        gallery_classes,
+        names, student_emb, student_classes, gallery_emb, gallery_classes
     )
     dtype = _compute_dtype(student_emb, gallery_emb)
     student = F.normalize(student_emb.to(dtype), dim=1)
@@ -287,12 +262,9 @@ def match_kl(
         raise ValueError(
             f'temperature must be a finite number > 0, got {temperature!r}'
         )
+    names = ('student_logits', 'student_classes', 'teacher_logits', 'teacher_classes')
     s_cls, t_cls = _check_pair(
-        ('student_logits', 'student_classes', 'teacher_logits', 'teacher_classes'),
-        student_logits,
-        student_classes,
-        teacher_logits,
-        teacher_classes,
+        names, student_logits, student_classes, teacher_logits, teacher_classes
     )
     dtype = _compute_dtype(student_logits, teacher_logits)
     log_p_s = F.log_softmax(student_logits.to(dtype) / temperature, dim=1)

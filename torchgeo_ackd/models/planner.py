@@ -262,35 +262,12 @@ class Planner(nn.Module):
         batch_size = -1
         if isinstance(teacher_patches, Tensor) and teacher_patches.ndim:
             batch_size = teacher_patches.shape[0]
+        c_t, c_s = self.teacher_channels, self.student_channels
         expected = (
-            (
-                'teacher_patches',
-                teacher_patches,
-                3,
-                self.teacher_channels,
-                '(B, N_t, C_t)',
-            ),
-            (
-                'student_patches',
-                student_patches,
-                3,
-                self.student_channels,
-                '(B, N_s, C_s)',
-            ),
-            (
-                'teacher_embedding',
-                teacher_embedding,
-                2,
-                self.teacher_channels,
-                '(B, C_t)',
-            ),
-            (
-                'student_embedding',
-                student_embedding,
-                2,
-                self.student_channels,
-                '(B, C_s)',
-            ),
+            ('teacher_patches', teacher_patches, 3, c_t, '(B, N_t, C_t)'),
+            ('student_patches', student_patches, 3, c_s, '(B, N_s, C_s)'),
+            ('teacher_embedding', teacher_embedding, 2, c_t, '(B, C_t)'),
+            ('student_embedding', student_embedding, 2, c_s, '(B, C_s)'),
         )
         for name, tensor, ndim, channels, layout in expected:
             if not isinstance(tensor, Tensor):
@@ -337,10 +314,8 @@ class Planner(nn.Module):
         if self.use_ot1:
             assert self.teacher_query_key is not None
             assert self.student_query_key is not None
-            num_teacher, num_student = (
-                teacher_patches.shape[1],
-                student_patches.shape[1],
-            )
+            num_teacher = teacher_patches.shape[1]
+            num_student = student_patches.shape[1]
             if num_teacher != num_student:
                 for name, count in (
                     ('teacher_patches', num_teacher),

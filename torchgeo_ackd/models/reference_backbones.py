@@ -182,20 +182,11 @@ class ShuffleNetV2x05Embedding512(_TimmLike):
 
 
 def _from_scratch(cls: type[_TimmLike], name: str, **kwargs: Any) -> _TimmLike:
-    """Build one of the paper's backbones as timm's ``create_model`` asks.
+    """Build the backbone *cls*, registered as *name*, as timm's ``create_model`` asks.
 
-    Args:
-        cls: The backbone class.
-        name: Its registered name (for the message).
-        **kwargs: timm's arguments: ``pretrained`` (must be False: the paper
-            trains these from scratch), ``in_chans``, ``num_classes``; others
-            (timm's pretrained-config keys) are ignored.
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If pretrained weights are asked for.
+    Of timm's ``kwargs`` only ``in_chans``, ``num_classes`` and ``pretrained``
+    count (the latter must be False: the paper trains these from scratch, so a
+    ValueError says so); timm's pretrained-config keys are ignored.
     """
     if kwargs.get('pretrained'):
         raise ValueError(

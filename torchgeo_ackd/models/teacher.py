@@ -1,7 +1,7 @@
 """The frozen MS teacher of the student stage, with its gallery cache."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal, NamedTuple
 
 import timm
@@ -137,10 +137,8 @@ class FrozenTeacher(nn.Module):
             weights: TorchGeo weight enum name, checkpoint or state-dict file
                 (``None`` or ``'random'``: random initialisation).
             multilabel: The teacher is a multi-label (sigmoid) classifier.
-            multilabel_logits: ``'logsigmoid'``: its logits become those of a
-                class distribution through ``logsigmoid`` before any loss or
-                matching sees them; ``'raw'``: they are used as they are (the
-                reference code).
+            multilabel_logits: ``'logsigmoid'`` or ``'raw'``, see
+                :class:`TeacherConfig`.
         """
         super().__init__()
         self.model = timm.create_model(
@@ -180,14 +178,7 @@ class FrozenTeacher(nn.Module):
                 ' a TorchGeo weight enum name or a state-dict file; '
                 'teacher.weights: random trains against an untrained teacher, on purpose'
             )
-        return cls(
-            config.model,
-            config.in_channels,
-            num_classes,
-            config.weights,
-            config.multilabel,
-            config.multilabel_logits,
-        )
+        return cls(num_classes=num_classes, **asdict(config))
 
     @property
     def num_features(self) -> int:

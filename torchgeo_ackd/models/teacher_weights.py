@@ -46,10 +46,6 @@ class TeacherInput:
     scale: float | None = None
 
 
-def _is_enum_name(weights: str) -> bool:
-    return '_Weights.' in weights and not Path(weights).exists()
-
-
 def is_weight_enum_name(weights: str | None) -> bool:
     """Whether *weights* names a TorchGeo weight enum (not a file).
 
@@ -59,7 +55,7 @@ def is_weight_enum_name(weights: str | None) -> bool:
     Returns:
         True for names like ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``.
     """
-    return weights is not None and _is_enum_name(weights)
+    return weights is not None and '_Weights.' in weights and not Path(weights).exists()
 
 
 class BandSource(NamedTuple):
@@ -173,7 +169,7 @@ def load_teacher_weights(
         ValueError: If the weights do not fit the model (band count, class
             count or architecture), naming the mismatching tensor.
     """
-    if _is_enum_name(weights):
+    if is_weight_enum_name(weights):
         return _load_enum(model, weights, bands, wavelengths)
     path = Path(weights)
     if not path.is_file():
@@ -380,13 +376,8 @@ def check_state_dict(
 
 def _classifier_weight_key(model: nn.Module) -> str | None:
     get_classifier = getattr(model, 'get_classifier', None)
-    if get_classifier is None:
-        return None
-    head = get_classifier()
-    for name, module in model.named_modules():
-        if module is head:
-            return f'{name}.weight'
-    return None
+    head = None if get_classifier is None else get_classifier()
+    return next((f'{n}.weight' for n, m in model.named_modules() if m is head), None)
 
 
 def teacher_band_order(

@@ -2,9 +2,7 @@
 
 import importlib
 import sys
-from typing import Any, TypeVar
-
-from ..datamodules import ACKDDataModule
+from typing import TypeVar
 
 _T = TypeVar('_T')
 
@@ -45,16 +43,3 @@ def class_path(cls: type) -> str:
     if package and getattr(sys.modules.get(package), cls.__name__, None) is cls:
         return f'{package}.{cls.__name__}'
     return f'{cls.__module__}.{cls.__qualname__}'
-
-
-def datamodule(class_path: str, init_args: dict[str, Any]) -> ACKDDataModule:
-    """An ACKD datamodule built from a config's ``class_path`` and ``init_args``.
-
-    Args:
-        class_path: Full path of an :class:`ACKDDataModule` subclass.
-        init_args: Its arguments.
-
-    Returns:
-        The datamodule.
-    """
-    return load_class(class_path, ACKDDataModule)(**init_args)

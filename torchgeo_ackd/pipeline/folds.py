@@ -23,10 +23,7 @@ from ..io import atomic_open
 
 
 def stratified_folds(
-    labels: Sequence[int],
-    num_folds: int,
-    seed: int,
-    class_names: Sequence[str],
+    labels: Sequence[int], num_folds: int, seed: int, class_names: Sequence[str]
 ) -> list[int]:
     """Assign every sample to one of *num_folds* folds, class by class.
 
@@ -80,32 +77,6 @@ def split_kwargs(init_args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def default_split_rows(
-    dataset_class: type[ACKDDataset],
-    dataset_kwargs: dict[str, Any],
-    modality: str,
-    classes: Sequence[str] | None,
-) -> list[tuple[str, str]]:
-    """``(path, split)`` of every image of one modality in the default split.
-
-    Args:
-        dataset_class: The benchmark's dataset.
-        dataset_kwargs: From :func:`split_kwargs`.
-        modality: ``'ms'`` or ``'rgb'``.
-        classes: The classes present (``None``: all).
-
-    Returns:
-        Relative paths with ``'train'``, ``'val'`` or ``'test'``.
-    """
-    rows: list[tuple[str, str]] = []
-    for split in ('train', 'val', 'test'):
-        dataset = dataset_class(
-            modality=modality, split=split, classes=classes, **dataset_kwargs
-        )
-        rows += [(f, split) for f in relative_files(dataset)]
-    return rows
-
-
 def write_fold_split(
     path: Path,
     dataset_class: type[ACKDDataset],
@@ -137,18 +108,23 @@ def write_fold_split(
         raise ValueError(f"folded must be 'rgb' or 'ms', got {folded!r}")
     kept = 'ms' if folded == 'rgb' else 'rgb'
     classes = {'rgb': student_classes, 'ms': None}
-    rows = default_split_rows(dataset_class, dataset_kwargs, kept, classes[kept])
-    dataset = dataset_class(
-        modality=folded, split='all', classes=classes[folded], **dataset_kwargs
-    )
+
+    def images(modality: str, split: str) -> ACKDDataset:
+        return dataset_class(
+            modality=modality, split=split, classes=classes[modality], **dataset_kwargs
+        )
+
+    splits = ('train', 'val', 'test')
+    rows = [(f, s) for s in splits for f in relative_files(images(kept, s))]
+    dataset = images(folded, 'all')
     folds = stratified_folds(
         dataset.targets.tolist(), num_folds, seed, dataset_class.classes
     )
     val_fold = (fold + 1) % num_folds
-    for file, f in zip(relative_files(dataset), folds, strict=True):
-        rows.append(
-            (file, 'test' if f == fold else 'val' if f == val_fold else 'train')
-        )
+    rows += [
+        (file, 'test' if f == fold else 'val' if f == val_fold else 'train')
+        for file, f in zip(relative_files(dataset), folds, strict=True)
+    ]
     with atomic_open(path, 'w', newline='') as out:
         writer = csv.writer(out)
         writer.writerow(('path', 'split'))

@@ -73,9 +73,7 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> Interval
 
 
 def paired_difference(
-    method: Mapping[str, float],
-    baseline: Mapping[str, float],
-    confidence: float = 0.95,
+    method: Mapping[str, float], baseline: Mapping[str, float], confidence: float = 0.95
 ) -> Interval:
     """Interval of the mean run-by-run difference ``method - baseline``.
 

@@ -57,11 +57,7 @@ def output_lock(out: Path) -> Iterator[None]:
             'or choose another --out'
         ) from None
     try:
-        holder = {
-            'pid': os.getpid(),
-            'host': socket.gethostname(),
-            'since': time.time(),
-        }
+        holder = dict(pid=os.getpid(), host=socket.gethostname(), since=time.time())
         (out / HOLDER_FILE).write_text(json.dumps(holder))
         yield
     finally:

@@ -7,23 +7,13 @@ from ..datamodules import MSDataModule
 from ..io import read_torch_file
 from ..matching import ssm_pairing
 from ..tasks import MatcherTask
-from .classes import datamodule as build_datamodule
+from .classes import load_class
 
 
 def _statistics(state: dict[str, Any], datamodule: str) -> dict[str, list[float]]:
     """The normalisation statistics a stage's checkpoint was trained with."""
     stats = state[datamodule.rpartition('.')[2]]
     return {k: v.tolist() for k, v in stats.items() if k.endswith(('_mean', '_std'))}
-
-
-def _build(
-    datamodule: str, init_args: dict[str, Any], split: Path | None
-) -> MSDataModule:
-    if split is not None:
-        init_args = init_args | {'split_file': str(split)}
-    dm = build_datamodule(datamodule, init_args)
-    assert isinstance(dm, MSDataModule)
-    return dm
 
 
 class SSMPairings:
@@ -91,7 +81,10 @@ class SSMPairings:
             )
             self._matcher = (matcher, _statistics(state, self.datamodule))
         matcher, stats = self._matcher
-        dm = _build(self.datamodule, self.init_args | stats, split)
+        init_args = self.init_args | stats
+        if split is not None:
+            init_args |= {'split_file': str(split)}
+        dm = load_class(self.datamodule, MSDataModule)(**init_args)
         loaders = (dm.student_dataloader(), dm.gallery_dataloader())
         pairing = ssm_pairing(
             matcher,

@@ -15,10 +15,11 @@ import yaml
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from ..datamodules import ACKDDataModule
 from ..datasets import ACKDDataset, Pairing, plot_pairs
 from ..datasets.pairing import PAIRING_PT
 from ..io import atomic_open
-from .classes import datamodule as build_datamodule
+from .classes import load_class
 from .intervals import mean_interval, paired_difference
 from .methods import LABELS
 from .stages import StageResult
@@ -83,19 +84,12 @@ def summarise(
     by_method = _by_method(results)
     rows: list[dict[str, object]] = []
     for method, runs in by_method.items():
-        row: dict[str, object] = {
-            'method': method,
-            'label': LABELS.get(method, method),
-            'runs': len(runs),
-        }
+        label = LABELS.get(method, method)
+        row: dict[str, object] = dict(method=method, label=label, runs=len(runs))
         for key, metric in (('oa', 'test_OverallAccuracy'), ('f1', 'test_F1Score')):
             interval = mean_interval(list(_percent(runs, metric).values()))
-            row |= {
-                f'{key}_mean': interval.mean,
-                f'{key}_low': interval.low,
-                f'{key}_high': interval.high,
-                f'{key}_std': interval.std,
-            }
+            for part in ('mean', 'low', 'high', 'std'):
+                row[f'{key}_{part}'] = getattr(interval, part)
         for reference in _references(method, by_method):
             gain = paired_difference(
                 _percent(runs, 'test_OverallAccuracy'),
@@ -129,11 +123,7 @@ def _references(method: str, by_method: dict[str, dict[str, StageResult]]) -> li
 def _fmt(row: dict[str, object], key: str) -> str:
     """An accuracy (``oa``, ``f1``) as mean ± half-width, or a gain with its interval."""
     gain = key.startswith('oa_gain')
-    names = (
-        (key, f'{key}_low', f'{key}_high')
-        if gain
-        else (f'{key}_mean', f'{key}_low', f'{key}_high')
-    )
+    names = (key if gain else f'{key}_mean', f'{key}_low', f'{key}_high')
     mean, low, high = (float(row[n]) for n in names)  # type: ignore[arg-type]
     if math.isnan(low):
         return f'{mean:+.2f}' if gain else f'{mean:.2f}'
@@ -170,12 +160,8 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
         '"within noise" when the interval includes 0.',
     ]
     if gains:
-        lines += [
-            '',
-            "SemBridge's gain (paired over identical folds and seeds):",
-            '',
-            *gains,
-        ]
+        title = "SemBridge's gain (paired over identical folds and seeds):"
+        lines += ['', title, '', *gains]
     return '\n'.join(lines) + '\n'
 
 
@@ -220,7 +206,8 @@ def write_results(
             the table.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    rows = summarise(results, tuple(student_classes or dataset.classes))
+    classes = tuple(student_classes or dataset.classes)
+    rows = summarise(results, classes)
     table = markdown_table(rows)
     if teacher_metrics:
         table += f'\n{teacher_summary(teacher_metrics)}\n'
@@ -231,15 +218,11 @@ def write_results(
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    _accuracy_figure(rows, directory / 'accuracy.png')
-    _per_class_figure(
-        rows,
-        tuple(student_classes or dataset.classes),
-        directory / 'per_class_accuracy.png',
-    )
+    _save(accuracy_figure(rows), directory / 'accuracy.png')
+    _save(_per_class_figure(rows, classes), directory / 'per_class_accuracy.png')
     sembridge = sorted((out / 'students').glob('kd_sembridge_*seed*'))
-    if sembridge:
-        _pairs_figure(sembridge[0], directory / 'matched_pairs.png')
+    if sembridge and (figure := _pairs_figure(sembridge[0])) is not None:
+        _save(figure, directory / 'matched_pairs.png')
     print('\n' + table)
     print(f'results written to {directory}/ (results.md, results.csv, *.png)')
 
@@ -275,15 +258,14 @@ def accuracy_figure(rows: list[dict[str, object]]) -> Figure:
     return fig
 
 
-def _accuracy_figure(rows: list[dict[str, object]], path: Path) -> None:
-    fig = accuracy_figure(rows)
+def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def _per_class_figure(
-    rows: list[dict[str, object]], classes: tuple[str, ...], path: Path
-) -> None:
+    rows: list[dict[str, object]], classes: tuple[str, ...]
+) -> Figure:
     present = [c for c in classes if any(f'acc_{c}' in r for r in rows)]
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(present) + 2), 4))
     width = 0.8 / max(1, len(rows))
@@ -299,15 +281,14 @@ def _per_class_figure(
     ax.legend(fontsize=7)
     ax.set_title('Per-class student accuracy')
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def _pairs_figure(student_dir: Path, path: Path, n: int = 6) -> None:
+def _pairs_figure(student_dir: Path, n: int = 6) -> Figure | None:
     """Students with their teacher before (SSM) and after the last re-matching."""
     initial = student_dir / 'pairing_initial' / PAIRING_PT
     if not initial.is_file():
-        return
+        return None
     first = Pairing.read(initial)
     later = [Pairing.read(p) for p in student_dir.glob(f'pairing_epoch*/{PAIRING_PT}')]
     columns = [('SSM', first)]
@@ -315,7 +296,5 @@ def _pairs_figure(student_dir: Path, path: Path, n: int = 6) -> None:
         last = max(later, key=lambda p: p.epoch if p.epoch is not None else -1)
         columns.append((f'after DynM epoch {last.epoch}', last))
     data = yaml.safe_load((student_dir / 'config.yaml').read_text())['data']
-    dm = build_datamodule(data['class_path'], data['init_args'])
-    figure = plot_pairs(dm.rgb_train, dm.gallery, columns, n)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    dm = load_class(data['class_path'], ACKDDataModule)(**data['init_args'])
+    return plot_pairs(dm.rgb_train, dm.gallery, columns, n)

@@ -46,11 +46,6 @@ class StageResult:
     reused: bool = False
     run_id: str = ''
 
-    @property
-    def best_checkpoint(self) -> Path:
-        """The checkpoint the stage was tested with."""
-        return self.directory / 'best.ckpt'
-
 
 def config_hash(config: dict[str, Any]) -> str:
     """Stable hash of a config dict."""
@@ -131,13 +126,9 @@ def run_stage(
             print(f'[{name}] reusing the finished run in {directory}', flush=True)
             if not keep_last:
                 _drop_last_checkpoint(name, directory)
+            seconds, metrics = done['fit_seconds'], done['metrics']
             return StageResult(
-                name,
-                directory,
-                done['fit_seconds'],
-                done['metrics'],
-                True,
-                done.get('run_id', ''),
+                name, directory, seconds, metrics, True, done.get('run_id', '')
             )
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / 'config.yaml'
@@ -226,23 +217,20 @@ def _check_inputs(name: str, directory: Path, inputs: dict[str, str]) -> None:
     if recorded is None:
         what = f'no readable record of its inputs ({recorded_file})'
     else:
-        files = describe_changes(
-            {k: v for k, v in recorded.items() if not k.startswith('stage:')},
-            {k: v for k, v in inputs.items() if not k.startswith('stage:')},
+        recorded_files, input_files = (
+            {k: v for k, v in d.items() if not k.startswith('stage:')}
+            for d in (recorded, inputs)
         )
-        stages = sorted(
+        files = describe_changes(recorded_files, input_files)
+        stages = [
             k.removeprefix('stage:')
-            for k in set(recorded) | set(inputs)
+            for k in sorted(set(recorded) | set(inputs))
             if k.startswith('stage:') and recorded.get(k) != inputs.get(k)
-        )
-        what = '; '.join(
-            ([f'input files: {files}'] if files else [])
-            + (
-                [f'retrained stage(s) it builds on: {", ".join(stages)}']
-                if stages
-                else []
-            )
-        )
+        ]
+        parts = [f'input files: {files}'] if files else []
+        if stages:
+            parts.append(f'retrained stage(s) it builds on: {", ".join(stages)}')
+        what = '; '.join(parts)
     raise RuntimeError(
         f'[{name}] {directory} holds a run made from other inputs ({what}). It is '
         'not reused: pass --fresh to start every stage over, or choose a new --out'
@@ -296,10 +284,10 @@ def read_test_metrics(directory: Path) -> dict[str, float]:
     files = sorted(directory.rglob('metrics.csv'))
     if not files:
         raise RuntimeError(f'no metrics.csv under {directory}')
-    metrics: dict[str, float] = {}
     with open(files[-1], newline='') as f:
-        for row in csv.DictReader(f):
-            for key, value in row.items():
-                if key.startswith('test_') and value not in ('', None):
-                    metrics[key] = float(value)
-    return metrics
+        return {
+            key: float(value)
+            for row in csv.DictReader(f)
+            for key, value in row.items()
+            if key.startswith('test_') and value not in ('', None)
+        }

@@ -36,39 +36,22 @@ METADATA_FILE = 'synthetic.json'
 _GENERATOR = 'torchgeo_ackd.synthetic'
 
 
-def _parameters(
-    ms_per_class: int,
-    rgb_per_class: int,
-    ms_size: int,
-    rgb_size: int,
-    seed: int,
-    rgb_format: str,
-    mixed: bool,
-) -> dict[str, Any]:
-    for name, value, minimum in (
-        ('ms_per_class', ms_per_class, 1),
-        ('rgb_per_class', rgb_per_class, 1),
-        ('ms_size', ms_size, 8),
-        ('rgb_size', rgb_size, 8),
-        ('seed', seed, 0),
-    ):
+def _parameters(**parameters: Any) -> dict[str, Any]:
+    """The checked parameters, counts and sizes as plain ints, in the given order."""
+    minimums = {'ms_per_class': 1, 'rgb_per_class': 1, 'ms_size': 8, 'rgb_size': 8}
+    for name, minimum in [*minimums.items(), ('seed', 0)]:
+        value = parameters[name]
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise TypeError(f'{name} must be an int, got {type(value).__name__}')
         if value < minimum:
             raise ValueError(f'{name} must be >= {minimum}, got {value}')
+        parameters[name] = int(value)
+    mixed, rgb_format = parameters['mixed'], parameters['rgb_format']
     if not isinstance(mixed, bool):
         raise TypeError(f'mixed must be a bool, got {type(mixed).__name__}')
     if rgb_format not in ('jpg', 'png'):
         raise ValueError(f"rgb_format must be 'jpg' or 'png', got {rgb_format!r}")
-    return {
-        'ms_per_class': int(ms_per_class),
-        'rgb_per_class': int(rgb_per_class),
-        'ms_size': int(ms_size),
-        'rgb_size': int(rgb_size),
-        'seed': int(seed),
-        'rgb_format': rgb_format,
-        'mixed': mixed,
-    }
+    return parameters
 
 
 def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -76,13 +59,21 @@ def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
     # land cover): it tells today's mixed benchmarks from the mixed ones
     # written before the rule was recorded, which were 'dominant'.
     rule = 'annotated' if parameters['mixed'] else 'dominant'
+    shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
+    scenes = (
+        f'mixed: a dominant class over {shares} of the area, a random other '
+        'class the rest; the label names one of the two with probability equal '
+        'to its share of the area'
+        if parameters['mixed']
+        else 'pure'
+    )
     return {
         'generator': _GENERATOR,
         'version': GENERATOR_VERSION,
         'parameters': parameters | {'label_rule': rule},
         'classes': list(SYNTHETIC_CLASSES),
         'confusable_pairs': [list(pair) for pair in CONFUSABLE_PAIRS],
-        'scenes': _scenes(parameters),
+        'scenes': scenes,
         'ms': {
             'sensor': SENTINEL2_EUROSAT.name,
             'bands': list(SENTINEL2_EUROSAT.bands),
@@ -97,17 +88,6 @@ def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
             'feature_scale': RGB_FEATURE_SCALE,
         },
     }
-
-
-def _scenes(parameters: dict[str, Any]) -> str:
-    if not parameters['mixed']:
-        return 'pure'
-    shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
-    return (
-        f'mixed: a dominant class over {shares} of the area, a random other '
-        'class the rest; the label names one of the two with probability equal '
-        'to its share of the area'
-    )
 
 
 def _read_metadata(root: Path) -> dict[str, Any] | None:
@@ -209,11 +189,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
             rgb_dir.mkdir(parents=True)
             for i in range(parameters['rgb_per_class']):
                 rgb = synthetic_rgb_image(
-                    class_name,
-                    i,
-                    seed=seed,
-                    size=parameters['rgb_size'],
-                    mixed=mixed,
+                    class_name, i, seed=seed, size=parameters['rgb_size'], mixed=mixed
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
                 if fmt == 'jpg':
@@ -227,7 +203,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
 PAPER_MS_IMAGES, PAPER_RGB_IMAGES, PAPER_SIZE = 70_414, 63_549, 64
 
 
-def paper_counts(fraction: float, num_classes: int = 10) -> tuple[int, int]:
+def paper_counts(fraction: float) -> tuple[int, int]:
     """Images per class of a synthetic benchmark at a fraction of the paper's size.
 
     Classes are balanced, as in the default benchmark: the totals are the
@@ -236,7 +212,6 @@ def paper_counts(fraction: float, num_classes: int = 10) -> tuple[int, int]:
 
     Args:
         fraction: Fraction of the paper's size, > 0.
-        num_classes: Classes of the benchmark.
 
     Returns:
         ``(ms_per_class, rgb_per_class)``, each at least 2.
@@ -246,6 +221,7 @@ def paper_counts(fraction: float, num_classes: int = 10) -> tuple[int, int]:
     """
     if not fraction > 0:
         raise ValueError(f'fraction must be > 0, got {fraction!r}')
+    num_classes = len(SYNTHETIC_CLASSES)
     return (
         max(2, round(PAPER_MS_IMAGES * fraction / num_classes)),
         max(2, round(PAPER_RGB_IMAGES * fraction / num_classes)),
@@ -301,13 +277,13 @@ def generate_synthetic_benchmark(
     """
     root = Path(root)
     parameters = _parameters(
-        ms_per_class,
-        rgb_per_class,
-        ms_size,
-        rgb_size,
-        seed,
-        rgb_format,
-        mixed,
+        ms_per_class=ms_per_class,
+        rgb_per_class=rgb_per_class,
+        ms_size=ms_size,
+        rgb_size=rgb_size,
+        seed=seed,
+        rgb_format=rgb_format,
+        mixed=mixed,
     )
     if root.exists() and not overwrite:
         if _same_benchmark(_read_metadata(root), parameters, root):

@@ -25,17 +25,9 @@ from .spectra import ENDMEMBERS, endmember_index
 
 #: Class names of the synthetic benchmark (EuroSAT-like), in label order.
 SYNTHETIC_CLASSES: tuple[str, ...] = (
-    'AnnualCrop',
-    'Forest',
-    'HerbaceousVegetation',
-    'Industrial',
-    'Pasture',
-    'Residential',
-    'River',
-    'SeaLake',
-    'StressedCrop',
-    'Wetland',
-)
+    'AnnualCrop', 'Forest', 'HerbaceousVegetation', 'Industrial', 'Pasture',
+    'Residential', 'River', 'SeaLake', 'StressedCrop', 'Wetland',
+)  # fmt: skip
 
 #: Pairs of classes that look alike in RGB but separate in NIR / SWIR.
 CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = (
@@ -49,9 +41,7 @@ Layout = Callable[[np.random.Generator, int, float], np.ndarray]
 _E = len(ENDMEMBERS)
 
 
-# --------------------------------------------------------------------------
-# Building blocks
-# --------------------------------------------------------------------------
+# ---------------------------------------------------------------- building blocks
 
 
 def smooth_field(rng: np.random.Generator, size: int, length_px: float) -> np.ndarray:
@@ -216,9 +206,7 @@ def _compose(size: int, **maps: np.ndarray | float) -> np.ndarray:
     return out
 
 
-# --------------------------------------------------------------------------
-# Class layouts
-# --------------------------------------------------------------------------
+# ---------------------------------------------------------------- class layouts
 
 
 def forest(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
@@ -245,11 +233,7 @@ def pasture(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
     if rng.random() < 0.3:
         track = line_mask(v - rng.uniform(-0.4, 0.4) * size, 4.0 / pixel_m)
         grass = grass * (1.0 - track)
-    return _compose(
-        size,
-        green_vegetation=grass,
-        dry_soil=1.0 - grass,
-    )
+    return _compose(size, green_vegetation=grass, dry_soil=1.0 - grass)
 
 
 def herbaceous(
@@ -258,25 +242,11 @@ def herbaceous(
     pixel_m: float,
     vegetation: str = 'green_vegetation',
 ) -> np.ndarray:
-    """Patchy grass and herbs with bare patches and shrub clumps.
-
-    Args:
-        rng: Random generator.
-        size: Side in pixels.
-        pixel_m: Ground metres per pixel (over the region's feature scale).
-        vegetation: Endmember of the herb layer: ``'green_vegetation'`` for
-            HerbaceousVegetation, ``'wetland_vegetation'`` for Wetland.
-
-    Returns:
-        Abundances, shape (size, size, E).
-    """
+    """Patchy herbs with bare patches and shrubs; *vegetation* is the herb endmember."""
     bare = 0.75 * blob_mask(rng, size, 12.0 / pixel_m, rng.uniform(0.2, 0.3))
     shrub = (1.0 - bare) * blob_mask(rng, size, 8.0 / pixel_m, rng.uniform(0.15, 0.25))
     return _compose(
-        size,
-        dry_soil=bare,
-        forest_canopy=shrub,
-        **{vegetation: 1.0 - bare - shrub},
+        size, dry_soil=bare, forest_canopy=shrub, **{vegetation: 1.0 - bare - shrub}
     )
 
 
@@ -286,18 +256,7 @@ def crop(
     pixel_m: float,
     vegetation: str = 'green_vegetation',
 ) -> np.ndarray:
-    """Patchwork of rectangular parcels, cropped (in rows) or bare.
-
-    Args:
-        rng: Random generator.
-        size: Side in pixels.
-        pixel_m: Ground metres per pixel (over the region's feature scale).
-        vegetation: Endmember of the crop: ``'green_vegetation'`` for
-            AnnualCrop, ``'stressed_crop'`` for StressedCrop.
-
-    Returns:
-        Abundances, shape (size, size, E).
-    """
+    """Rectangular parcels, cropped in rows or bare; *vegetation* is the crop endmember."""
     u, v = rotated_coords(size, rng.uniform(0.0, np.pi))
     parcel = (
         stripe_index(rng, u, rng.uniform(30.0, 60.0) / pixel_m),
@@ -307,11 +266,7 @@ def crop(
     density = 0.78 + 0.2 * _cell_values(rng, *parcel)
     rows = 0.5 + 0.5 * np.cos(2.0 * np.pi * v / (rng.uniform(6.0, 12.0) / pixel_m))
     cropped = np.where(state < 0.7, density * (0.9 + 0.1 * rows), 0.0)
-    return _compose(
-        size,
-        **{vegetation: cropped},
-        dry_soil=1.0 - cropped,
-    )
+    return _compose(size, **{vegetation: cropped}, dry_soil=1.0 - cropped)
 
 
 def _street_grid(

@@ -26,8 +26,8 @@ on average ten draws of three numbers). Nothing of ``A``, ``B`` or ``s`` is
 written to disk, and MS and RGB scenes are drawn independently (no pairs).
 
 The default benchmark is ``mixed=True``: the mechanism that knowledge
-distillation through semantically similar pairs can pass on. ``mixed=False`` gives pure scenes, the control under which no method
-should gain.
+distillation through semantically similar pairs can pass on. ``mixed=False``
+gives pure scenes, the control under which no method should gain.
 """
 
 from typing import NamedTuple
@@ -56,15 +56,11 @@ class Mixture(NamedTuple):
     share: float
 
 
-def _others(class_name: str) -> list[str]:
-    return [c for c in SYNTHETIC_CLASSES if c != class_name]
-
-
 def _annotated_mixture(label: str, rng: np.random.Generator) -> Mixture:
     """A mixture drawn conditionally on an annotator naming it *label*."""
     while True:
         dominant = SYNTHETIC_CLASSES[int(rng.integers(len(SYNTHETIC_CLASSES)))]
-        others = _others(dominant)
+        others = [c for c in SYNTHETIC_CLASSES if c != dominant]
         second = others[int(rng.integers(len(others)))]
         share = float(rng.uniform(*DOMINANT_SHARE))
         named = dominant if rng.random() < share else second
@@ -94,9 +90,8 @@ def scene_abundances(
         (size, size, E), and the scene's :class:`Mixture`.
     """
     if not mixed:
-        return class_abundances(class_name, rng, size, pixel_m), Mixture(
-            class_name, None, 1.0
-        )
+        pure = Mixture(class_name, None, 1.0)
+        return class_abundances(class_name, rng, size, pixel_m), pure
     mixture = _annotated_mixture(class_name, rng)
     dominant = class_abundances(mixture.dominant, rng, size, pixel_m)
     assert mixture.second is not None

@@ -81,19 +81,10 @@ def _class_index(class_name: str) -> int:
 def _mix(
     rng: np.random.Generator, abundances: np.ndarray, spectra: np.ndarray, sigma: float
 ) -> np.ndarray:
-    """Linear mixture with multiplicative mixing noise.
+    """Mix abundances (H, W, E) and spectra (E, C) into reflectance (H, W, C).
 
     Each abundance is jittered by a log-normal factor of scale *sigma*, then the
     pixel's total is restored (so shade stays shade) before mixing.
-
-    Args:
-        rng: Random generator.
-        abundances: Abundances, shape (H, W, E).
-        spectra: Endmember spectra, shape (E, C).
-        sigma: Log-scale of the mixing noise.
-
-    Returns:
-        Mixed reflectance, shape (H, W, C).
     """
     # Only the endmembers present in the image take part (most are absent).
     present = np.flatnonzero(abundances.reshape(-1, abundances.shape[-1]).any(0))

@@ -66,36 +66,16 @@ _SPECTRA: dict[str, dict[str, float]] = {
     # Senescent / water-stressed crop: same visible, red edge and NIR drop,
     # SWIR rises as the leaves dry.
     'stressed_crop': _with_visible(
-        _GREEN_VEGETATION,
-        STRESSED_VISIBLE_CUE,
-        {
-            'B05': 0.115,
-            'B06': 0.200,
-            'B07': 0.240,
-            'B08': 0.260,
-            'B8A': 0.265,
-            'B09': 0.260,
-            'B10': 0.170,
-            'B11': 0.310,
-            'B12': 0.200,
-        },
+        _GREEN_VEGETATION, STRESSED_VISIBLE_CUE,
+        {'B05': 0.115, 'B06': 0.200, 'B07': 0.240, 'B08': 0.260, 'B8A': 0.265,
+         'B09': 0.260, 'B10': 0.170, 'B11': 0.310, 'B12': 0.200},
     ),
     # Wetland (marsh) vegetation: grass-like visible and red edge, slightly lower
     # NIR, SWIR strongly absorbed by the standing water below the canopy.
     'wetland_vegetation': _with_visible(
-        _GREEN_VEGETATION,
-        WETLAND_VISIBLE_CUE,
-        {
-            'B05': 0.100,
-            'B06': 0.280,
-            'B07': 0.355,
-            'B08': 0.375,
-            'B8A': 0.380,
-            'B09': 0.350,
-            'B10': 0.050,
-            'B11': 0.095,
-            'B12': 0.035,
-        },
+        _GREEN_VEGETATION, WETLAND_VISIBLE_CUE,
+        {'B05': 0.100, 'B06': 0.280, 'B07': 0.355, 'B08': 0.375, 'B8A': 0.380,
+         'B09': 0.350, 'B10': 0.050, 'B11': 0.095, 'B12': 0.035},
     ),
     # Closed forest canopy: darker than grass everywhere (inter-crown shadow
     # inside the pixel), red edge and NIR present, low SWIR.

@@ -106,7 +106,6 @@ class ACKDTask(StudentEvaluationTask):
         super().__init__()
         self.teacher_cached = False
 
-    # ------------------------------------------------------------------ set-up
     def configure_models(self) -> None:
         """Build the student, the frozen teacher, the KD loss and the Planner."""
         hp = self.hparams
@@ -175,25 +174,12 @@ class ACKDTask(StudentEvaluationTask):
         dm = getattr(self.trainer, 'datamodule', None)
         if not isinstance(dm, PairedDataModule):
             return
-        data, classes = type(dm).__name__, dm.dataset_class.classes
         check_fits(
-            data,
-            len(classes),
-            'classes',
-            'ACKDTask',
-            'num_classes',
-            self.hparams['num_classes'],
+            dm, 'classes', 'ACKDTask', 'num_classes', self.hparams['num_classes']
         )
         if self.teacher.input.bands is None:
-            bands = dm.ms_bands
-            check_fits(
-                data,
-                len(bands),
-                f'MS bands {list(bands)}',
-                'ACKDTask',
-                'teacher.in_channels',
-                self.teacher.in_channels,
-            )
+            option, channels = 'teacher.in_channels', self.teacher.in_channels
+            check_fits(dm, 'bands', 'ACKDTask', option, channels)
 
     def on_fit_start(self) -> None:
         """Check the data against the teacher and cache the teacher's gallery."""
@@ -201,7 +187,7 @@ class ACKDTask(StudentEvaluationTask):
         gallery = dm.gallery
         self.teacher.check_bands(gallery.bands)
         self.teacher.adapt_input(gallery.bands, *dm.statistics('ms'))
-        self.teacher_cached = self.hparams['cache_teacher'] and not dm.ms_augment
+        self.teacher_cached = self.hparams['cache_teacher'] and not dm.augmentation.ms
         if self.teacher_cached and self.uses_teacher:
             outputs = loader_outputs(
                 self.teacher,
@@ -215,7 +201,6 @@ class ACKDTask(StudentEvaluationTask):
         # Batches need no MS image when the teacher's outputs are looked up.
         dm.teacher_images = self.uses_teacher and not self.teacher_cached
 
-    # --------------------------------------------------------------- training
     def compute_losses(
         self, batch: dict[str, Tensor]
     ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
@@ -263,8 +248,7 @@ class ACKDTask(StudentEvaluationTask):
         loss, parts, logits_s = self.compute_losses(batch)
         y = batch['label']
         b = y.shape[0]
-        self.log('train_loss', loss, batch_size=b)
-        for name, value in parts.items():
+        for name, value in {'loss': loss, **parts}.items():
             self.log(f'train_{name}', value, batch_size=b)
         self.train_metrics(logits_s.detach(), y)
         self.log_dict(self.train_metrics, batch_size=b)

@@ -4,6 +4,10 @@ TorchGeo 0.10 renamed ``torchgeo.trainers`` to ``torchgeo.tasks`` (keeping a
 deprecated alias); TorchGeo 0.8 only has ``torchgeo.trainers``.
 """
 
+from typing import Literal
+
+from ..datamodules import ACKDDataModule
+
 try:  # TorchGeo >= 0.10
     from torchgeo.tasks import BaseTask
 except ImportError:  # TorchGeo 0.8
@@ -11,18 +15,21 @@ except ImportError:  # TorchGeo 0.8
 
 
 def check_fits(
-    data: str, count: int, what: str, task: str, option: str, expected: int
+    dm: ACKDDataModule,
+    counted: Literal['bands', 'classes'],
+    task: str,
+    option: str,
+    expected: int,
 ) -> None:
-    """Refuse data whose band or class count a network was not built for.
+    """Refuse a datamodule whose MS band or class count a network was not built for.
 
     Called before the first step, so a mismatch is one line naming both
     sides and the option to change instead of a shape error inside the
     network.
 
     Args:
-        data: What gives the count, e.g. ``'S2SEUDataModule'``.
-        count: The data's count.
-        what: What is counted, with details, e.g. ``'MS bands (B02, B03)'``.
+        dm: The datamodule, e.g. an ``S2SEUDataModule``.
+        counted: What is counted: its MS bands or its classes.
         task: The task, e.g. ``'TeacherTask'``.
         option: The task's option (``model.init_args.`` is added).
         expected: The option's value.
@@ -30,10 +37,14 @@ def check_fits(
     Raises:
         ValueError: If the counts differ.
     """
+    if counted == 'bands':
+        count, what = len(dm.ms_bands), f'MS bands {list(dm.ms_bands)}'
+    else:
+        count, what = len(dm.dataset_class.classes), 'classes'
     if count != expected:
         raise ValueError(
-            f'{data} gives {count} {what}, but {task} takes {option}={expected}: '
-            f'set --model.init_args.{option}={count}'
+            f'{type(dm).__name__} gives {count} {what}, but {task} takes '
+            f'{option}={expected}: set --model.init_args.{option}={count}'
         )
 
 

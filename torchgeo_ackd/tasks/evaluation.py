@@ -71,15 +71,12 @@ class StudentEvaluationTask(BaseTask):
         if classes is not None and len(classes) == self.hparams['num_classes']:
             self._per_class_metrics(list(classes))
 
-    def _evaluate(self, batch: Any, stage: str) -> Tensor:
+    def _evaluate(self, batch: Any, stage: str) -> None:
         """Log the loss and update the metrics of ``stage`` on an RGB batch.
 
         Args:
             batch: RGB batch with ``image`` (B, 3, H, W) and ``label`` (B,).
-            stage: ``'val'`` or ``'test'``.
-
-        Returns:
-            The student logits (B, K).
+            stage: ``'val'`` (also the confusion matrix) or ``'test'``.
         """
         logits = self.student(batch['image'])
         y = batch['label']
@@ -90,7 +87,8 @@ class StudentEvaluationTask(BaseTask):
         metrics(logits, y)
         getattr(self, f'{stage}_class_accuracy')(logits, y)
         self.log_dict(metrics, batch_size=b)
-        return logits  # type: ignore[no-any-return]
+        if stage == 'val':
+            self.val_confusion(logits, y)
 
     def validation_step(
         self, batch: Any, batch_idx: int, dataloader_idx: int = 0
@@ -102,8 +100,7 @@ class StudentEvaluationTask(BaseTask):
             batch_idx: Batch index.
             dataloader_idx: Loader index.
         """
-        logits = self._evaluate(batch, 'val')
-        self.val_confusion(logits, batch['label'])
+        self._evaluate(batch, 'val')
 
     def on_validation_epoch_end(self) -> None:
         """Log per-class accuracy and, with TensorBoard, the confusion matrix."""
@@ -116,10 +113,9 @@ class StudentEvaluationTask(BaseTask):
             dm = getattr(self.trainer, 'datamodule', None)
             classes = getattr(getattr(dm, 'dataset_class', None), 'classes', None)
             names = list(classes or map(str, range(self.hparams['num_classes'])))
+            figure = confusion_figure(matrix, names)
             logger.experiment.add_figure(
-                'val_confusion_matrix',
-                confusion_figure(matrix, names),
-                self.global_step,
+                'val_confusion_matrix', figure, self.global_step
             )
 
     def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:

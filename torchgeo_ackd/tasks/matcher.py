@@ -139,14 +139,8 @@ class MatcherTask(BaseTask):
         """
         dm = getattr(self.trainer, 'datamodule', None)
         if isinstance(dm, ACKDDataModule):
-            bands = dm.ms_bands
             check_fits(
-                type(dm).__name__,
-                len(bands),
-                f'MS bands {list(bands)}',
-                'MatcherTask',
-                'in_channels',
-                self.hparams['in_channels'],
+                dm, 'bands', 'MatcherTask', 'in_channels', self.hparams['in_channels']
             )
 
     def embed_ms(self, image: Tensor) -> Tensor:
@@ -167,8 +161,7 @@ class MatcherTask(BaseTask):
                 f'MS images must have shape (B, {expected}, H, W) for '
                 f'MatcherTask(in_channels={expected}), got {tuple(image.shape)}'
             )
-        embedding: Tensor = self.ms_head(self.ms_encoder(image))
-        return embedding
+        return self.ms_head(self.ms_encoder(image))  # type: ignore[no-any-return]
 
     def embed_rgb(self, image: Tensor) -> Tensor:
         """Embed normalised (pseudo-)RGB images with M_G and its head.
@@ -183,8 +176,7 @@ class MatcherTask(BaseTask):
             ValueError: If the images do not have 3 channels.
         """
         check_rgb_images(image)
-        embedding: Tensor = self.rgb_head(self.rgb_encoder(image))
-        return embedding
+        return self.rgb_head(self.rgb_encoder(image))  # type: ignore[no-any-return]
 
     def forward(self, ms_image: Tensor, rgb_image: Tensor) -> tuple[Tensor, Tensor]:
         """Embed an MS batch and a (pseudo-)RGB batch.
@@ -275,6 +267,8 @@ class MatcherTask(BaseTask):
         """Forget embeddings left over from an interrupted epoch."""
         self._eval_outputs = []
 
+    on_test_epoch_start = on_validation_epoch_start
+
     def validation_step(
         self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> None:
@@ -290,10 +284,6 @@ class MatcherTask(BaseTask):
     def on_validation_epoch_end(self) -> None:
         """Log ``val_retrieval_top1`` over the whole validation split."""
         self._eval_epoch_end('val')
-
-    def on_test_epoch_start(self) -> None:
-        """Forget embeddings left over from an interrupted epoch."""
-        self._eval_outputs = []
 
     def test_step(
         self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0

@@ -149,22 +149,16 @@ class TeacherTask(ClassificationTask):
         dm = getattr(self.trainer, 'datamodule', None)
         if not isinstance(dm, ACKDDataModule):
             return
-        hp, data = self.hparams, type(dm).__name__
-        bands = dm.ms_bands
-        mapped = hp.get('bands')
-        if mapped is not None and list(mapped) != list(bands):
+        hp, bands, mapped = self.hparams, list(dm.ms_bands), self.hparams.get('bands')
+        if mapped is not None and list(mapped) != bands:
             raise ValueError(
-                f'{data} gives the MS bands {list(bands)}, but TeacherTask maps its '
+                f'{type(dm).__name__} gives the MS bands {bands}, but TeacherTask maps its '
                 f'weights to bands={list(mapped)}: set --model.init_args.bands to '
                 "the datamodule's bands, in order"
             )
-        what = f'MS bands {list(bands)}'
-        check_fits(
-            data, len(bands), what, 'TeacherTask', 'in_channels', hp['in_channels']
-        )
+        check_fits(dm, 'bands', 'TeacherTask', 'in_channels', hp['in_channels'])
         option = 'num_labels' if hp['task'] == 'multilabel' else 'num_classes'
-        classes = dm.dataset_class.classes
-        check_fits(data, len(classes), 'classes', 'TeacherTask', option, hp[option])
+        check_fits(dm, 'classes', 'TeacherTask', option, hp[option])
 
     def configure_optimizers(self) -> Any:
         """AdamW with the chosen learning-rate schedule.
@@ -190,11 +184,7 @@ class TeacherTask(ClassificationTask):
         super().configure_metrics()
         if self.hparams['task'] != 'multiclass':
             return
+        k, bins = self.hparams['num_classes'], self.calibration_bins
         for metrics in (self.val_metrics, self.test_metrics):
-            metrics.add_metrics(
-                {
-                    'CalibrationError': SoftmaxCalibrationError(
-                        self.hparams['num_classes'], n_bins=self.calibration_bins
-                    )
-                }
-            )
+            error = SoftmaxCalibrationError(k, n_bins=bins)
+            metrics.add_metrics({'CalibrationError': error})

@@ -1,10 +1,93 @@
-"""Kornia augmentation pipelines, one per modality, run on the batch."""
+"""Batch augmentations for any band count, and the kornia pipeline of a modality."""
+
+from typing import Any
 
 import kornia.augmentation as K
+import torch
 from torch import Tensor
 
-from .band_dropout import BandDropout
-from .spectral_jitter import SpectralJitter
+
+class _PerBand(K.IntensityAugmentationBase2D):
+    """Multiply each band by ``params['gain']`` (B, C), add ``params['offset']``."""
+
+    def apply_transform(
+        self,
+        input: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None = None,
+    ) -> Tensor:
+        """Apply the per-band gain (and offset, if drawn) to (B, C, H, W) input."""
+        gain = params['gain'].to(input)[..., None, None]
+        if 'offset' not in params:
+            return input * gain
+        return input * gain + params['offset'].to(input)[..., None, None]
+
+
+class SpectralJitter(_PerBand):
+    """Multiply each band by a random gain and add a random offset.
+
+    Models small radiometric differences between acquisitions (calibration,
+    atmosphere) per band, for any number of bands. Apply it after
+    normalisation: the offset is in units of the band's standard deviation.
+    """
+
+    def __init__(
+        self,
+        gain: float = 0.05,
+        offset: float = 0.05,
+        p: float = 0.5,
+    ) -> None:
+        """Initialize a new SpectralJitter instance.
+
+        Args:
+            gain: Gains are drawn from U(1 - gain, 1 + gain) per sample and band.
+            offset: Offsets are drawn from U(-offset, offset) per sample and band.
+            p: Probability of applying the jitter to a sample.
+        """
+        super().__init__(p=p)
+        if gain < 0 or offset < 0:
+            raise ValueError('gain and offset must be >= 0')
+        self.gain = gain
+        self.offset = offset
+
+    def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, Tensor]:
+        """Draw gains and offsets of shape (B, C)."""
+        u = torch.rand(2, batch_shape[0], batch_shape[1])
+        return {
+            'gain': 1 + self.gain * (2 * u[0] - 1),
+            'offset': self.offset * (2 * u[1] - 1),
+        }
+
+
+class BandDropout(_PerBand):
+    """Zero out random bands of a sample, always keeping at least one.
+
+    Apply it after normalisation, where 0 is the band mean, so a dropped band
+    carries no information rather than an extreme value.
+    """
+
+    def __init__(self, drop_prob: float = 0.1, p: float = 0.5) -> None:
+        """Initialize a new BandDropout instance.
+
+        Args:
+            drop_prob: Probability that a band of a selected sample is dropped.
+            p: Probability of applying the dropout to a sample.
+        """
+        super().__init__(p=p)
+        if not 0 <= drop_prob < 1:
+            raise ValueError(f'drop_prob={drop_prob}; expected a value in [0, 1)')
+        self.drop_prob = drop_prob
+
+    def generate_parameters(self, batch_shape: tuple[int, ...]) -> dict[str, Tensor]:
+        """Draw a keep-mask (the gain, 0 or 1) of shape (B, C), one band kept per row."""
+        b, c = batch_shape[0], batch_shape[1]
+        keep = torch.rand(b, c) >= self.drop_prob
+        # Rows that lost every band keep one random band.
+        rescue = torch.randint(c, (b,))
+        empty = ~keep.any(dim=1)
+        keep[empty, rescue[empty]] = True
+        return {'gain': keep}
 
 
 def build_augmentation(

@@ -24,7 +24,6 @@ class PseudoRGB(nn.Module):
         sensor: Sensor,
         bands: Sequence[str] | None = None,
         percentile: float = 0.98,
-        target: Sensor = RGB,
     ) -> None:
         """Initialize a new PseudoRGB instance.
 
@@ -34,7 +33,6 @@ class PseudoRGB(nn.Module):
                 sensor's bands in file order).
             percentile: Quantile in (0, 1] of each image's RGB values mapped to
                 the top of the output range; 1.0 uses the maximum.
-            target: Sensor whose value range the output takes (8-bit RGB).
         """
         super().__init__()
         if not 0 < percentile <= 1:
@@ -54,7 +52,6 @@ class PseudoRGB(nn.Module):
         )
         self.scale = sensor.scale
         self.percentile = percentile
-        self.target_scale = target.scale
 
     def forward(self, image: Tensor) -> Tensor:
         """Compute pseudo-RGB images.
@@ -63,7 +60,7 @@ class PseudoRGB(nn.Module):
             image: MS batch in stored units, (B, C, H, W).
 
         Returns:
-            (B, 3, H, W) float in [0, target.scale], channels red, green, blue.
+            (B, 3, H, W) float in [0, 255] (8-bit RGB), channels red, green, blue.
         """
         rgb = image.index_select(1, self.rgb_index) / self.scale
         flat = rgb.flatten(1)
@@ -73,4 +70,4 @@ class PseudoRGB(nn.Module):
             top = flat.amax(dim=1)
         # Guard against black (all-zero) images: their top is 0.
         top = top.clamp_min(1e-6).view(-1, 1, 1, 1)
-        return (rgb / top).clamp(0, 1) * self.target_scale
+        return (rgb / top).clamp(0, 1) * RGB.scale
