@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from torchgeo_ackd.callbacks import ChannelsLast, CompileModels, DynamicMatching
-from torchgeo_ackd.datamodules import SyntheticACKDDataModule
+from torchgeo_ackd.datamodules import SyntheticACKDDataModule, SyntheticMSDataModule
 from torchgeo_ackd.models.teacher import TeacherConfig
 from torchgeo_ackd.sensors import SENTINEL2_10BAND
 from torchgeo_ackd.synthetic import generate_synthetic_benchmark, paper_counts
@@ -148,12 +148,14 @@ def main() -> None:
         f'{time.perf_counter() - start:.1f} s'
     )
 
-    def datamodule(in_memory_gb: float, **overrides: Any) -> SyntheticACKDDataModule:
+    def datamodule(
+        in_memory_gb: float, stage: type = SyntheticACKDDataModule, **overrides: Any
+    ) -> Any:
         kwargs: dict[str, Any] = {
             'batch_size': args.batch_size,
             'num_workers': args.num_workers,
         } | overrides
-        return SyntheticACKDDataModule(
+        return stage(
             root,
             bands=list(SENTINEL2_10BAND.bands),
             ms_per_class=ms_per_class,
@@ -284,7 +286,9 @@ def main() -> None:
     )
 
     # One matcher step (ResNet-34 encoders, batch 64, as the reference).
-    matcher_dm = datamodule(args.in_memory_gb, pseudo_rgb=True, batch_size=64)
+    matcher_dm = datamodule(
+        args.in_memory_gb, SyntheticMSDataModule, pseudo_rgb=True, batch_size=64
+    )
     matcher = MatcherTask('resnet34', 'resnet34', in_channels=10)
     matcher_timer = StepTimer(args.warmup)
     timed_fit(matcher, matcher_dm, [matcher_timer])
