@@ -51,14 +51,26 @@ class PairedDataModule(ACKDDataModule):
         self.pairing_file = pairing_file
         self._pairing: Pairing | None = None
 
+    def setup(self, stage: str) -> None:
+        """Check that every student class has its MS folder, then build the datasets.
+
+        Args:
+            stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
+
+        Raises:
+            ValueError: If a student class has no MS class folder (before the
+                preflight, so the message names the class).
+        """
+        if self.check_images or stage == 'fit':
+            self._check_teacher_folders()
+        super().setup(stage)
+
     def checked_modalities(self) -> tuple[str, ...]:
-        """Both modalities (first: every student class has its MS folder)."""
-        self._check_teacher_folders()
+        """Both modalities."""
         return ('ms', 'rgb')
 
     def training_set(self) -> Dataset[Sample]:
         """The student training set joined with the teacher gallery."""
-        self._check_teacher_folders()
         student, teacher = self.rgb_train, self.gallery
         teacher_classes = set(teacher.targets.tolist())
         for c in sorted(set(student.targets.tolist()) - teacher_classes):
