@@ -1,9 +1,7 @@
 """``python -m torchgeo_ackd.check ROOT``: check a benchmark's images, train nothing.
 
-Runs the pipeline's preflight alone (see
-:func:`~torchgeo_ackd.datasets.preflight.preflight`): every MS and RGB image
-is read once, and every problem is printed with its file. Exit status 0 when
-all images pass, 1 otherwise; nothing is written but the preflight cache.
+Runs :func:`~torchgeo_ackd.datasets.preflight.preflight` alone and prints every
+problem with its file. Exit status 0 when all images pass, 1 otherwise.
 """
 
 import argparse

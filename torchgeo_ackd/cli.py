@@ -1,13 +1,12 @@
 """``torchgeo-ackd``: TorchGeo's CLI with the registered plugins loaded.
 
-Importing a plugin's subpackages registers its DataModules and tasks as
-subclasses of TorchGeo's base classes, so their SHORT class names
-(``SyntheticACKDDataModule``, ``ACKDTask``) work in configs and on the command
-line, next to TorchGeo's own.
+Importing a plugin's subpackages registers its classes, so their short names
+(``SyntheticACKDDataModule``, ``ACKDTask``) work in configs and on the command line.
 """
 
 import importlib
 import importlib.util
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -60,16 +59,13 @@ def _missing_checkpoint(args: list[str]) -> str | None:
 def main(args: ArgsType = None) -> None:
     """Run TorchGeo's command-line interface with the plugins loaded.
 
-    ``--version`` names this plugin's version and TorchGeo's. A file that an
-    earlier stage writes and that is missing (teacher weights, a pairing, a
-    checkpoint) ends the command with a one-line message naming the stage to
-    run first, and exit status 2, instead of a traceback.
+    ``--version`` names this plugin's version and TorchGeo's. A missing output of
+    an earlier stage (teacher weights, a pairing, a checkpoint) ends the command
+    with a one-line message naming the stage to run, and exit status 2.
 
     Args:
         args: Command-line arguments (default: ``sys.argv[1:]``).
     """
-    import sys
-
     import torchgeo
 
     from . import __version__

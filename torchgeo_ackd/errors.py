@@ -13,8 +13,7 @@ STAGE_CONFIGS = {
 class MissingStageOutputError(FileNotFoundError):
     """A file an earlier stage writes is not there: that stage has not run.
 
-    ``torchgeo-ackd`` prints the message alone (no traceback) and exits
-    with status 2; plain ``torchgeo`` raises it as any other error.
+    ``torchgeo-ackd`` prints the message alone and exits with status 2.
 
     Attributes:
         path: The missing file.

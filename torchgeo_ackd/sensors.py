@@ -1,8 +1,6 @@
 """Sensor descriptions: band names, centre wavelengths and stored value scale.
 
-Everything in the plugin that needs a band (pseudo-RGB, reordering a teacher's
-input to the order pretrained weights expect, band subsets) looks it up by NAME
-through a :class:`Sensor`, never by position.
+The plugin looks every band up by NAME through a :class:`Sensor`, never by position.
 """
 
 from collections.abc import Sequence
@@ -133,8 +131,7 @@ SENTINEL2_EUROSAT = _sentinel2(
     'B01 B02 B03 B04 B05 B06 B07 B08 B09 B10 B11 B12 B8A'.split(),
 )
 
-#: Sentinel-2, 13 bands in the SSL4EO order expected by TorchGeo's pretrained
-#: ``SENTINEL2_ALL_*`` weights (B8A after B08).
+#: Sentinel-2, 13 bands in the SSL4EO order of TorchGeo's ``SENTINEL2_ALL_*`` weights.
 SENTINEL2_SSL4EO = _sentinel2(
     'Sentinel-2 (SSL4EO order)',
     'B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B10 B11 B12'.split(),
@@ -146,8 +143,7 @@ SENTINEL2_10BAND = _sentinel2(
     ['B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12'],
 )
 
-#: Tiangong-2 Wide-band Imaging Spectrometer, 14 visible/near-infrared bands
-#: (approximate published centre wavelengths).
+#: Tiangong-2 Wide-band Imaging Spectrometer, 14 VNIR bands (approximate wavelengths).
 TIANGONG2 = Sensor(
     name='Tiangong-2 WIS (VNIR)',
     bands=tuple(f'B{i:02d}' for i in range(1, 15)),

@@ -9,9 +9,8 @@ from torch import nn
 def convolutional_children(module: nn.Module) -> dict[str, nn.Module]:
     """The direct children of a task that are convolutional networks.
 
-    These are the networks a step spends its time in (the student, the frozen
-    teacher, the matcher's encoders, TorchGeo's ``model``); metrics, losses
-    and the small SKA planner are left alone.
+    The networks a step spends its time in (student, teacher, matcher encoders,
+    TorchGeo's ``model``), not metrics, losses or the small SKA planner.
 
     Args:
         module: The task.
@@ -29,14 +28,13 @@ def convolutional_children(module: nn.Module) -> dict[str, nn.Module]:
 class CompileModels(Callback):
     """Compile the task's convolutional networks with ``torch.compile``.
 
-    Each network is compiled in place (``nn.Module.compile``), so its
-    parameters, state-dict keys and checkpoints stay what they are; only its
-    forward runs through the compiler. Compiling happens on the first step
-    (and again for a new batch shape, e.g. the last smaller batch) and pays
-    only over a long run. Off by default: it has not been measured on a GPU
-    yet; measure on your device first (``benchmarks/bench_scale.py
-    --compile``). In a config, an entry of ``trainer.callbacks``:
-    ``{class_path: torchgeo_ackd.callbacks.CompileModels}``.
+    Each network is compiled in place (``nn.Module.compile``), so its parameters,
+    state-dict keys and checkpoints stay what they are; only its forward runs through
+    the compiler. Compiling happens on the first step (and again for a new batch shape,
+    e.g. the last smaller batch) and pays only over a long run. Off by default: it has
+    not been measured on a GPU yet; measure on your device first
+    (``benchmarks/bench_scale.py --compile``). In a config, an entry of
+    ``trainer.callbacks``: ``{class_path: torchgeo_ackd.callbacks.CompileModels}``.
     """
 
     def __init__(

@@ -27,13 +27,13 @@ class DynamicMatching(Callback):
     grow apart as ``e_t = e0 + sum_{i<=t} (delta_e + e_mu (i - 1))``, or are
     given as *epochs* (``[]``: never re-match, only record the initial one).
 
-    Works with a LightningModule that has a ``student`` (timm classifier on
-    normalised RGB) and a ``teacher`` (:class:`FrozenTeacher`), such as
+    Works with a LightningModule that has a ``student`` (timm classifier on normalised
+    RGB) and a ``teacher`` (:class:`FrozenTeacher`), such as
     :class:`~torchgeo_ackd.tasks.ACKDTask`, and a
-    :class:`~torchgeo_ackd.datamodules.PairedDataModule`. Forward passes run in the trainer's precision; under DDP every
-    rank uses rank 0's BatchNorm statistics and installs the same pairing.
-    Its state (which re-matchings are done) is saved in checkpoints, so a
-    resumed run re-matches exactly like an uninterrupted one.
+    :class:`~torchgeo_ackd.datamodules.PairedDataModule`. Forward passes run in the
+    trainer's precision; under DDP every rank uses rank 0's BatchNorm statistics and
+    installs the same pairing. Its state (which re-matchings are done) is saved in
+    checkpoints, so a resumed run re-matches exactly like an uninterrupted one.
     """
 
     def __init__(
@@ -150,8 +150,7 @@ class DynamicMatching(Callback):
             'dynm_distinct_teachers': float(pairing.distinct_teachers()),
             'dynm_max_load': float(pairing.max_load()),
         }
-        # What the students are taught before and after: a rule that picks
-        # soft, ambiguous or wrong teacher labels shows here.
+        # What the students are taught before and after (soft or wrong labels).
         logits = self._teacher_logits(trainer, pl_module)
         columns = [('before', previous), ('after', pairing)]
         for when, p in columns:
@@ -166,9 +165,7 @@ class DynamicMatching(Callback):
     def rematch(self, trainer: Trainer, pl_module: LightningModule) -> Pairing:
         """DynM: re-pair every student with its lowest-KL teacher of its class.
 
-        The teacher's soft label on each gallery image is compared with the
-        current student's on each of its training images:
-        ``KL(p_t || p_s)`` at *temperature*.
+        See :func:`~torchgeo_ackd.matching.rematch`, with the current student.
 
         Args:
             trainer: The trainer.

@@ -16,26 +16,15 @@ from ..matching.pairings import cross_modal_accuracy, gallery_embedding, ssm_pai
 class InitialPairing(Callback):
     """SSM: pair every RGB training image with its most similar MS image of its class.
 
-    When the matcher's training ends, the RGB training images are embedded
-    with M_G and the MS gallery with M_V (evaluation normalisation, eval mode,
-    rank 0's buffers under DDP), each RGB image is paired with the
-    cosine-nearest MS image of its class, and the pairing is written as
-    ``pairing.pt`` and ``pairing.csv`` (see :meth:`Pairing.save`): the student
-    stage's datamodule reads it as its ``pairing_file``. The cross-modal
-    retrieval of the RGB validation images
-    (:func:`~torchgeo_ackd.matching.cross_modal_accuracy`) and
-    the pairing's statistics are logged as ``cross_modal_top1``,
-    ``pairing_mean_cosine``, ``pairing_distinct_teachers`` and
-    ``pairing_max_load``.
-
-    It runs at the end of training rather than at the end of fit: by then
-    Lightning has moved the model back to the CPU, while here it is still on
-    the accelerator and the loggers are open. Works with a LightningModule
-    that has ``embed_ms`` and ``embed_rgb``
-    (:class:`~torchgeo_ackd.tasks.MatcherTask`) and an
-    :class:`~torchgeo_ackd.datamodules.MSDataModule`. The pairing is
-    computed by :func:`~torchgeo_ackd.matching.ssm_pairing` (call it to pair
-    another RGB training set with a loaded matcher).
+    At the end of training (not of fit: the model is still on the accelerator and
+    the loggers are open), :func:`~torchgeo_ackd.matching.ssm_pairing` pairs the
+    RGB training images (M_G) with the MS gallery (M_V), and the pairing is written
+    as ``pairing.pt`` and ``pairing.csv``, the student stage's ``pairing_file``.
+    Logs ``cross_modal_top1`` (RGB validation images,
+    :func:`~torchgeo_ackd.matching.cross_modal_accuracy`), ``pairing_mean_cosine``,
+    ``pairing_distinct_teachers`` and ``pairing_max_load``. Works with a task that
+    has ``embed_ms`` and ``embed_rgb`` (:class:`~torchgeo_ackd.tasks.MatcherTask`)
+    and an :class:`~torchgeo_ackd.datamodules.MSDataModule`.
     """
 
     def __init__(self, output_dir: str | None = None, chunk_size: int = 4096) -> None:
@@ -78,8 +67,7 @@ class InitialPairing(Callback):
                 'run the matcher stage again to write it.'
             )
             return
-        # One pass over the MS gallery for the pairing and the retrieval: the
-        # gallery may be the whole archive.
+        # One pass over the (possibly whole-archive) gallery for pairing and retrieval.
         device = pl_module.device
         gallery = gallery_embedding(
             pl_module, dm.gallery_dataloader(), dm.preprocess, device

@@ -24,26 +24,14 @@ from .statistics import PseudoRGBView, band_statistics, tensor_or_none
 
 
 class ACKDDataModule(NonGeoDataModule):
-    """What every stage's DataModule of one ACKD benchmark shares.
+    """What the DataModules of every stage of one ACKD benchmark share.
 
-    The stages use its two subclasses: :class:`MSDataModule` (MS batches: the
-    teacher and matcher stages) and :class:`PairedDataModule` (RGB student
-    batches joined with their paired MS teacher samples: the student stage).
-
-    Both have the MS training split :attr:`ms_train`, the teacher
-    :attr:`gallery` (the MS training split or every MS image) and the student
-    set :attr:`rgb_train` (each read on first use), their per-band
-    :meth:`statistics` (computed from a seeded sample of the training split
-    unless given), :meth:`preprocess` and the whole-set loaders used for
-    matching (:meth:`gallery_dataloader`, :meth:`student_dataloader`).
-
-    Normalisation and augmentation run on the batch after transfer to the
-    device, with one kornia pipeline per modality. Batches of splits decoded
-    in memory are fetched with one gather and reach the device in their
-    stored type (uint8 RGB, int16 MS), converted to float there.
-
-    Subclasses of the stage DataModules set :attr:`dataset_class`; nothing
-    else is needed.
+    The stages use :class:`MSDataModule` (MS batches: teacher and matcher) and
+    :class:`PairedDataModule` (RGB students with their paired MS teacher samples);
+    a benchmark's subclasses of these set :attr:`dataset_class`. Normalisation and
+    augmentation run on the device after transfer, one kornia pipeline per
+    modality; splits decoded in memory arrive in their stored type (uint8 RGB,
+    int16 MS) and become float there.
     """
 
     dataset_class: type[ACKDDataset]
@@ -80,27 +68,22 @@ class ACKDDataModule(NonGeoDataModule):
 
         Args:
             root: Root directory of the benchmark.
-            batch_size: Training batch size. Every training sample is used
-                every epoch; only a last batch of a single sample is skipped
-                (BatchNorm needs two), with a warning.
-            eval_batch_size: Batch size of val/test/predict and of the gallery
-                and student loaders used for matching (default: *batch_size*).
-            num_workers: Loader worker processes (default: while every
-                dataset is decoded in memory 0, or 2 with a GPU so that
-                fetching overlaps the device's step; else one per CPU core
-                but one, at most 8).
+            batch_size: Training batch size; only a last batch of a single sample
+                is skipped (BatchNorm needs two), with a warning.
+            eval_batch_size: Batch size of val/test/predict and of the matching
+                loaders (default: *batch_size*).
+            num_workers: Loader worker processes (default: 0 while every dataset
+                is decoded in memory, 2 with a GPU; else CPU cores - 1, at most 8).
             bands: MS bands to use, by name (default: the dataset's default).
             student_classes: RGB class folders present (default: all classes).
             split_file: Optional CSV ``path,split`` fixing every file's split.
             val_fraction: Fraction of each class for validation.
             test_fraction: Fraction of each class for testing.
             seed: Seed of the split, the statistics sample and the random pairing.
-            ms_augment: Augment MS training images (each stage's DataModule
-                sets its default).
+            ms_augment: Augment MS training images (each stage sets its default).
             rgb_augment: Augment RGB training images.
-            crop_scale: Area range of the random resized crop of training
-                images, ``0 < low <= high <= 1``; the crop is resized back to
-                the images' own size. ``(1.0, 1.0)``: no crop.
+            crop_scale: Area range of the random resized crop of training images,
+                ``0 < low <= high <= 1``; ``(1.0, 1.0)``: no crop.
             spectral_jitter: Amplitude of the MS spectral jitter (0: off).
             band_dropout: MS band dropout probability (0: off).
             ms_mean: Per-band MS mean in stored units (default: computed).
@@ -108,24 +91,19 @@ class ACKDDataModule(NonGeoDataModule):
             rgb_mean: Per-channel RGB mean (default: computed).
             rgb_std: Per-channel RGB standard deviation (default: computed).
             stats_samples: Training images read to compute missing statistics.
-            check_images: Before the first stage's datasets are built, read
-                every image the stage uses once and refuse the benchmark with
-                all problems listed (unreadable or truncated files, band
-                counts, mixed data types or sizes, NaN/inf); see
+            check_images: In ``setup``, read every image the stage uses and refuse
+                the benchmark listing all problems (unreadable or truncated files,
+                band counts, mixed types or sizes, NaN/inf); see
                 :func:`~torchgeo_ackd.datasets.preflight.preflight`.
-            gallery_split: The MS images students are matched with and taught
-                by (:attr:`gallery`): ``'train'``, the MS training split, or
-                ``'all'``, every MS image (the reference code; its teacher
-                never sees the MS validation images either way).
-            in_memory_gb: Memory (GiB, all splits together) for images decoded
-                once into memory (:meth:`ACKDDataset.decode`): every split that
-                still fits is decoded when first built, and its samples then
-                come from memory, bit-identical to the files; the others are
-                read from the files. 0: always read the files.
+            gallery_split: The MS images students are matched with and taught by
+                (:attr:`gallery`): ``'train'`` (the MS training split) or ``'all'``
+                (every MS image, as the reference code).
+            in_memory_gb: Memory (GiB, all splits) for images decoded once into
+                memory (:meth:`ACKDDataset.decode`), bit-identical to the files;
+                splits beyond it are read from the files (0: all are).
 
         Raises:
-            ValueError: If an argument is out of its range, or two arguments
-                do not go together.
+            ValueError: If an argument is out of its range.
         """
         if not in_memory_gb >= 0:
             raise ValueError(f'in_memory_gb must be >= 0, got {in_memory_gb!r}')
@@ -178,7 +156,6 @@ class ACKDDataModule(NonGeoDataModule):
         self._pipelines: dict[str, K.AugmentationSequential] = {}
         self._pseudo_rgb: PseudoRGB | None = None
 
-    # ------------------------------------------------------------------ datasets
     def ms_dataset(self, split: str) -> ACKDDataset:
         """The MS (teacher) dataset of one split, all classes (built once).
 
@@ -230,10 +207,7 @@ class ACKDDataModule(NonGeoDataModule):
 
     @property
     def gallery(self) -> ACKDDataset:
-        """The teacher gallery: the MS images students are paired with.
-
-        The MS training split, or every MS image with ``gallery_split='all'``.
-        """
+        """The teacher gallery: the MS images students are paired with."""
         return self.ms_dataset(self.gallery_split)
 
     @property
@@ -284,7 +258,6 @@ class ACKDDataModule(NonGeoDataModule):
         """
         return self.datasets.get(self.image_modality, split)
 
-    # -------------------------------------------------------------- statistics
     def statistics(self, modality: str) -> tuple[Tensor, Tensor]:
         """Per-band mean and std of a modality's training images (computed once).
 
@@ -297,8 +270,7 @@ class ACKDDataModule(NonGeoDataModule):
         """
         mean, std = self.stats[f'{modality}_mean'], self.stats[f'{modality}_std']
         if mean is None or std is None:
-            # Build only the split this modality reads: the MS-only stages
-            # (teacher, matcher) must work on a root without RGB images.
+            # Build only the split this modality reads (MS-only roots have no RGB).
             dataset: Any
             if modality == 'pseudo_rgb':
                 dataset = PseudoRGBView(self.ms_train, self.pseudo_rgb_transform)
@@ -323,9 +295,8 @@ class ACKDDataModule(NonGeoDataModule):
         Args:
             modality: ``'ms'``, ``'rgb'`` or ``'pseudo_rgb'``.
             train: The training pipeline (augmented where enabled).
-            size: (H, W) of the images it transforms: the random resized crop
-                returns images of this size (pseudo-RGB views have the MS
-                image size, whatever the RGB size).
+            size: (H, W) of its images, also returned by the random resized crop
+                (pseudo-RGB views have the MS image size).
 
         Returns:
             The kornia pipeline (built on first use).
@@ -342,7 +313,6 @@ class ACKDDataModule(NonGeoDataModule):
         """Whose statistics normalise the images of a modality (its own)."""
         return modality
 
-    # ------------------------------------------------------------ augmentation
     def image_modalities(self) -> dict[str, str]:
         """Which modality each image key of a batch holds."""
         return {
@@ -355,8 +325,7 @@ class ACKDDataModule(NonGeoDataModule):
     def preprocess(self, batch: Sample, train: bool = False) -> Sample:
         """Normalise (and, for training, augment) every image key of a batch.
 
-        Used by :meth:`on_after_batch_transfer` and by code that iterates the
-        loaders itself (matching).
+        Also called by code that iterates the loaders itself (matching).
 
         Args:
             batch: A batch on its target device.
@@ -387,7 +356,6 @@ class ACKDDataModule(NonGeoDataModule):
         training = self.trainer is not None and self.trainer.training
         return self.preprocess(batch, train=training)
 
-    # ----------------------------------------------------------------- loaders
     def _loader(
         self, dataset: Dataset[Sample], shuffle: bool, batch_size: int
     ) -> DataLoader[Sample]:
@@ -429,8 +397,7 @@ class ACKDDataModule(NonGeoDataModule):
     def student_dataloader(self) -> DataLoader[Sample]:
         """All RGB training samples, unshuffled, as ``image_rgb``.
 
-        The key names the modality, so :meth:`preprocess` normalises these
-        batches as RGB in every stage (the matcher's too).
+        The key makes :meth:`preprocess` normalise them as RGB in every stage.
 
         Returns:
             The loader; batches carry ``image_rgb``, ``label`` and ``index``.
@@ -439,7 +406,6 @@ class ACKDDataModule(NonGeoDataModule):
             RenamedDataset(self.rgb_train, 'image_rgb'), False, self.eval_batch_size
         )
 
-    # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
         """State saved in checkpoints: the statistics.
 

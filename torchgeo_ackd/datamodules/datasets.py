@@ -13,15 +13,13 @@ from ..datasets import ACKDDataset
 class DatasetStore:
     """Every dataset of one benchmark a DataModule reads, by (modality, split).
 
-    Each is built once, however often ``setup`` runs, and decoded into memory
-    (:meth:`ACKDDataset.decode`) when it still fits the budget.
+    Each is built once and decoded into memory when it still fits the budget.
 
     Attributes:
         built: The datasets built so far, by ``(modality, split)``.
         memory_budget: Bytes for decoded images, all datasets together.
         memory_used: Bytes of decoded images so far.
-        all_decoded: Whether every dataset built so far is decoded (then
-            loader workers have nothing to do).
+        all_decoded: Whether every dataset built so far is decoded.
     """
 
     def __init__(
@@ -81,9 +79,8 @@ class DatasetStore:
             requested: The DataModule's ``num_workers``.
 
         Returns:
-            While every dataset is decoded 0, or 2 with a GPU (a batch is one
-            gather; two workers still fetch the next batches while the device
-            computes); else one per CPU core but one, at most 8.
+            While every dataset is decoded 0, or 2 with a GPU (to fetch the next
+            batches while the device computes); else CPU cores - 1, at most 8.
         """
         if requested is not None:
             return requested
@@ -95,9 +92,7 @@ class DatasetStore:
     def share_for_workers(self) -> None:
         """Move decoded images to shared memory for workers that are not forked.
 
-        Workers started otherwise than by fork get the datasets pickled:
-        shared memory keeps one copy of the decoded images for all of them.
-        Forked workers share the parent's pages as they are.
+        Such workers get the datasets pickled: shared memory keeps one copy.
         """
         if multiprocessing.get_start_method() != 'fork':
             for dataset in self.built.values():

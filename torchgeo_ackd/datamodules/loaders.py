@@ -12,9 +12,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 class EpochSeededSampler(Sampler[int]):
     """Random permutation per epoch, drawn from ``seed + epoch``.
 
-    Lightning calls :meth:`set_epoch` before every training epoch, so the
-    order of epoch *e* is the same in an uninterrupted run and in a run
-    resumed from a checkpoint: resuming loses nothing and changes nothing.
+    Lightning calls :meth:`set_epoch` before every training epoch, so a resumed
+    run sees the same order as an uninterrupted one.
     """
 
     def __init__(self, num_samples: int, seed: int = 0) -> None:
@@ -51,10 +50,9 @@ def drops_last_batch(
 ) -> bool:
     """Whether an epoch's last training batch would hold a single sample.
 
-    A batch of one breaks BatchNorm in training, so that batch (a different
-    sample each epoch: the order is reshuffled) is dropped, with a warning;
-    every other last batch is kept, whatever its size. Under DDP each rank
-    loads ``ceil(num_samples / world_size)`` samples.
+    A batch of one breaks BatchNorm in training, so it is dropped, with a
+    warning; any other last batch is kept. Under DDP each rank loads
+    ``ceil(num_samples / world_size)`` samples.
 
     Args:
         num_samples: Training samples.
@@ -105,9 +103,8 @@ def seeded_loader(
         dataset,
         batch_size=batch_size,
         sampler=EpochSeededSampler(num_samples, seed) if shuffle else None,
-        # A private generator for worker seeds: creating an iterator then
-        # leaves the global RNG (augmentation) untouched, so resumed runs
-        # draw the same augmentations as uninterrupted ones.
+        # Worker seeds from a private generator leave the global RNG untouched,
+        # so resumed runs draw the same augmentations as uninterrupted ones.
         generator=torch.Generator().manual_seed(seed),
         num_workers=workers,
         collate_fn=collate_fn,

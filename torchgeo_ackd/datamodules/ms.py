@@ -13,11 +13,8 @@ from .ackd import ACKDDataModule
 class MSDataModule(ACKDDataModule):
     """MS batches (``image``, ``label``, ``index``): the teacher and matcher stages.
 
-    The teacher stage trains TorchGeo's ``ClassificationTask`` (or
-    :class:`~torchgeo_ackd.tasks.TeacherTask`) on it; the matcher stage sets
-    ``pseudo_rgb=True`` so every batch also holds ``image_pseudo_rgb``, the
-    pseudo-RGB view of its MS image. Validation and test batches are MS
-    images too. A root without RGB images is enough for both stages.
+    The matcher stage sets ``pseudo_rgb=True``, adding the pseudo-RGB view of
+    each MS image. A root without RGB images is enough for both stages.
     """
 
     image_modality: ClassVar[str] = 'ms'
@@ -35,13 +32,9 @@ class MSDataModule(ACKDDataModule):
         Args:
             root: Root directory of the benchmark.
             ms_augment: Augment MS training images.
-            pseudo_rgb: Add ``image_pseudo_rgb`` to every batch, normalised
-                with the real RGB images' statistics, so the matcher's two
-                encoders see one scale (the reference code trains its
-                pseudo-RGB encoder on unnormalised 0-255 views and embeds RGB
-                images normalised to [-1, 1], a scale gap not copied here).
-                Without RGB images and without ``rgb_mean``/``rgb_std``, the
-                views' own statistics are used.
+            pseudo_rgb: Add ``image_pseudo_rgb`` to every batch, normalised with the
+                real RGB images' statistics so the matcher's encoders see one scale
+                (without RGB images or ``rgb_mean``/``rgb_std``: the views' own).
             **kwargs: Arguments of :class:`ACKDDataModule`.
         """
         super().__init__(root, ms_augment=ms_augment, **kwargs)
@@ -62,7 +55,6 @@ class MSDataModule(ACKDDataModule):
         given = self.stats['rgb_mean'] is not None and self.stats['rgb_std'] is not None
         if given or self.has_rgb:
             return 'rgb'
-        # A matcher trained on an MS-only root: nothing to match.
         rank_zero_warn(
             f'{type(self).__name__}: {str(self.rgb_folder)!r} does not exist '
             'and rgb_mean/rgb_std are not given: the pseudo-RGB views are '

@@ -14,15 +14,11 @@ from .ms import MSDataModule
 class PairedDataModule(ACKDDataModule):
     """The student stage: each RGB training sample with its paired MS teacher sample.
 
-    Training batches hold ``image``, ``label`` and ``index`` of the RGB
-    student and ``image_ms`` and ``teacher_index`` of its teacher sample in
-    the :attr:`gallery`; validation and test batches are RGB. The datamodule
-    owns the current :class:`~torchgeo_ackd.datasets.Pairing`
-    (:attr:`pairing`), the one stored in checkpoints.
-
-    Subclasses set :attr:`dataset_class` and :attr:`ms_datamodule`, the
-    :class:`MSDataModule` of the same benchmark (the teacher and matcher
-    stages of the pipeline use it).
+    Training batches hold ``image``, ``label`` and ``index`` of the RGB student
+    and ``image_ms`` and ``teacher_index`` of its teacher in the :attr:`gallery`;
+    validation and test batches are RGB. The current :attr:`pairing` is stored
+    in checkpoints. Subclasses also set :attr:`ms_datamodule`, the benchmark's
+    :class:`MSDataModule` (teacher and matcher stages).
     """
 
     image_modality: ClassVar[str] = 'rgb'
@@ -40,9 +36,8 @@ class PairedDataModule(ACKDDataModule):
 
         Args:
             root: Root directory of the benchmark.
-            pairing_file: The initial pairing, ``pairing.pt`` or
-                ``pairing.csv`` written by the matcher stage (SSM); default: a
-                seeded random same-class pairing.
+            pairing_file: The initial pairing, ``pairing.pt`` or ``pairing.csv``
+                written by the matcher stage (default: seeded random same-class).
             ms_augment: Augment the teachers' MS images (off, as in the
                 reference: a task then computes each teacher output once).
             **kwargs: Arguments of :class:`ACKDDataModule`.
@@ -58,8 +53,7 @@ class PairedDataModule(ACKDDataModule):
             stage: ``'fit'``, ``'validate'``, ``'test'`` or ``'predict'``.
 
         Raises:
-            ValueError: If a student class has no MS class folder (before the
-                preflight, so the message names the class).
+            ValueError: If a student class has no MS class folder.
         """
         if self.check_images or stage == 'fit':
             self._check_teacher_folders()
@@ -88,14 +82,12 @@ class PairedDataModule(ACKDDataModule):
     def _check_teacher_folders(self) -> None:
         """Every student class needs an MS class folder: say which one is missing."""
         cls = self.dataset_class
-        ms_folder = self.root / cls.ms_dir
         for name in self.student_classes or cls.classes:
-            if (self.root / cls.rgb_dir / name).is_dir() and not (
-                ms_folder / name
-            ).is_dir():
+            ms_folder = self.root / cls.ms_dir / name
+            if (self.root / cls.rgb_dir / name).is_dir() and not ms_folder.is_dir():
                 raise ValueError(
                     f'RGB class {name!r} has no teacher samples: the MS class folder '
-                    f'{str(ms_folder / name)!r} is missing'
+                    f'{str(ms_folder)!r} is missing'
                 )
 
     @property
@@ -122,8 +114,7 @@ class PairedDataModule(ACKDDataModule):
     def teacher_images(self) -> bool:
         """Whether training batches carry ``image_ms`` (else ``teacher_index`` only).
 
-        A task that caches the teacher's outputs per gallery sample turns
-        this off, so no MS file is read during training.
+        A task caching the teacher's gallery outputs turns this off.
         """
         train = getattr(self, 'train_dataset', None)
         return not isinstance(train, PairedDataset) or train.load_teacher

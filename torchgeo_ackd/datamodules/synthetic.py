@@ -36,10 +36,9 @@ class SyntheticBenchmark:
             ms_size: MS image side length (pixels).
             rgb_size: RGB image side length (pixels).
             generator_seed: Seed of the generator.
-            mixed: Scenes mix their class with a second land cover (the
-                mechanism that knowledge distillation can pass on; see
-                :mod:`~torchgeo_ackd.synthetic.mixtures`); False: pure scenes,
-                the control under which no method should gain.
+            mixed: Scenes mix their class with a second land cover (what
+                distillation can pass on; see :mod:`~torchgeo_ackd.synthetic.mixtures`);
+                False: pure scenes, the control where no method should gain.
             **kwargs: Arguments of the stage's DataModule.
         """
         # The next class in the MRO: the stage's DataModule.
@@ -69,10 +68,8 @@ class SyntheticMSDataModule(SyntheticBenchmark, MSDataModule):
 class SyntheticACKDDataModule(SyntheticBenchmark, PairedDataModule):
     """The synthetic benchmark, student stage.
 
-    :meth:`prepare_data` writes the benchmark if it is absent. Generation is
-    seeded and reuses an existing benchmark written with the same parameters
-    (it never overwrites a different one), so every stage of the pipeline can
-    name the same root and the first one creates it.
+    :meth:`prepare_data` writes the benchmark if it is absent (never over a
+    different one), so every stage can name the same root.
     """
 
     dataset_class = SyntheticACKD

@@ -6,12 +6,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import rasterio
 import torch
-import torch.nn.functional as F
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import default_collate
 from torchgeo.datasets import NonGeoDataset
@@ -20,6 +17,7 @@ from torchgeo.datasets.utils import percentile_normalization
 from ..sensors import RGB, SENTINEL2_EUROSAT, Sensor
 from .batch import FetchedBatch, Sample
 from .decode import decode_files, storage
+from .images import read_image, resize_square
 from .splits import random_splits, read_multilabels, read_split_file
 
 
@@ -33,17 +31,12 @@ class ACKDDataset(NonGeoDataset):
         root/MS/labels.csv                        multi-label sidecar (optional)
         split file (optional)                     CSV ``path,split``
 
-    A subclass declares the class vocabulary, the sensors and the image sizes;
-    nothing else (see ``docs/add-a-sensor.md``). Labels always index the full
-    vocabulary :attr:`classes`, also when only a subset of class folders is
-    read, so the teacher and student share one label space.
-
-    Splits are stratified per class and deterministic: each class's files,
-    sorted by name, are permuted with a generator seeded by ``seed`` and the
-    class name, then cut into test, val and train parts.
-
-    Every problem with the files is an error naming the file or class: nothing
-    is skipped silently.
+    A subclass declares the class vocabulary, the sensors and the image sizes (see
+    ``docs/add-a-sensor.md``). Labels always index the full :attr:`classes`, also
+    when only some class folders are read, so teacher and student share one label
+    space. Splits are seeded and stratified per class
+    (:func:`~torchgeo_ackd.datasets.splits.random_splits`). Every problem with the
+    files is an error naming the file or class: nothing is skipped silently.
     """
 
     #: Class vocabulary, in label order.
@@ -259,13 +252,10 @@ class ACKDDataset(NonGeoDataset):
     def __getitems__(self, indices: Sequence[int]) -> FetchedBatch:
         """Load the samples of one batch at once (the DataLoader's batched fetch).
 
-        From a decoded split (:meth:`decode`) the batch is one gather from
-        memory, its images kept in their stored type (uint8 RGB, int16 MS;
-        float32 where the dataset resized them): the datamodule converts them
-        to float on the device (:meth:`ACKDDataModule.preprocess`), where they
-        equal :meth:`__getitem__`'s float images exactly. A loader then needs no
-        workers to keep up with a fast device, and moves a half (MS) or a
-        quarter (RGB) of the bytes to it. Without a decoded split, or with
+        From a decoded split (:meth:`decode`) the batch is one gather from memory,
+        its images in their stored type (uint8 RGB, int16 MS; float32 if resized),
+        which :meth:`ACKDDataModule.preprocess` converts on the device to exactly
+        :meth:`__getitem__`'s float images. Without a decoded split, or with
         ``transforms``, the samples are :meth:`__getitem__`'s, stacked.
 
         Args:
@@ -278,7 +268,6 @@ class ACKDDataset(NonGeoDataset):
             return FetchedBatch(default_collate([self[i] for i in indices]))
         index = torch.as_tensor(indices, dtype=torch.long)
         labels = self.targets if self.multilabels is None else self.multilabels
-        # Decoded images already have the dataset's size (decode resized them).
         return FetchedBatch(
             {'image': self.decoded[index], 'label': labels[index], 'index': index}
         )
@@ -286,12 +275,10 @@ class ACKDDataset(NonGeoDataset):
     def share_decoded(self) -> None:
         """Move the decoded split into shared memory (loader workers read it).
 
-        Workers then map the one copy instead of each getting its own when
-        the dataset is sent to them (a ``spawn`` start, e.g. on macOS).
+        Workers then map one copy instead of each getting its own (``spawn`` start).
 
         Raises:
-            RuntimeError: If the shared-memory file system (``/dev/shm``) has
-                no room for it; the message names its size and what to do.
+            RuntimeError: If ``/dev/shm`` is too small (the message says what to do).
         """
         if self.decoded is None or self.decoded.is_shared():
             return
@@ -310,41 +297,16 @@ class ACKDDataset(NonGeoDataset):
 
     def _resized(self, image: Tensor) -> Tensor:
         """An image at the dataset's size (bilinear, antialiased), if it has one."""
-        if self.size is None or image.shape[-2:] == (self.size, self.size):
-            return image
-        return F.interpolate(
-            image[None], size=(self.size, self.size), mode='bilinear', antialias=True
-        )[0]
+        return resize_square(image, self.size)
 
     def _read(self, path: Path) -> np.ndarray:  # type: ignore[type-arg]
         """Read the selected bands of one file in its stored data type (C, H, W)."""
         expected = self.sensor.num_bands
-        try:
-            if path.suffix.lower() in ('.tif', '.tiff'):
-                with rasterio.open(path) as src:
-                    count = src.count
-                    if count == expected:
-                        # rasterio band indexes are 1-based; read only what is used.
-                        array = src.read([i + 1 for i in self.band_indexes])
-            else:
-                with Image.open(path) as img:
-                    count = len(img.getbands())
-                    if img.mode != 'RGB' and count == expected:
-                        raise ValueError(f'mode {img.mode!r}, expected 8-bit RGB')
-                    if count == expected:
-                        array = np.asarray(img).transpose(2, 0, 1)
-        except (rasterio.errors.RasterioError, OSError, ValueError) as err:
-            raise ValueError(f'cannot read image {str(path)!r}: {err}') from err
-        if count != expected:
-            raise ValueError(
-                f'{str(path)!r} has {count} bands; {type(self).__name__} '
-                f'{self.modality.upper()} files must have {expected} bands '
-                f'({", ".join(self.sensor.bands)})'
-            )
-        # Integer rasters cannot hold NaN/inf: only float ones need the check.
-        if array.dtype.kind == 'f' and not np.isfinite(array).all():
-            raise ValueError(f'{str(path)!r} contains non-finite (NaN or inf) values')
-        return array
+        requirement = (
+            f'{type(self).__name__} {self.modality.upper()} files must have '
+            f'{expected} bands ({", ".join(self.sensor.bands)})'
+        )
+        return read_image(path, self.band_indexes, expected, requirement)
 
     def decoded_bytes(self) -> int | None:
         """Memory :meth:`decode` would take, from the first image (None: empty).
@@ -361,19 +323,15 @@ class ACKDDataset(NonGeoDataset):
         """Decode (and resize) every image of the split once into one tensor.
 
         Afterwards :meth:`__getitem__` reads no file: images come from
-        :attr:`decoded`, bit-identical to reading the files. Images the
-        dataset does not resize are stored in the smallest type that holds the
-        stored values exactly (uint8 RGB, int16 MS reflectance x 10000; int32
-        if a value does not fit int16); images it resizes (to
-        :attr:`rgb_size` / :attr:`ms_size`) are stored resized, as float32.
+        :attr:`decoded`, bit-identical to reading the files, each in the smallest
+        exact type (see :func:`~torchgeo_ackd.datasets.decode.storage`).
 
         Args:
             max_bytes: Memory the decoded split may take.
 
         Returns:
-            Whether the split is decoded (False: it would not fit, or its
-            images differ in size and the dataset does not resize them;
-            samples are then read from the files).
+            Whether the split is decoded (False: it would not fit, or its images
+            differ in size and are not resized; samples are then read from files).
         """
         if self.decoded is None:
             needed = self.decoded_bytes()

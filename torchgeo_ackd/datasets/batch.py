@@ -12,12 +12,10 @@ Sample = dict[str, Tensor]
 class FetchedBatch(Sequence[Sample]):
     """The samples of one batch fetched at once, and the batch they make.
 
-    A dataset's ``__getitems__`` returns it: a sequence of samples, as the
-    DataLoader expects (any collate function works on it), that holds
-    :attr:`collated`, the same samples as one batch, so that
-    :func:`collate_fetched` hands the batch on without copying every image a
-    second time. A sample is made only when asked for (views into
-    :attr:`collated`), so the usual path builds none.
+    A dataset's ``__getitems__`` returns it: a sequence of samples (any collate
+    function works on it) holding :attr:`collated`, the same samples as one batch,
+    which :func:`collate_fetched` hands on without copying the images again.
+    Samples are made only when asked for, as views into :attr:`collated`.
     """
 
     def __init__(self, collated: Sample) -> None:

@@ -70,12 +70,11 @@ class M2SGL(ACKDDataset):
 class SyntheticACKD(ACKDDataset):
     """A generated benchmark with a real asymmetric cross-modal problem.
 
-    MS side: 13-band Sentinel-2-like scenes (EuroSAT band order) from endmember
-    spectra; RGB side: unpaired scenes of another "region". Some classes are
-    nearly identical in RGB and separable only in near-infrared / short-wave
-    infrared. Generate it with ``python -m torchgeo_ackd.synthetic --root DIR``
-    or let :class:`~torchgeo_ackd.datamodules.SyntheticACKDDataModule` do it.
-    See ``docs/synthetic.md``.
+    MS side: 13-band Sentinel-2-like scenes (EuroSAT band order); RGB side: unpaired
+    scenes of another "region"; some classes are separable only in NIR / SWIR.
+    Generate it with ``python -m torchgeo_ackd.synthetic --root DIR`` or let
+    :class:`~torchgeo_ackd.datamodules.SyntheticACKDDataModule` do it (see
+    ``docs/synthetic.md``).
     """
 
     classes: ClassVar[tuple[str, ...]] = SYNTHETIC_CLASSES

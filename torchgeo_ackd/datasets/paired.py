@@ -43,8 +43,7 @@ class PairedDataset(Dataset[Sample]):
         self.teacher = teacher
         check_pairing(pairing, student.targets, teacher.targets, student.classes)
         self.pairing = pairing.clone().long().share_memory_()
-        #: Read the teacher image (set False when the task caches the teacher's
-        #: outputs per gallery sample; ``teacher_index`` is then all it needs).
+        #: Read the teacher image (False when the task caches the teacher outputs).
         self.load_teacher = True
 
     def set_pairing(self, pairing: Tensor) -> None:
@@ -82,8 +81,6 @@ class PairedDataset(Dataset[Sample]):
 
     def __getitems__(self, indices: Sequence[int]) -> FetchedBatch:
         """Return the student samples of one batch with their teacher samples.
-
-        Both datasets fetch the batch at once (:meth:`ACKDDataset.__getitems__`).
 
         Args:
             indices: Student indexes.
@@ -153,15 +150,11 @@ def plot_pairs(
 ) -> Figure:
     """Student RGB images next to the pseudo-RGB of their teachers.
 
-    The one figure of matched pairs: the ACKD task's TensorBoard figures and
-    the pipeline's ``matched_pairs.png`` both draw it.
-
     Args:
         student: The RGB training set.
         teacher: The MS gallery.
-        columns: ``(title, pairing)`` per teacher column, e.g. the pairing
-            after SSM and after the last re-matching; each is mapped onto the
-            datasets by file name.
+        columns: ``(title, pairing)`` per teacher column (e.g. after SSM and after
+            the last re-matching), each mapped onto the datasets by file name.
         num_pairs: Rows, spread evenly over the students.
 
     Returns:

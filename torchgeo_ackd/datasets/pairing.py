@@ -1,17 +1,10 @@
 """The pairing of student (RGB) samples with teacher (MS) gallery samples.
 
-A :class:`Pairing` is the one type every part of the package uses for "which
-teacher sample does each student sample learn from": the datamodule owns the
-current one, the matching engine produces new ones, checkpoints store it and
-the pipeline reads it back from its files. It carries its file lists (paths
-relative to the benchmark root), so it can always be checked against, and
-mapped onto, the datasets it is applied to.
-
-On disk a pairing is two files written atomically side by side:
-
-* ``pairing.pt``: :meth:`Pairing.state_dict` (tensors, strings and a format
-  version; loadable with ``torch.load(..., weights_only=True)``);
-* ``pairing.csv``: the same, one human-readable row per student.
+:class:`Pairing` is the package's one type for "which teacher sample does each
+student sample learn from". It carries its file lists (relative to the benchmark
+root), so it can always be checked against, and mapped onto, the datasets it is
+applied to. On disk it is ``pairing.pt`` (:meth:`Pairing.state_dict`, loadable
+with ``weights_only=True``) and ``pairing.csv`` (one readable row per student).
 """
 
 import dataclasses
@@ -61,12 +54,9 @@ class Pairing:
         student_labels: (N_s,) int64 class index of each student.
         classes: Class names indexed by class index.
         source: The file the pairing was read from (for messages), if any.
-        epoch: The training epoch a Dynamic Matching made it at (``None``:
-            an initial pairing).
-        data_fingerprint: Digest of the names and contents of the paired
-            files (:meth:`content_fingerprint`) when it was made, so that it is
-            refused for other pixels under the same names (``None``: unknown,
-            e.g. read from a CSV).
+        epoch: The epoch a Dynamic Matching made it at (``None``: initial pairing).
+        data_fingerprint: :meth:`content_fingerprint` when it was made, so that it
+            is refused for other pixels under the same names (``None``: unknown).
     """
 
     teacher_index: Tensor
@@ -110,7 +100,6 @@ class Pairing:
         """Number of student samples."""
         return len(self.student_files)
 
-    # ------------------------------------------------------------ construction
     @classmethod
     def for_datasets(
         cls,
@@ -154,8 +143,7 @@ class Pairing:
             root: The benchmark root the file names are relative to.
 
         Returns:
-            A hex digest over the student files and the teachers they are
-            paired with (content hashes cached as in the preflight).
+            A hex digest over the student files and their paired teachers.
         """
         root = Path(root)
         paired = {self.teacher_files[t] for t in self.teacher_index.unique().tolist()}
@@ -181,14 +169,12 @@ class Pairing:
         )
         return cls.for_datasets(index, student, teacher)
 
-    # ---------------------------------------------------------------- mapping
     def remap(self, student: ACKDDataset, teacher: ACKDDataset) -> 'Pairing':
         """Map the pairing onto two datasets by file name, and check it.
 
-        Pairs are matched by file (relative to the benchmark root), so a
-        different listing order is fine; the pairing must cover exactly the
-        student samples, every paired teacher must be in *teacher*, and every
-        pair must be within one class.
+        Pairs are matched by file name, so the listing order may differ; the
+        pairing must cover exactly the student samples, with every paired teacher
+        in *teacher* and every pair within one class.
 
         Args:
             student: The RGB training set.
@@ -198,8 +184,7 @@ class Pairing:
             The same pairs, indexed in the datasets' order.
 
         Raises:
-            ValueError: If the pairing was made for other data; the message
-                names the file it was read from.
+            ValueError: If the pairing was made for other data (naming its file).
         """
         student_files, teacher_files = relative_files(student), relative_files(teacher)
         fits = (
@@ -265,7 +250,6 @@ class Pairing:
             )
         return index, scores
 
-    # ------------------------------------------------------------ statistics
     def distinct_teachers(self) -> int:
         """Number of distinct teacher samples in use."""
         return int(torch.unique(self.teacher_index).numel())
@@ -279,7 +263,6 @@ class Pairing:
         """The largest number of students on one teacher (hubness)."""
         return int(self.loads().max()) if len(self) else 0
 
-    # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         """The pairing as tensors and strings (checkpoints and ``pairing.pt``).
 
@@ -332,15 +315,13 @@ class Pairing:
                 'indices'
             )
         n = len(students)
-        # Files of format 1 written before labels were stored lack them; they
-        # are only needed for the CSV and are restored by remap().
-        labels = state.get('student_labels', torch.zeros(n, dtype=torch.long))
         return cls(
             index,
             state.get('scores', torch.full((n,), math.nan)),
             students,
             tuple(state['teacher_files']),
-            labels,
+            # Older files lack labels: only the CSV needs them; remap() restores them.
+            state.get('student_labels', torch.zeros(n, dtype=torch.long)),
             tuple(state.get('classes', ())),
             source,
             state.get('epoch'),
@@ -350,8 +331,7 @@ class Pairing:
     def save(self, directory: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write ``pairing.pt`` and ``pairing.csv`` into *directory*, atomically.
 
-        Both files replace existing ones (they are derived artefacts); missing
-        folders are created.
+        Existing files are replaced; missing folders are created.
 
         Args:
             directory: Output folder.
@@ -423,8 +403,7 @@ class Pairing:
                 f'pairing file {str(file)!r}: unknown format {file.suffix!r}; '
                 "expected ['.pt', '.csv']"
             )
-        state = read_torch_file(file, 'pairing file')
-        pairing = cls.from_state_dict(state, str(file)).remap(student, teacher)
+        pairing = cls.read(file).remap(student, teacher)
         stored = pairing.data_fingerprint
         if stored is not None and stored != pairing.content_fingerprint(student.root):
             raise ValueError(

@@ -1,8 +1,7 @@
 """Human-readable pairing files: which teacher sample each student learns from.
 
-One row per student with the columns :data:`PAIRING_COLUMNS`. Rows are read
-back by FILE name, not by index, so a pairing survives a re-ordering of the
-dataset (e.g. a different file listing order or split).
+One row per student (:data:`PAIRING_COLUMNS`), read back by FILE name, not by
+index, so a pairing survives a re-ordering of the dataset.
 """
 
 import csv
@@ -60,14 +59,10 @@ def write_pairing_csv(
 ) -> None:
     """Write a pairing as a CSV file, atomically (:func:`~torchgeo_ackd.io.atomic_open`).
 
-    Readers never see a partial file; an existing file is replaced (it is a
-    derived artefact) and missing parent folders are created.
-
     Args:
         path: Destination CSV path.
         pairing: (Ns,) integer teacher index of each student.
-        scores: (Ns,) matching score of each pair (cosine similarity or KL in
-            nats).
+        scores: (Ns,) matching score of each pair (cosine similarity or KL in nats).
         student_files: Ns student file names, in dataset order.
         teacher_files: Nt teacher file names, in dataset order.
         student_labels: Ns class indices of the students.
@@ -121,9 +116,8 @@ def read_pairing_csv(
 ) -> Tensor:
     """Read a pairing CSV and map it onto the given file lists.
 
-    Rows are matched by the ``student_file`` and ``teacher_file`` columns;
-    the index columns are ignored, so the lists may be ordered differently
-    from when the file was written.
+    Rows are matched by their ``student_file`` and ``teacher_file``; the index
+    columns are ignored.
 
     Args:
         path: CSV written by :func:`write_pairing_csv`.
@@ -147,11 +141,8 @@ def read_pairing_csv(
     path = os.fspath(path)
     with open(path, newline='', encoding='utf-8') as f:
         reader = csv.DictReader(f)
-        missing = [
-            c
-            for c in ('student_file', 'teacher_file')
-            if c not in (reader.fieldnames or [])
-        ]
+        fields = reader.fieldnames or []
+        missing = [c for c in ('student_file', 'teacher_file') if c not in fields]
         if missing:
             raise ValueError(
                 f'{path}: missing column(s) {missing}; found {reader.fieldnames}'

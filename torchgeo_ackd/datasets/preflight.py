@@ -1,9 +1,4 @@
-"""Check every image of a benchmark before anything trains.
-
-:func:`preflight` lists a benchmark's files with its dataset class and runs
-the file-level checks of :func:`torchgeo_ackd.io.check_files` on each
-modality, reporting every problem together.
-"""
+"""Check every image of a benchmark before anything trains."""
 
 import os
 from collections.abc import Sequence
@@ -19,7 +14,7 @@ def preflight(
     modalities: Sequence[str] = ('ms', 'rgb'),
     student_classes: Sequence[str] | None = None,
 ) -> None:
-    """Check every image of a benchmark (see :mod:`torchgeo_ackd.io.files`).
+    """Run :func:`torchgeo_ackd.io.check_files` on each modality of a benchmark.
 
     Args:
         dataset_class: The benchmark's dataset.

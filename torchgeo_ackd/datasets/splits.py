@@ -54,8 +54,7 @@ def read_split_file(path: Path, files: Sequence[Path], root: Path) -> list[str]:
     """The split of every image from a ``path,split`` CSV that lists them all.
 
     Args:
-        path: The CSV; its paths are relative to *root*. It may list more
-            files than *files* (e.g. the other modality's).
+        path: The CSV, paths relative to *root*; it may also list other files.
         files: The images whose split is wanted.
         root: The benchmark root.
 
@@ -105,9 +104,8 @@ def read_multilabels(
 ) -> Tensor:
     """Read the multi-hot labels of MS images from their sidecar CSV.
 
-    The sidecar has columns ``path`` (relative to the MS folder, e.g.
-    ``forest/img_1.tif``) and ``labels`` (class names separated by ``;``). The
-    folder class of every file must be among its labels.
+    Columns: ``path`` (relative to *folder*) and ``labels`` (names separated by
+    ``;``). The folder class of every file must be among its labels.
 
     Args:
         path: The sidecar CSV.

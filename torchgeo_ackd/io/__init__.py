@@ -1,8 +1,4 @@
-"""File I/O: atomic writes, checked ``torch.load``, file checks and content hashes.
-
-Imports nothing of the package but the errors layer: datasets, models and
-the pipeline import it.
-"""
+"""File I/O: atomic writes, checked ``torch.load``, file checks and content hashes."""
 
 from .atomic import CRASH_ENV, atomic_open, crash_point
 from .files import (

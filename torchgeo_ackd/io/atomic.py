@@ -54,8 +54,7 @@ CRASH_ENV = 'TORCHGEO_ACKD_TEST_EXIT_AFTER'
 def crash_point(label: str) -> None:
     """Exit at once if the tests asked to be killed right after *label*.
 
-    Used after every atomic write and after named steps of the pipeline, so
-    that tests can check that a kill at that instant is recovered from.
+    Called after every atomic write and named pipeline step, to test recovery.
 
     Args:
         label: The path just written, or a step's name.

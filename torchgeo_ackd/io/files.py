@@ -1,22 +1,11 @@
 """File-level checks of a benchmark's images, their summaries and content hashes.
 
-A bad file found by a data loader surfaces after the stages before it have
-trained; a file on another scale than its neighbours (a 16-bit RGB TIFF among
-8-bit JPEGs, a reflectance-in-[0, 1] float GeoTIFF among uint16 ones) is not
-an error at all for the loader and silently moves the normalisation
-statistics. :func:`check_files` reports every problem of a modality's files
-together, each with its file and the rule it breaks:
-
-* the file can be read whole (a truncated GeoTIFF or JPEG is caught here);
-* it has the sensor's band count;
-* all files of a modality share one data type (the type most files have);
-* float files hold no NaN or inf;
-* all files of a modality share one size when the dataset does not resize.
-
-Summaries are cached by (path, size, mtime), in memory and in a JSON file per
-root under ``$TORCHGEO_ACKD_CACHE`` (default ``~/.cache/torchgeo_ackd``), so a
-later check of the same files, also by another process, re-reads only files
-that changed (:func:`cached_summaries`).
+:func:`check_files` reports every problem of a modality's files together, each
+with its file: unreadable (e.g. truncated) files, wrong band counts, NaN or inf in
+float files, and files whose data type (or, where the dataset does not resize,
+size) differs from the one most files have, e.g. a 16-bit TIFF among 8-bit JPEGs.
+Summaries are cached by (path, size, mtime) in memory and in a JSON file per root
+under ``$TORCHGEO_ACKD_CACHE`` (default ``~/.cache/torchgeo_ackd``).
 """
 
 import dataclasses
@@ -116,10 +105,9 @@ def _save_cache(root: Path, keys: set[str]) -> None:
 def cached_summaries(root: Path) -> Iterator[None]:
     """Use (and afterwards update) the summary cache file of *root*.
 
-    Inside the block, :func:`summarise_file` reads only the files under *root*
-    that changed since an earlier check, also by another process; the cache
-    file is rewritten when the block summarised a new file (not when it
-    raises).
+    Inside the block, :func:`summarise_file` re-reads only files under *root* that
+    changed since an earlier check (by any process); the cache file is rewritten
+    when the block summarised a new file and did not raise.
 
     Args:
         root: Benchmark root.
@@ -163,10 +151,6 @@ def _summarise(path: Path) -> FileSummary:
         finite=bool(finite.all()) if finite is not None else True,
         sha1=sha1,
     )
-
-
-def _range(summary: FileSummary) -> str:
-    return f'{summary.dtype} in [{summary.low:g}, {summary.high:g}]'
 
 
 def check_files(
@@ -213,7 +197,8 @@ def check_files(
         usual, count = dtypes.most_common(1)[0]
         problems += [
             f'all {name} files must share one data type ({usual}, as {count} of '
-            f'{len(readable)} are); {where(f)} is {_range(s)}'
+            f'{len(readable)} are); {where(f)} is {s.dtype} in '
+            f'[{s.low:g}, {s.high:g}]'
             for f, s in readable.items()
             if s.dtype != usual
         ]
@@ -251,8 +236,7 @@ def fingerprint(hashes: dict[str, str]) -> str:
         hashes: ``{relative path: content hash}`` (see :func:`file_hashes`).
 
     Returns:
-        A SHA-256 hex digest: equal exactly when the same names hold the same
-        bytes.
+        A SHA-256 hex digest, equal exactly when the same names hold the same bytes.
     """
     lines = ''.join(f'{name}\t{hashes[name]}\n' for name in sorted(hashes))
     return hashlib.sha256(lines.encode()).hexdigest()
@@ -267,8 +251,7 @@ def describe_changes(old: dict[str, str], new: dict[str, str], limit: int = 3) -
         limit: Files named per kind of change.
 
     Returns:
-        E.g. ``"3 added (MS/Forest/x.tif, ...), 1 changed (RGB/a.jpg)"``
-        (empty when equal).
+        E.g. ``"3 added (MS/Forest/x.tif, ...), 1 changed (RGB/a.jpg)"`` (or empty).
     """
     kinds = (
         ('added', sorted(set(new) - set(old))),

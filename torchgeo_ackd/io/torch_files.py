@@ -1,10 +1,7 @@
 """Read files written by ``torch.save`` with errors that name the file.
 
-``torch.load`` on an empty, truncated or foreign file fails deep inside torch
-(``EOFError``, ``PytorchStreamReader failed reading zip archive``) or, for a
-checkpoint given to LightningCLI, inside jsonargparse, without the file's
-name. These functions check first and say which file is wrong and what it
-should be.
+``torch.load`` on an empty, truncated or foreign file fails deep inside torch (or
+jsonargparse) without the file's name; these functions check first.
 """
 
 import os

@@ -6,24 +6,18 @@ from torch import Tensor, nn
 class DistillationLoss(nn.Module):
     """A knowledge-distillation loss L_kd with one calling convention for all.
 
-    Every registered loss is called the same way, so a training task can swap
-    them by name::
+    Every registered loss is called the same way, so tasks swap them by name::
 
         loss_fn.set_epoch(epoch)  # once per epoch, 0-based (Lightning's)
         loss = loss_fn(student_logits, teacher_logits, target,
                        student_embedding, teacher_embedding)
 
-    Subclasses implement :meth:`logits_loss`, or override :meth:`forward` when
-    they read the target or the embeddings. A loss has no weight of its own:
-    the task weighs every term (``kd.weight``), and teacher logits arrive already
-    converted to a single-label distribution (a multi-label teacher's are
-    converted once, by the teacher).
+    Subclasses implement :meth:`logits_loss`, or override :meth:`forward` to read
+    the target or the embeddings. The task weighs the loss (``kd.weight``).
 
     Attributes:
-        uses_embeddings: whether the loss needs the pooled embeddings (RKD);
-            the others ignore them, so callers may pass None.
-        needs_teacher: whether the loss reads the teacher at all (False only
-            for ``none``, so the task can skip the teacher).
+        uses_embeddings: whether the loss needs the pooled embeddings (RKD).
+        needs_teacher: whether the loss reads the teacher (False only for ``none``).
         epoch: the last epoch given to :meth:`set_epoch` (0 before any call).
     """
 

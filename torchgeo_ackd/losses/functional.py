@@ -1,10 +1,7 @@
 """Pure tensor functions for knowledge distillation and CORAL alignment.
 
-Every function here is stateless: schedules (DKD warm-up, the CTKD lambda) and
-learnable parameters (the CTKD temperature) live in the modules that wrap them.
-Logits are (B, K) tensors of unnormalised class scores; embeddings are (B, D)
-pooled features. The teacher is assumed frozen: nothing here detaches it, so the
-caller computes the teacher under ``torch.no_grad()`` (or detaches its outputs).
+Stateless: schedules and parameters live in :mod:`.modules`. Logits are (B, K),
+embeddings (B, D); nothing here detaches the teacher (run it under no_grad).
 """
 
 import math
@@ -17,12 +14,10 @@ from torch import Tensor
 #: Added to the standard deviation in LSKD's z-score, as in the authors' code.
 LSKD_STD_EPSILON = 1e-7
 
-#: Subtracted from the target logit (after dividing by T) in DKD's non-target
-#: term, as in mdistiller, so that the target class gets zero probability.
+#: Subtracted from the scaled target logit in DKD's NCKD (as mdistiller): p = 0.
 DKD_TARGET_MASK_OFFSET = 1000.0
 
-#: Floor of the squared pairwise distance in RKD before the square root, as in
-#: the authors' ``pdist`` (so off-diagonal distances are never exactly zero).
+#: Floor of RKD's squared pairwise distances before the root, as the authors' code.
 RKD_SQUARED_DISTANCE_FLOOR = 1e-12
 
 
@@ -62,12 +57,7 @@ def _check_temperature(temperature: float | Tensor) -> None:
 
 
 def _kl_from_log_probs(teacher_log_probs: Tensor, student_log_probs: Tensor) -> Tensor:
-    """Sum over all entries of p_t * (log p_t - log p_s), a scalar in nats.
-
-    Working from the teacher's (finite) log-probabilities instead of its
-    probabilities keeps the result and its gradient finite when a teacher
-    probability underflows to zero (a near one-hot teacher).
-    """
+    """Sum of p_t * (log p_t - log p_s) over all entries (nats), finite at p_t = 0."""
     return F.kl_div(
         student_log_probs, teacher_log_probs, reduction='sum', log_target=True
     )
@@ -82,15 +72,12 @@ def kd_loss(
     """Hinton knowledge distillation (Hinton et al., 2015).
 
     KL(softmax(z_t / T) || softmax(z_s / T)), summed over classes, averaged over
-    the batch, times T^2 (the factor that keeps gradient magnitudes independent
-    of T). The ACKD authors' "Vanilla KD" runs used T = 3 without the T^2
-    factor: ``scale_by_temperature_squared=False`` expresses that.
+    the batch, times T^2 (the ACKD authors' "Vanilla KD": T = 3 without T^2).
 
     Args:
         student_logits: student logits z_s, shape (B, K).
         teacher_logits: teacher logits z_t, shape (B, K).
-        temperature: softmax temperature T > 0; a 0-dim tensor is accepted (and
-            differentiated through), as CTKD needs.
+        temperature: softmax temperature T > 0, or a differentiable 0-dim tensor.
         scale_by_temperature_squared: whether to multiply by T^2.
 
     Returns:
@@ -115,10 +102,8 @@ def _binary_target_log_probs(
 ) -> Tensor:
     """Log-probabilities [log p_target, log(1 - p_target)], (B, 2), of scaled logits.
 
-    Computed with log-sum-exp, so a probability near 0 or 1 stays finite in log
-    space (mdistiller takes ``log`` of summed probabilities, which can be -inf).
-    ``scaled_logits`` are (B, K) logits over T; ``target_mask`` is the boolean
-    one-hot (B, K) of the (B,) ``target``.
+    Log-sum-exp keeps probabilities near 0 or 1 finite (mdistiller's ``log`` does
+    not). ``target_mask`` is the boolean (B, K) one-hot of the (B,) ``target``.
     """
     log_normaliser = torch.logsumexp(scaled_logits, dim=1)
     target_logit = scaled_logits.gather(1, target.unsqueeze(1)).squeeze(1)
@@ -138,8 +123,7 @@ def _check_target(target: Tensor, batch_size: int, num_classes: int) -> None:
         )
     if target.dtype.is_floating_point or target.dtype.is_complex:
         raise TypeError(f'target must hold integer class indices, got {target.dtype}')
-    # Reading values off an accelerator would stall the step (a host-device
-    # synchronisation); there an out-of-range index fails in one_hot instead.
+    # Off the CPU, reading values would synchronise: one_hot catches bad indices.
     if target.device.type != 'cpu':
         return
     if int(target.min()) < 0 or int(target.max()) >= num_classes:
@@ -159,18 +143,11 @@ def dkd_loss(
 ) -> Tensor:
     """Decoupled knowledge distillation (Zhao et al., CVPR 2022), as in mdistiller.
 
-    With p = softmax(z / T):
-
-    * TCKD (target-class KD): KL between the binary distributions
-      [p_target, 1 - p_target] of teacher and student;
-    * NCKD (non-target-class KD): KL between the distributions over the
-      non-target classes, softmax(z / T - 1000 * onehot(target)) (the target
-      logit is pushed down by 1000 so it gets zero probability, as mdistiller
-      does).
-
-    Each is summed over its classes, averaged over the batch and multiplied by
-    T^2; the loss is alpha * TCKD + beta * NCKD. The warm-up of the original
-    training recipe belongs to :class:`~torchgeo_ackd.losses.DKDLoss`.
+    With p = softmax(z / T), TCKD is the KL between the binary distributions
+    [p_target, 1 - p_target] of teacher and student, NCKD the KL between
+    softmax(z / T - 1000 * onehot(target)) over the non-target classes. Each is
+    summed over classes, averaged over the batch and multiplied by T^2; the loss is
+    alpha * TCKD + beta * NCKD (the warm-up is :class:`~.modules.DKDLoss`'s).
 
     Args:
         student_logits: student logits, shape (B, K), K >= 2.
@@ -217,9 +194,7 @@ def dkd_loss(
 def _pairwise_distances(embeddings: Tensor) -> Tensor:
     """(B, B) Euclidean distances between all rows of (B, D), as RKD's ``pdist``.
 
-    The squared distance is floored at 1e-12 before the square root (so every
-    off-diagonal entry is positive and the gradient is finite), and the
-    diagonal is set to zero.
+    Squared distances are floored at 1e-12 before the root; the diagonal is zero.
     """
     squared_norms = embeddings.pow(2).sum(dim=1)
     squared = squared_norms.unsqueeze(0) + squared_norms.unsqueeze(1)
@@ -234,9 +209,7 @@ def _pairwise_distances(embeddings: Tensor) -> Tensor:
 def _normalised_distances(embeddings: Tensor) -> Tensor:
     """(B, B) pairwise distances of (B, D), B >= 2, over their mean positive entry.
 
-    Because of the floor in :func:`_pairwise_distances`, the positive entries
-    are exactly the B (B - 1) off-diagonal ones, so the mean is taken over them
-    without boolean indexing (which would synchronise a GPU).
+    The positive entries are the B (B - 1) off-diagonal ones (no boolean indexing).
     """
     distances = _pairwise_distances(embeddings)
     batch_size = len(embeddings)
@@ -247,9 +220,7 @@ def _normalised_distances(embeddings: Tensor) -> Tensor:
 def _triplet_angles(embeddings: Tensor) -> Tensor:
     """Cosines of the angles at every anchor of (B, D), flattened to (B^3,).
 
-    Entry (i, j, k) is cos of the angle between e_j - e_i and e_k - e_i (a zero
-    difference vector stays zero after normalisation), as in the RKD authors'
-    code.
+    Entry (i, j, k) is the cosine between e_j - e_i and e_k - e_i, as in RKD's code.
     """
     differences = embeddings.unsqueeze(0) - embeddings.unsqueeze(1)
     directions = F.normalize(differences, p=2, dim=2)
@@ -264,12 +235,9 @@ def rkd_loss(
 ) -> Tensor:
     """Relational knowledge distillation (Park et al., CVPR 2019).
 
-    Distance term: smooth-L1 (beta 1, mean over the B x B entries) between the
-    student's and the teacher's pairwise distance matrices, each divided by its
-    mean positive entry. Angle term: smooth-L1 (mean over B^3 entries) between
-    the cosines of the angles formed by every triplet of embeddings. Both terms
-    are invariant to scaling either embedding set, and the embedding widths may
-    differ (only relations are compared).
+    Distance term: smooth-L1 between the pairwise distance matrices, each divided
+    by its mean positive entry. Angle term: smooth-L1 between the cosines of the
+    angles of every triplet. The widths D_s and D_t may differ.
 
     Args:
         student_feats: student embeddings, shape (B, D_s).
@@ -281,8 +249,7 @@ def rkd_loss(
         ``distance_weight * distance + angle_weight * angle``, a scalar.
 
     Raises:
-        ValueError: on bad shapes, on B < 2 with a distance term or B < 3 with an
-            angle term (an angle needs three distinct samples).
+        ValueError: on bad shapes, or B < 2 (distance term) or B < 3 (angle term).
     """
     _check_matrix('student_feats', student_feats, '(B, D)')
     _check_matrix('teacher_feats', teacher_feats, '(B, D)')
@@ -319,10 +286,8 @@ def rkd_loss(
 def standardize_logits(logits: Tensor) -> Tensor:
     """Z-score each logit vector as LSKD does: (z - mean) / (std + 1e-7).
 
-    The standard deviation is the unbiased one (divides by K - 1), as in the
-    authors' ``normalize``. A constant vector maps to zeros; its square root is
-    taken on a guarded value so the gradient is finite there too (plain
-    ``Tensor.std`` back-propagates NaN at zero spread).
+    The std is the unbiased one (K - 1), as in the authors' code. A constant vector
+    maps to zeros, with a finite gradient (``Tensor.std`` would give NaN).
 
     Args:
         logits: shape (B, K), K >= 2.
@@ -342,8 +307,7 @@ def lskd_loss(
 ) -> Tensor:
     """Logit-standardised KD (Sun et al., CVPR 2024, "Logit Standardization in KD").
 
-    Each sample's logits are z-scored (:func:`standardize_logits`), then Hinton
-    KD is applied: KL(teacher || student) at temperature T, batch mean, times T^2.
+    Hinton KD with T^2 (:func:`kd_loss`) on logits z-scored per sample.
 
     Args:
         student_logits: student logits, shape (B, K), K >= 2.
@@ -373,9 +337,6 @@ def lskd_loss(
 def logits_mse_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
     """Mean squared error between logits (Ba & Caruana, NeurIPS 2014).
 
-    The reference's "Logits" method is ``0.01 * logits_mse_loss``; the factor is
-    the ``weight`` of :class:`~torchgeo_ackd.losses.LogitsMSELoss`.
-
     Args:
         student_logits: student logits, shape (B, K).
         teacher_logits: teacher logits, shape (B, K).
@@ -390,13 +351,9 @@ def logits_mse_loss(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
 def multilabel_teacher_logits(logits: Tensor) -> Tensor:
     """Turn a multi-label teacher's logits into single-label logits.
 
-    A multi-label teacher (M2S-GL's MS side) scores each class independently:
-    its probabilities are sigmoid(z), which need not sum to one. This returns
-    log sigmoid(z), whose softmax is sigmoid(z) / sum_k sigmoid(z_k): the
-    per-class probabilities renormalised into one distribution over the
-    student's classes. Any logit-based KD loss can then use the result as
-    ordinary teacher logits; at temperature T it sees
-    softmax(log sigmoid(z) / T) proportional to sigmoid(z)^(1 / T).
+    Returns log sigmoid(z), whose softmax is sigmoid(z) / sum_k sigmoid(z_k): the
+    per-class probabilities renormalised into one distribution. At temperature T a
+    KD loss sees softmax(log sigmoid(z) / T) proportional to sigmoid(z)^(1 / T).
 
     Args:
         logits: multi-label teacher logits, shape (B, K).
@@ -408,10 +365,7 @@ def multilabel_teacher_logits(logits: Tensor) -> Tensor:
 
 
 def _coral_covariance_form(x_centred: Tensor, y_centred: Tensor) -> Tensor:
-    """||C_x - C_y||_F^2 / (4 d^3) from the d x d covariance matrices.
-
-    O(B d^2) time, O(d^2) memory; used when d <= B.
-    """
+    """||C_x - C_y||_F^2 / (4 d^3) from the d x d covariances (used when d <= B)."""
     dim = x_centred.shape[1]
     difference = x_centred.t() @ x_centred - y_centred.t() @ y_centred
     return difference.pow(2).mean() / (4 * dim)
@@ -420,8 +374,7 @@ def _coral_covariance_form(x_centred: Tensor, y_centred: Tensor) -> Tensor:
 def _coral_gram_form(x_centred: Tensor, y_centred: Tensor) -> Tensor:
     """||C_x - C_y||_F^2 / (4 d^3) from the B x B Gram matrices.
 
-    ||X^T X - Y^T Y||_F^2 = ||X X^T||_F^2 - 2 ||X Y^T||_F^2 + ||Y Y^T||_F^2
-    (expand the trace), so O(B^2 d) time and O(B^2) memory; used when d > B.
+    ||X^T X - Y^T Y||_F^2 = ||X X^T||_F^2 - 2 ||X Y^T||_F^2 + ||Y Y^T||_F^2.
     """
     dim = x_centred.shape[1]
     squared_norm = (
@@ -435,18 +388,10 @@ def _coral_gram_form(x_centred: Tensor, y_centred: Tensor) -> Tensor:
 def coral(x: Tensor, y: Tensor) -> Tensor:
     """CORAL distance between two feature sets, as in the ACKD reference.
 
-    C_x = (x - mean_b x)^T (x - mean_b x) is the unnormalised covariance over
-    the batch (not divided by B - 1), likewise C_y; the loss is the mean of the
-    squared entries of C_x - C_y divided by 4 d, i.e. ||C_x - C_y||_F^2 / (4 d^3).
-    Symmetric, zero for identical inputs, and zero for B = 1.
-
-    When d > B (e.g. flattened patch features, d = N * C) the same quantity is
-    computed from B x B Gram matrices instead of d x d covariances: O(B^2 d)
-    instead of O(B d^2) time and far less memory. The price is precision of the
-    value when C_x and C_y nearly agree (three large terms cancel): in float32,
-    about 1 % relative error once the covariances agree to ~1e-3, while the
-    gradient stays within ~1e-4 (the covariance form: ~4e-5). Half-precision
-    inputs are computed in float32 (autocast off) and give a float32 result.
+    With C_x = (x - mean_b x)^T (x - mean_b x), the covariance not divided by
+    B - 1, likewise C_y, the loss is ||C_x - C_y||_F^2 / (4 d^3); zero for B = 1.
+    When d > B it is computed from B x B Gram matrices (less precise when C_x and
+    C_y nearly agree). Half-precision inputs give a float32 result (autocast off).
 
     Args:
         x: features, shape (B, d).
@@ -466,8 +411,7 @@ def coral(x: Tensor, y: Tensor) -> Tensor:
             f'{tuple(y.shape)}'
         )
     batch_size, dim = x.shape
-    # A difference of two covariance matrices keeps few bits in half precision,
-    # so compute in float32 at least and outside autocast.
+    # A difference of covariances keeps few bits in half precision.
     with torch.autocast(device_type=x.device.type, enabled=False):
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
@@ -498,9 +442,7 @@ class _GradientReversal(torch.autograd.Function):
 def gradient_reversal(x: Tensor, lambda_: float) -> Tensor:
     """Gradient reversal layer (Ganin & Lempitsky, 2015), as used by CTKD.
 
-    Forward it is the identity; backward it multiplies the gradient by
-    ``lambda_`` (CTKD's lambda is <= 0, so the gradient is reversed and the
-    temperature ascends the distillation loss: the curriculum's adversary).
+    Identity forward; backward it multiplies the gradient by ``lambda_`` (CTKD: <= 0).
 
     Args:
         x: any tensor.
@@ -518,8 +460,7 @@ def cosine_decay(
 ) -> float:
     """Cosine schedule from ``max_value`` at step 0 to ``min_value`` at ``num_steps``.
 
-    value = min + (max - min) * (1 + cos(pi * s / num_steps)) / 2 with s clamped
-    to [0, num_steps], as CTKD's ``CosineDecay.get_value``.
+    min + (max - min) * (1 + cos(pi * s / num_steps)) / 2, s clamped to [0, num_steps].
 
     Args:
         step: current step (CTKD: the 1-based epoch).

@@ -21,23 +21,12 @@ from .registry import register_kd_loss
 class CTKDLoss(DistillationLoss):
     """Curriculum temperature KD (Li et al., AAAI 2023) with a global temperature.
 
-    A learnable scalar theta sets the temperature
-    ``tau = temperature_start + temperature_range * sigmoid(GRL(theta))``, and
-    the loss is Hinton KD at tau (with tau^2, as the CTKD authors' code). The
-    gradient reversal layer GRL multiplies theta's gradient by lambda, which
-    follows a cosine from ``lambda_max`` (0) to ``lambda_min`` (-1) over
-    ``cosine_epochs``: the temperature is an adversary that increasingly
-    *raises* the distillation loss, an easy-to-hard curriculum.
-
-    Epochs: CTKD's loop counts from 1 and evaluates the schedule at that count,
-    so by default (``first_epoch=1``), after ``set_epoch(epoch)`` (0-based),
-    lambda is the cosine at epoch + 1: with 10 cosine epochs, -0.0245 in the
-    first epoch and -1 from epoch index 9 on. The ACKD reference code evaluates
-    it at the 0-based epoch (``first_epoch=0``: lambda 0 in the first epoch). Defaults are the CTKD paper's (tau in [1, 21], theta initialised to 1,
-    10 cosine epochs); the ACKD authors used 5 cosine epochs and no tau^2.
-
-    The module owns the parameter ``theta``: include this module's parameters
-    in the optimiser.
+    The loss is Hinton KD at ``tau = temperature_start + temperature_range *
+    sigmoid(GRL(theta))`` for a learnable scalar theta. The gradient reversal layer
+    multiplies theta's gradient by lambda, a cosine from ``lambda_max`` to
+    ``lambda_min`` over ``cosine_epochs`` evaluated at ``epoch + first_epoch``.
+    Defaults are the CTKD paper's; the ACKD authors used ``first_epoch=0``, 5
+    cosine epochs and no tau^2. Include this module's parameters in the optimiser.
     """
 
     def __init__(
@@ -57,13 +46,11 @@ class CTKDLoss(DistillationLoss):
             temperature_start: lowest temperature (tau at sigmoid = 0), > 0.
             temperature_range: width of the temperature interval, >= 0.
             initial_theta: initial value of the learnable theta.
-            cosine_epochs: epochs over which lambda goes from ``lambda_max`` to
-                ``lambda_min``, > 0.
+            cosine_epochs: epochs of lambda's cosine, > 0.
             lambda_max: lambda at the start of training.
             lambda_min: lambda at the end of the cosine.
             scale_by_temperature_squared: whether to multiply KD by tau^2.
-            first_epoch: the count the schedule gives the first epoch: 1 as
-                CTKD's authors' loop, 0 as the ACKD reference code.
+            first_epoch: the count of the first epoch: 1 as CTKD's code, 0 as ACKD's.
 
         Raises:
             ValueError: on a non-positive start temperature or cosine length, or
@@ -125,15 +112,9 @@ class CTKDLoss(DistillationLoss):
 class DKDLoss(DistillationLoss):
     """Decoupled KD (Zhao et al., CVPR 2022) with mdistiller's linear warm-up.
 
-    The loss is ``warmup * (alpha * TCKD + beta * NCKD)`` where
-    ``warmup = min(e / warmup_epochs, 1)`` and e counts epochs from
-    ``first_epoch``. By default (``first_epoch=1``) e is the 1-based epoch, as
-    in mdistiller (whose training loop counts epochs from 1): after
-    ``set_epoch(epoch)`` (0-based, Lightning's) the factor is
-    ``min((epoch + 1) / warmup_epochs, 1)``, 1/20 in the first epoch. The ACKD
-    reference passes its 0-based epoch (``first_epoch=0``: factor 0 in the
-    first epoch, ``epoch / 20`` after; the paper configs). Defaults are the
-    DKD authors': alpha 1, beta 8, T 4, 20 warm-up epochs.
+    The loss is ``min((epoch + first_epoch) / warmup_epochs, 1) * (alpha * TCKD +
+    beta * NCKD)``: mdistiller counts epochs from 1, the ACKD reference (the paper
+    configs) from 0. Defaults are the DKD authors'.
     """
 
     def __init__(
@@ -151,8 +132,7 @@ class DKDLoss(DistillationLoss):
             beta: weight of the non-target-class term (NCKD).
             temperature: softmax temperature T > 0.
             warmup_epochs: length of the linear warm-up; 0 disables it.
-            first_epoch: the count the warm-up gives the first epoch: 1 as
-                mdistiller, 0 as the ACKD reference.
+            first_epoch: the count of the first epoch: 1 as mdistiller, 0 as ACKD.
 
         Raises:
             ValueError: if ``temperature`` is not positive, ``warmup_epochs``
@@ -173,7 +153,7 @@ class DKDLoss(DistillationLoss):
 
     @property
     def warmup_factor(self) -> float:
-        """Warm-up factor of the current epoch, min((epoch + first_epoch) / warmup, 1)."""
+        """Warm-up factor of the current epoch."""
         return linear_warmup(self.epoch + self.first_epoch, self.warmup_epochs)
 
     def forward(
@@ -200,8 +180,7 @@ class DKDLoss(DistillationLoss):
 class KDLoss(DistillationLoss):
     """Vanilla KD (Hinton et al., 2015): KL(teacher || student) at temperature T.
 
-    The default is Hinton's form with the T^2 factor at T = 4; the ACKD
-    authors' headline "SemBridge (Vanilla KD)" is
+    The ACKD authors' "SemBridge (Vanilla KD)" is
     ``KDLoss(temperature=3.0, scale_by_temperature_squared=False)``.
     """
 
@@ -237,11 +216,7 @@ class KDLoss(DistillationLoss):
 
 @register_kd_loss('logits')
 class LogitsMSELoss(DistillationLoss):
-    """MSE between student and teacher logits (Ba & Caruana, NeurIPS 2014).
-
-    The ACKD reference's "Logits" method weights it by 0.01: set the task's
-    ``kd.weight`` accordingly.
-    """
+    """MSE between student and teacher logits (ACKD reference: ``kd.weight`` 0.01)."""
 
     def logits_loss(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
         """Compute the logit MSE (see :func:`~.functional.logits_mse_loss`)."""
@@ -250,11 +225,7 @@ class LogitsMSELoss(DistillationLoss):
 
 @register_kd_loss('lskd')
 class LSKDLoss(DistillationLoss):
-    """Logit standardisation KD (Sun et al., CVPR 2024).
-
-    Both logit vectors are z-scored per sample before Hinton KD with T^2. The
-    default T = 2 follows the issue; the ACKD authors ran T = 3.
-    """
+    """Logit standardisation KD (Sun et al., CVPR 2024); the ACKD authors ran T = 3."""
 
     def __init__(self, temperature: float = 2.0) -> None:
         """Initialise the loss.
@@ -277,11 +248,7 @@ class LSKDLoss(DistillationLoss):
 
 @register_kd_loss('none')
 class NoKDLoss(DistillationLoss):
-    """No distillation, so a config can say ``kd: none``: always an exact zero.
-
-    The zero is a constant (no autograd graph); adding it to a loss that has a
-    graph leaves that graph intact.
-    """
+    """No distillation (``kd: none``): always a constant zero, with no graph."""
 
     needs_teacher = False
 
@@ -294,9 +261,8 @@ class NoKDLoss(DistillationLoss):
 class RKDLoss(DistillationLoss):
     """Relational KD (Park et al., CVPR 2019) on the pooled embeddings.
 
-    Distance weight 25 and angle weight 50 as in the paper (the ACKD reference
-    also multiplied the sum by 0.1: scale the task's ``kd.weight`` for that). Needs the
-    embeddings and a batch of at least 3 (2 with ``angle_weight=0``).
+    The ACKD reference also multiplied the sum by 0.1 (the task's ``kd.weight``).
+    Needs the embeddings and a batch of at least 3 (2 with ``angle_weight=0``).
     """
 
     uses_embeddings = True

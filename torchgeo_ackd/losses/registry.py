@@ -21,10 +21,8 @@ def _normalise_name(name: str) -> str:
 def register_kd_loss(name: str) -> Callable[[_LossT], _LossT]:
     """Class decorator that registers a :class:`DistillationLoss` under ``name``.
 
-    Names are case-insensitive.
-
     Args:
-        name: the name configs use, e.g. ``'dkd'``.
+        name: the name configs use, case-insensitive, e.g. ``'dkd'``.
 
     Returns:
         The decorator; it returns the class unchanged.
@@ -95,10 +93,8 @@ class DistillationConfig:
             dkd: {first_epoch: 0}
             lskd: {temperature: 3.0}
 
-    ``options`` holds keyword arguments per loss name, and only those of the
-    chosen ``loss`` are used: switching the loss on the command line
-    (``--model.init_args.kd.loss=dkd``) never hands one loss's options to
-    another, and a config can carry the setting of every loss it may run.
+    Only the ``options`` of the chosen ``loss`` are used, so switching the loss on
+    the command line (``--model.init_args.kd.loss=dkd``) is safe.
 
     Attributes:
         loss: Registered name of the KD loss (``none``: no distillation), see

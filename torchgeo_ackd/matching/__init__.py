@@ -1,7 +1,6 @@
 """Student-Friendly Matching engine: schedules, embedding, search and pairings.
 
-Imports torch and the data layer only: it receives models, loaders and
-tensors, never a task or a datamodule.
+Imports torch and the data layer only: never a task or a datamodule.
 """
 
 from .contrastive import clip_soft_infonce

@@ -1,11 +1,8 @@
 """CLIP-style symmetric InfoNCE with soft targets, the loss of the SSM matcher.
 
-The matcher (Self-supervised Semantic Matching) learns a shared space for an MS
-image and its own pseudo-RGB view. Its loss follows the simple CLIP
-implementation the reference code was built on (moein-shariatnia/OpenAI-CLIP,
-``CLIPModel.forward``): instead of one-hot targets, each row's target is a
-softmax of the mean of the two intra-modal similarity matrices, so samples
-that look alike in both modalities are not pushed apart as hard negatives.
+As in moein-shariatnia/OpenAI-CLIP (``CLIPModel.forward``), which the reference code
+builds on: soft targets keep samples that look alike in both modalities from
+being pushed apart as hard negatives.
 """
 
 import math
@@ -27,16 +24,13 @@ def clip_soft_infonce(
         loss    = mean_i( CE(logits[i], targets[i])
                           + CE(logits^T[i], targets^T[i]) ) / 2
 
-    where ``CE(z, p) = -sum_j p_j log softmax(z)_j``. This is the reference
-    formula exactly: embeddings are used as they come (not L2-normalised; the
-    projection head ends in a LayerNorm), the temperature divides the logits
-    but multiplies the target similarities, and the targets are not detached,
-    so gradients also flow through them.
+    where ``CE(z, p) = -sum_j p_j log softmax(z)_j``, exactly as the reference:
+    embeddings are not L2-normalised, T divides the logits but multiplies the
+    target similarities, and the targets are not detached.
 
     Args:
         ms_embedding: (B, D) MS embeddings.
-        rgb_embedding: (B, D) pseudo-RGB embeddings of the same B scenes, in
-            the same order.
+        rgb_embedding: (B, D) pseudo-RGB embeddings of the same B scenes, in order.
         temperature: T > 0 (reference: 1.0).
 
     Returns:
@@ -73,8 +67,7 @@ def clip_soft_infonce(
     ms_similarity = ms_embedding @ ms_embedding.T
     rgb_similarity = rgb_embedding @ rgb_embedding.T
     targets = F.softmax((ms_similarity + rgb_similarity) / 2 * temperature, dim=-1)
-    # Rows of `logits` are RGB queries over MS keys, rows of its transpose MS
-    # queries over RGB keys.
+    # Rows of `logits`: RGB queries over MS keys; of its transpose: the reverse.
     rgb_loss = -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1)
     ms_loss = -(targets.T * F.log_softmax(logits.T, dim=-1)).sum(dim=-1)
     return ((rgb_loss + ms_loss) / 2).mean()

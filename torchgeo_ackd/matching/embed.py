@@ -1,8 +1,4 @@
-"""Batched embedding of a whole dataset, single-process or distributed.
-
-Used for both matchings: matcher embeddings of the gallery and the students
-(initial pairing) and teacher / student logits (Dynamic Matching).
-"""
+"""Batched embedding of a whole dataset (embeddings or logits), optionally under DDP."""
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
@@ -21,9 +17,8 @@ Preprocess = Callable[[Batch], Batch]
 #: A forward context factory, e.g. a trainer's ``precision_plugin.forward_context``.
 Context = Callable[[], AbstractContextManager[Any]]
 
-#: Embeddings are gathered and returned in this dtype, whatever the model's
-#: output dtype (e.g. under mixed precision), so that ranks agree on it even
-#: when one of them produced no rows.
+#: Dtype of gathered and returned rows, whatever the model's output dtype, so that
+#: ranks agree on it even when one of them produced no rows.
 EMBEDDING_DTYPE = torch.float32
 
 
@@ -31,9 +26,8 @@ EMBEDDING_DTYPE = torch.float32
 def eval_mode(*modules: nn.Module) -> Iterator[None]:
     """Put modules in eval mode and restore their previous state afterwards.
 
-    Every submodule's own ``training`` flag is restored, so a model that was
-    partly frozen in eval mode (e.g. a frozen BatchNorm inside a training
-    network) gets back exactly that mixed state, also when the body raises.
+    Each submodule's own ``training`` flag is restored, also when the body raises,
+    so a frozen BatchNorm inside a training network stays frozen.
 
     Args:
         *modules: Modules to switch to eval mode.
@@ -54,11 +48,8 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
 def broadcast_buffers(*modules: nn.Module, src: int = 0) -> None:
     """Give every rank rank ``src``'s buffers (e.g. BatchNorm running statistics).
 
-    DDP keeps the parameters of all ranks identical, but each rank's training
-    forward updates its own BatchNorm statistics; DDP re-broadcasts them from
-    rank 0 only at the start of the next training forward. Whole-dataset
-    passes outside it (the matchings) call this first, so that every rank
-    embeds its shard with the same model, the one rank 0 checkpoints.
+    Each rank's training forward updates its own BatchNorm statistics, and DDP
+    re-broadcasts rank 0's only at the next one, so the matchings call this first.
     A no-op unless :mod:`torch.distributed` is initialised.
 
     Args:
@@ -100,13 +91,11 @@ def all_gather_rows(
 
     Args:
         index: (n_r,) long sample indices of this rank, on ``device``.
-        rows: (n_r, D_r) float rows of this rank, on ``device``; ``D_r`` may be
-            0 when the rank produced nothing.
+        rows: (n_r, D_r) float rows of this rank on ``device`` (D_r may be 0 if n_r is).
         device: Device for the collectives (CUDA for NCCL, CPU for gloo).
 
     Returns:
-        (n,) indices and (n, D) rows of all ranks, concatenated in rank order,
-        on ``device``.
+        (n,) indices and (n, D) rows of all ranks, concatenated in rank order.
     """
     world = dist.get_world_size()
     local = torch.tensor(
@@ -182,11 +171,7 @@ class ViewEmbeddings:
         )
 
     def unique(self, device: torch.device) -> 'ViewEmbeddings':
-        """Every rank's samples (under DDP), each once, in dataset-index order.
-
-        A DistributedSampler repeats samples to even out shards: each dataset
-        index keeps its first occurrence (rank order, then batch order).
-        """
+        """All ranks' samples (under DDP), first occurrence of each, in index order."""
         index, label, ms, rgb = self.index, self.label, self.ms, self.rgb
         if dist.is_available() and dist.is_initialized():
             # One collective for all fields: [label, ms, rgb] side by side.
@@ -215,17 +200,14 @@ def compute_embeddings(
 ) -> Tensor:
     """Run ``forward`` over a loader and return one row per dataset sample.
 
-    Batches are moved to ``device``, passed through ``transform`` (e.g. the
-    DataModule's on-device normalisation) and ``batch[key]`` through
-    ``forward`` under :func:`torch.inference_mode`. Rows are placed by the
-    batch's ``'index'`` entry (the dataset index of each sample), so the loader
-    may shuffle. Put the model in eval mode with :func:`eval_mode`.
+    Batches are moved to ``device``, passed through ``transform``, and
+    ``batch[key]`` through ``forward`` under :func:`torch.inference_mode`. Rows are
+    placed by the batch's ``'index'``, so the loader may shuffle. Put the model in
+    eval mode with :func:`eval_mode`.
 
-    If :mod:`torch.distributed` is initialised, each rank iterates its own
-    shard (e.g. through a ``DistributedSampler``); the rows of all ranks are
-    all-gathered, and every rank returns the identical full tensor. A sample
-    produced more than once (DistributedSampler pads shards by repeating
-    samples) keeps the row that comes first in rank order, then batch order.
+    Under :mod:`torch.distributed` each rank iterates its own shard, the rows are
+    all-gathered and every rank returns the same tensor. A sample produced more
+    than once keeps its first row in rank order, then batch order.
 
     Args:
         forward: Maps a (B, ...) input tensor to (B, D) embeddings or logits.
@@ -233,8 +215,7 @@ def compute_embeddings(
         num_samples: Dataset length N; every index in ``[0, N)`` must appear.
         key: Batch entry fed to ``forward``.
         device: Device for the forward passes and the collectives.
-        transform: Optional function applied to the whole batch dict after it
-            is moved to ``device``.
+        transform: Optional function of the batch dict on ``device`` (normalisation).
 
     Returns:
         (N, D) float32 tensor on ``device``, row i for dataset sample i.
@@ -303,9 +284,6 @@ def compute_embeddings(
 def shard_loader(loader: DataLoader) -> DataLoader:  # type: ignore[type-arg]
     """The same loader restricted to this rank's shard, when running distributed.
 
-    Each rank then embeds only its part and :func:`compute_embeddings` gathers
-    the rows, so every rank ends with the identical full result.
-
     Args:
         loader: An unshuffled loader over a map-style dataset.
 
@@ -337,8 +315,7 @@ def loader_embeddings(
 ) -> Tensor:
     """:func:`compute_embeddings` of every sample of an unshuffled loader.
 
-    Under :mod:`torch.distributed` each rank runs its shard of *loader*
-    (:func:`shard_loader`) and every rank returns the full result.
+    Under :mod:`torch.distributed` each rank runs its :func:`shard_loader` shard.
 
     Args:
         forward: (B, ...) batch entry *key* -> (B, D) rows.
@@ -369,10 +346,8 @@ def loader_outputs(
 ) -> tuple[Tensor, ...]:
     """:func:`loader_embeddings` for a forward with several outputs.
 
-    The outputs (e.g. a teacher's logits, patch features and embedding) are
-    flattened side by side into one float32 row per sample, then split and
-    reshaped back; each comes back in the dtype *forward* produced it in (bf16
-    under bf16-mixed).
+    The outputs (e.g. a teacher's logits, features and embedding) travel as one
+    float32 row per sample and come back in the dtype *forward* produced them in.
 
     Args:
         forward: (B, ...) batch entry *key* -> a sequence of (B, ...) tensors.
@@ -383,8 +358,7 @@ def loader_outputs(
         context: Forward context (e.g. the trainer's precision).
 
     Returns:
-        One tensor per output, (N, ...) with that output's trailing shape, row
-        i for dataset sample i.
+        One (N, ...) tensor per output, row i for dataset sample i.
     """
     shapes: list[tuple[int, ...]] = []
     dtypes: list[torch.dtype] = []

@@ -1,14 +1,7 @@
 """Computing pairings: SSM's initial pairing and DynM's re-matching.
 
-The one place where a pairing is computed, for the callbacks
-(:class:`~torchgeo_ackd.callbacks.InitialPairing`,
-:class:`~torchgeo_ackd.callbacks.DynamicMatching`), the pipeline and scripts:
-:func:`ssm_pairing` (cosine similarity of the matcher's embeddings) and
-:func:`rematch` (KL between teacher and student soft labels). The functions
-take modules or callables, loaders, datasets and the normalisation
-(``preprocess``); they know no task and no datamodule. Under
-:mod:`torch.distributed` every rank embeds its shard, the rows are gathered
-and every rank returns the same result.
+For the callbacks, the pipeline and scripts; no task or datamodule here. Under
+:mod:`torch.distributed` every rank embeds its shard and returns the same result.
 """
 
 from collections.abc import Callable
@@ -71,25 +64,22 @@ def initial_pairing(
 ) -> tuple[Tensor, Tensor]:
     """Pair every RGB training sample with its most similar same-class MS sample.
 
-    The engine under :func:`ssm_pairing`, for any two embedding functions.
-    Put the modules behind them in eval mode first (and, under
-    :mod:`torch.distributed`, give every rank rank 0's buffers with
-    :func:`~torchgeo_ackd.matching.embed.broadcast_buffers`).
+    The engine under :func:`ssm_pairing`, for any two embedding functions. Put their
+    modules in eval mode first (and, under DDP, give every rank rank 0's buffers
+    with :func:`~torchgeo_ackd.matching.embed.broadcast_buffers`).
 
     Args:
         embed_ms: Normalised MS batch (B, C, H, W) -> embeddings (B, D).
         embed_rgb: Normalised RGB batch (B, 3, H, W) -> embeddings (B, D).
         gallery: Loader of the MS gallery; batches hold ``image_ms``, ``index``.
-        students: Loader of the RGB training set; batches hold ``image_rgb``,
-            ``index``.
+        students: Loader of the RGB training set; batches hold ``image_rgb``, ``index``.
         gallery_targets: (N_t,) class of each gallery sample.
         student_targets: (N_s,) class of each student sample.
         transform: Applied to each batch on the device (normalisation).
         chunk_size: Students per similarity matrix product.
         device: Device of the forward passes.
-        ms_embedding: (N_t, D) gallery embeddings already computed with
-            *embed_ms* (e.g. for another use of the same gallery); the
-            gallery loader is then not read.
+        ms_embedding: (N_t, D) gallery embeddings already computed with *embed_ms*;
+            the gallery loader is then not read.
 
     Returns:
         ``(pairing, scores)`` on the CPU: (N_s,) long gallery index of each
@@ -152,17 +142,15 @@ def ssm_pairing(
     """SSM: pair every RGB training image with its most similar MS image of its class.
 
     Args:
-        matcher: The matcher (see :class:`SSMEncoders`); its train/eval state
-            is restored afterwards.
+        matcher: The matcher (:class:`SSMEncoders`); its train/eval state is kept.
         students: The RGB training set.
         gallery: The MS gallery.
-        loaders: Unshuffled loaders of *students* (``image_rgb``) and
-            *gallery* (``image_ms``).
+        loaders: Unshuffled loaders of *students* (``image_rgb``) and *gallery*
+            (``image_ms``).
         preprocess: Normalisation applied to each batch on *device*.
         chunk_size: Students per similarity matrix product.
         device: Device of the forward passes.
-        embedding: The gallery's :func:`gallery_embedding` if already
-            computed (default: compute it).
+        embedding: The gallery's :func:`gallery_embedding` (default: compute it).
 
     Returns:
         The pairing, scored by cosine similarity.
@@ -197,11 +185,7 @@ def cross_modal_accuracy(
     preprocess: Preprocess | None = None,
     device: torch.device | str = 'cpu',
 ) -> float:
-    """Zero-shot retrieval across the modality gap (no pairs needed).
-
-    Each RGB query, embedded with M_G, retrieves its most cosine-similar
-    gallery image (embedded with M_V) over all classes; the score is how
-    often that image has the query's class.
+    """Zero-shot retrieval of RGB queries (M_G) in the MS gallery (M_V), all classes.
 
     Args:
         matcher: The matcher (see :class:`SSMEncoders`).
@@ -213,7 +197,7 @@ def cross_modal_accuracy(
         device: Device of the forward passes.
 
     Returns:
-        The accuracy in [0, 1].
+        How often a query's most cosine-similar gallery image has its class, in [0, 1].
     """
     encoders = _encoders(matcher)
     with eval_mode(matcher):
@@ -233,8 +217,7 @@ def student_logits(
 ) -> Tensor:
     """Logits of a student network on every RGB training image.
 
-    The network runs in eval mode (its mode is restored afterwards) with
-    rank 0's buffers under :mod:`torch.distributed`.
+    Runs in eval mode (restored afterwards) with rank 0's buffers under DDP.
 
     Args:
         student: RGB classifier, normalised (B, 3, H, W) -> (B, K) logits.
@@ -286,9 +269,8 @@ def rematch(
 ) -> Pairing:
     """DynM: pair every student with the gallery image of its class of lowest KL.
 
-    The teacher's soft label on each gallery image is compared with the
-    student's on each of its training images: ``KL(p_t || p_s)`` at
-    *temperature* (:func:`~torchgeo_ackd.matching.search.match_kl`).
+    :func:`~torchgeo_ackd.matching.match_kl` of the teacher's soft label on each
+    gallery image and the student's on each of its training images, at *temperature*.
 
     Args:
         student_logits: (N_s, K) student logits (:func:`student_logits`).

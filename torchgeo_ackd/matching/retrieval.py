@@ -36,10 +36,9 @@ def retrieval_top1(
 ) -> tuple[Tensor, Tensor | None]:
     """Top-1 cosine retrieval of each sample's other view, and of its class.
 
-    Row i of ``query`` and row i of ``gallery`` are two views of one sample.
-    For each query, the gallery row of highest cosine similarity is retrieved
-    (ties go to the lowest index). Instance accuracy counts a hit when it is row
-    i itself (chance: 1 / N); class accuracy when its label equals label i.
+    Rows i of ``query`` and ``gallery`` are two views of one sample; query i hits
+    when it retrieves row i (instance accuracy, chance 1 / N) or a row with label i
+    (class accuracy). Ties go to the lowest index.
 
     Args:
         query: (N, D) query embeddings (e.g. pseudo-RGB).
@@ -78,11 +77,10 @@ def nearest_class_accuracy(
     gallery_labels: Tensor,
     chunk_size: int = 4096,
 ) -> Tensor:
-    """How often a query's most cosine-similar gallery sample, over ALL classes, has its class.
+    """Top-1 class accuracy of cosine retrieval over the whole gallery (all classes).
 
-    For the matcher: RGB images (queries, embedded with M_G) against the MS
-    gallery (M_V). It needs no pairs, only labels to score: a zero-shot
-    measure of how well the two embeddings meet across the modality gap.
+    A zero-shot measure that needs no pairs, e.g. the matcher's RGB (M_G) queries
+    against its MS gallery (M_V).
 
     Args:
         query: (N_q, D) query embeddings.

@@ -1,11 +1,7 @@
 """Dynamic Matching (DynM) schedule: the epochs at which pairs are recomputed.
 
-The paper spaces re-matchings further and further apart (a curriculum):
-
-    e_t = e_0 + sum_{i=1..t} (delta_e + e_mu * (i - 1)),  t = 1, 2, ...
-
-so consecutive re-matchings are ``delta_e``, ``delta_e + e_mu``,
-``delta_e + 2 e_mu``, ... epochs apart.
+Re-matchings grow further apart (a curriculum): ``delta_e``, ``delta_e + e_mu``,
+``delta_e + 2 e_mu``, ... epochs.
 """
 
 from collections.abc import Sequence
@@ -27,12 +23,9 @@ def dynm_schedule(
 ) -> list[int]:
     """Epochs at which Dynamic Matching recomputes the pairing.
 
-    The terms ``e_t = e0 + sum_{i=1..t} (delta_e + e_mu * (i - 1))`` for
-    ``t = 1, 2, ...``, kept while ``e_t < max_epochs`` and at most
-    ``num_matchings`` of them. Epochs are 0-based epoch indices as counted by
-    Lightning's ``current_epoch``.
-
-    Reference values with ``max_epochs=200`` (the paper's three subsets):
+    The terms ``e_t = e0 + sum_{i=1..t} (delta_e + e_mu * (i - 1))``, t >= 1, kept
+    while ``e_t < max_epochs``, at most ``num_matchings`` of them; 0-based like
+    Lightning's ``current_epoch``. With ``max_epochs=200`` (the paper's subsets):
 
     * S2S-EU ``(5, 25, 5)``, T=4: ``[30, 60, 95, 135]`` (T=None adds 180)
     * S2S-CN ``(35, 10, 5)``, T=5: ``[45, 60, 80, 105, 135]``
@@ -42,10 +35,8 @@ def dynm_schedule(
         e0: Offset of the series in epochs; may be negative.
         delta_e: First interval between re-matchings in epochs (>= 1).
         e_mu: Growth of the interval per re-matching in epochs (>= 0).
-        max_epochs: Number of training epochs (>= 1); only epochs below it are
-            kept.
-        num_matchings: Maximum number of re-matchings (T, >= 0), or None for as
-            many as fit before ``max_epochs``.
+        max_epochs: Number of training epochs (>= 1); only epochs below it are kept.
+        num_matchings: Maximum number of re-matchings (T, >= 0), or None for all.
 
     Returns:
         Strictly increasing epoch indices, each in ``[0, max_epochs)``.
@@ -77,8 +68,7 @@ def dynm_schedule(
     epochs: list[int] = []
     epoch = e0
     t = 1
-    # The interval grows by e_mu >= 0 and starts at delta_e >= 1, so the series
-    # is strictly increasing and the loop ends once it passes max_epochs.
+    # Intervals are >= delta_e >= 1, so the loop ends once it passes max_epochs.
     while num_matchings is None or len(epochs) < num_matchings:
         epoch += delta_e + e_mu * (t - 1)
         if epoch >= max_epochs:
@@ -98,8 +88,7 @@ def validate_epochs(epochs: Sequence[int], max_epochs: int) -> list[int]:
     """Check an explicit list of re-matching epochs.
 
     Args:
-        epochs: Epoch indices (0-based), strictly increasing, each in
-            ``[0, max_epochs)``. May be empty (no re-matching).
+        epochs: Strictly increasing 0-based epochs in ``[0, max_epochs)``, or empty.
         max_epochs: Number of training epochs (>= 1).
 
     Returns:
@@ -107,8 +96,7 @@ def validate_epochs(epochs: Sequence[int], max_epochs: int) -> list[int]:
 
     Raises:
         TypeError: If ``epochs`` is not a sequence of ints.
-        ValueError: If an epoch is out of range or the list is not strictly
-            increasing.
+        ValueError: If an epoch is out of range or the list is not strictly increasing.
     """
     _require_int('max_epochs', max_epochs)
     if max_epochs < 1:

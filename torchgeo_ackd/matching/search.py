@@ -1,22 +1,9 @@
 """Class-blocked, chunked nearest-teacher search for Student-Friendly Matching.
 
-Every student sample is paired with one gallery (teacher) sample of the SAME
-class. Both searches reduce to one matrix product per chunk of students:
-
-* initial pairing (SSM): highest cosine similarity of L2-normalised
-  embeddings, ``s @ g^T``;
-* re-matching (DynM): lowest ``KL(p_t || p_s)`` at temperature ``T``, which
-  for each (student, teacher) pair is
-  ``sum_k p_t log p_t - sum_k p_t log p_s``: a per-teacher negative entropy
-  minus the product ``log p_s @ p_t^T``.
-
-Samples are sorted by class once (stable sort, so each class block keeps the
-ascending global order), and each class block of students is processed
-``chunk_size`` rows at a time, so the extra memory is
-``chunk_size x (largest gallery class)`` scores instead of ``Ns x Nt``.
-Ties go to the lowest gallery index: ``torch.max``/``torch.min`` along a
-dimension return the first extreme value, and gallery columns are in
-ascending global order within a block.
+Every student is paired with one gallery (teacher) sample of the SAME class, by one
+matrix product per chunk of students within a class block (extra memory:
+``chunk_size x (largest gallery class)`` scores, not ``Ns x Nt``). Ties go to the
+lowest gallery index (stable class sort, first-extreme ``torch.max``/``torch.min``).
 """
 
 import torch
@@ -76,10 +63,7 @@ def _check_pair(
     gallery: Tensor,
     gallery_classes: Tensor,
 ) -> tuple[Tensor, Tensor]:
-    """Validate a student/gallery pair of inputs; return the classes as long.
-
-    ``names`` are the argument names of the four tensors, for error messages.
-    """
+    """Validate a student/gallery pair (``names``: argument names); return long classes."""
     student_name, s_cls_name, gallery_name, g_cls_name = names
     _check_features(student_name, student)
     _check_features(gallery_name, gallery)
@@ -113,17 +97,13 @@ def _blocked_search(
 ) -> tuple[Tensor, Tensor]:
     """Within-class best gallery sample for every student.
 
-    With ``gallery_bias`` None the score is ``student @ gallery^T`` and the
-    maximum wins; otherwise it is ``gallery_bias - student @ gallery^T`` and the
-    minimum wins. Features are (N, D) of one dtype and device, classes (N,)
-    long, ``gallery_bias`` (Nt,).
+    The score is ``student @ gallery^T`` (maximum wins) or, with ``gallery_bias``
+    (Nt,), ``gallery_bias - student @ gallery^T`` (minimum wins).
 
     Returns:
         (Ns,) long global gallery indices and (Ns,) winning scores.
     """
     device = student.device
-    # Stable sorts keep ascending global order inside each class block, which
-    # together with first-extreme arg-reductions gives lowest-index tie-breaking.
     s_sorted_cls, s_order = torch.sort(student_classes, stable=True)
     g_sorted_cls, g_order = torch.sort(gallery_classes, stable=True)
     s_cls, s_counts = torch.unique_consecutive(s_sorted_cls, return_counts=True)
@@ -186,24 +166,19 @@ def match_cosine(
 ) -> tuple[Tensor, Tensor]:
     """Pair each student with the most cosine-similar gallery sample of its class.
 
-    This is the initial pairing of Self-supervised Semantic Matching: student
-    RGB embeddings from the matcher's pseudo-RGB encoder against teacher MS
-    embeddings from its MS encoder.
+    The initial pairing of SSM: the matcher's RGB against its MS embeddings.
 
     Args:
         student_emb: (Ns, D) student embeddings.
         student_classes: (Ns,) integer class index of each student.
         gallery_emb: (Nt, D) gallery (teacher) embeddings on the same device.
         gallery_classes: (Nt,) integer class index of each gallery sample.
-            Classes without students are simply never matched.
-        chunk_size: Students per matrix product; extra memory is
-            ``chunk_size x (largest gallery class)`` scores.
+        chunk_size: Students per matrix product.
 
     Returns:
         ``(pairing, score)``: (Ns,) long global gallery index of each student's
-        match, and (Ns,) its cosine similarity in [-1, 1] (float32 or wider).
-        Ties go to the lowest gallery index; an all-zero embedding has
-        similarity 0 to everything.
+        match (ties: lowest index), and (Ns,) its cosine similarity in [-1, 1]
+        (float32 or wider; 0 for an all-zero embedding).
 
     Raises:
         TypeError: If an input has the wrong type or dtype.
@@ -231,31 +206,26 @@ def match_kl(
 ) -> tuple[Tensor, Tensor]:
     """Pair each student with the teacher sample of its class of lowest KL.
 
-    This is the re-matching of Dynamic Matching: the divergence is
-    ``KL(softmax(z_t / T) || softmax(z_s / T))`` summed over the K classes,
-    in nats, computed as ``sum_k p_t log p_t - log p_s @ p_t^T``.
+    The re-matching of DynM: ``KL(softmax(z_t / T) || softmax(z_s / T))`` in nats,
+    computed as ``sum_k p_t log p_t - log p_s @ p_t^T``.
 
     Args:
         student_logits: (Ns, K) current student logits.
         student_classes: (Ns,) integer class index of each student.
-        teacher_logits: (Nt, K) frozen teacher logits of the gallery, on the
-            same device.
+        teacher_logits: (Nt, K) frozen teacher logits of the gallery, same device.
         teacher_classes: (Nt,) integer class index of each gallery sample.
-            Classes without students are simply never matched.
         temperature: Softmax temperature T > 0 (reference: 3).
-        chunk_size: Students per matrix product; extra memory is
-            ``chunk_size x (largest gallery class)`` scores.
+        chunk_size: Students per matrix product.
 
     Returns:
         ``(pairing, kl)``: (Ns,) long global gallery index of each student's
-        match, and (Ns,) the KL divergence of that match in nats (>= 0,
-        float32 or wider). Ties go to the lowest gallery index.
+        match (ties: lowest index), and (Ns,) its KL divergence in nats (>= 0,
+        float32 or wider).
 
     Raises:
         TypeError: If an input has the wrong type or dtype.
-        ValueError: If inputs are empty, non-finite, of mismatched shapes or
-            devices, the temperature is not positive, or a student class has
-            no gallery sample.
+        ValueError: If inputs are empty, non-finite, of mismatched shapes or devices,
+            the temperature is not positive, or a student class has no gallery sample.
     """
     _check_chunk_size(chunk_size)
     if not (isinstance(temperature, int | float) and 0 < temperature < float('inf')):
@@ -270,8 +240,7 @@ def match_kl(
     log_p_s = F.log_softmax(student_logits.to(dtype) / temperature, dim=1)
     log_p_t = F.log_softmax(teacher_logits.to(dtype) / temperature, dim=1)
     p_t = log_p_t.exp()
-    # Negative entropy of each teacher distribution; p_t > 0 wherever
-    # log_p_t is finite, and an underflowed p_t = 0 contributes 0 * finite = 0.
+    # Negative entropy of each teacher; an underflowed p_t = 0 contributes 0.
     neg_entropy_t = (p_t * log_p_t).sum(dim=1)
     pairing, kl = _blocked_search(log_p_s, s_cls, p_t, t_cls, neg_entropy_t, chunk_size)
     # Rounding can leave a true 0 slightly negative.

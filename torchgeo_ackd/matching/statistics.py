@@ -12,8 +12,7 @@ class MatchedTeachers(NamedTuple):
     Attributes:
         entropy: Entropy of the soft label ``softmax(z_t / T)`` in nats
             (0: one-hot; ``log K``: uniform).
-        true_class_probability: Probability the soft label gives the pair's
-            class.
+        true_class_probability: Probability the soft label gives the pair's class.
         wrong_fraction: Share of students whose teacher's top class is not the
             pair's class (the teacher misclassifies its MS image).
     """
@@ -33,8 +32,7 @@ def matched_teachers(
 
     Args:
         teacher_logits: (N_t, K) teacher logits of the gallery.
-        teacher_classes: (N_t,) class of each gallery image (the pairs' class:
-            pairs share their class).
+        teacher_classes: (N_t,) class of each gallery image (= its pairs' class).
         teacher_index: (N_s,) gallery index of each student's teacher.
         temperature: Softmax temperature of the distillation (T).
 

@@ -11,12 +11,9 @@ def create_model(
 ) -> nn.Module:
     """A timm model from scratch.
 
-    timm's ResNets start the last BatchNorm weight of every residual block at
-    zero (``zero_init_last=True``: each block starts as the identity);
-    torchvision's, and the authors' ResNet-34, start it at one. The option
-    only matters for a model trained from scratch: loaded weights replace it.
-    The paper's light backbones (``mobilenetv2_512``,
-    ``shufflenetv2_x0_5_512``) start every BatchNorm weight at one either way.
+    timm's ResNets start the last BatchNorm weight of every residual block at zero;
+    torchvision's, and the authors' ResNet-34, start it at one
+    (``zero_init_last=False``). Loaded weights replace either.
 
     Args:
         name: timm model name.

@@ -8,10 +8,8 @@ def forward_with_features(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run a timm classifier and keep its last-stage features.
 
-    Uses timm's standard ``forward_features`` / ``forward_head`` split, so no
-    model is edited or wrapped: the last feature map (ResNet ``layer4`` before
-    pooling) becomes a patch sequence, and the pooled embedding is what the
-    classifier sees.
+    Uses timm's ``forward_features`` / ``forward_head`` split: the last feature map
+    becomes a patch sequence, the pooled embedding is what the classifier sees.
 
     Args:
         model: A timm classification model.

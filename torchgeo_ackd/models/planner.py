@@ -9,8 +9,7 @@ from torch import Tensor, nn
 
 from ..losses.functional import coral
 
-#: Added to both energies of the refinement so that an all-zero feature map
-#: (e.g. a dead ReLU output) gives a finite scale and gradient.
+#: Added to both energies of the refinement, so all-zero features stay finite.
 ENERGY_EPSILON = 1e-12
 
 
@@ -18,8 +17,7 @@ def pool_patches_to_grid(patches: Tensor, grid_size: int) -> Tensor:
     """Adaptive-average-pool a square patch sequence to a ``grid_size`` grid.
 
     Args:
-        patches: shape (B, N, C) with N = h * h, patches in row-major order
-            (a (B, C, h, h) map flattened and transposed).
+        patches: shape (B, N, C) with N = h * h, in row-major order.
         grid_size: side g of the output grid, 1 <= g <= h.
 
     Returns:
@@ -45,11 +43,9 @@ def patch_transport_weights(
 ) -> Tensor:
     """Per-patch weights of an intra-modal transport plan.
 
-    The plan is multi-head attention pi = softmax(Q K^T / sqrt(d_head)), shape
-    (B, H, N, N), with Q, K = ``query_key(patches)`` split into H heads of
-    d_head = D / H channels. Its mean over the query axis gives each (key)
-    patch's weight; each row of pi sums to one, so the weights of one head sum
-    to one over the N patches.
+    The plan is attention pi = softmax(Q K^T / sqrt(d_head)), (B, H, N, N), with
+    Q, K = ``query_key(patches)`` in H heads. Its mean over the queries gives each
+    patch's weight; the weights of one head sum to one.
 
     Args:
         patches: shape (B, N, D).
@@ -75,14 +71,9 @@ def cross_modal_weights(
 ) -> tuple[Tensor, Tensor]:
     """Patch weights of the cross-modal plan, as in the ACKD reference.
 
-    The cross plan is the outer product P[b, h, i, j] = w_s[b, h, i] *
-    w_t[b, h, j], shape (B, H, N_s, N_t). Its mean over the student axis gives
-    teacher patch weights and its mean over the teacher axis student patch
-    weights, each divided by that modality's mean weight. Since
-    mean_i P[., i, j] = w_t[j] * mean(w_s), the (B, H, N_s, N_t) product is never
-    materialised. Note that attention weights sum to one per head, so
-    mean(w) = 1 / N and, on a common grid (N_s = N_t), the cross plan returns
-    both weight vectors unchanged up to rounding, exactly as the reference.
+    The cross plan is the outer product P[b, h, i, j] = w_s[b, h, i] * w_t[b, h, j].
+    Its means over the student and teacher axes, each divided by that modality's
+    mean weight, give the teacher and student patch weights; P is never built.
 
     Args:
         teacher_weights: w_t, shape (B, H, N_t).
@@ -101,9 +92,8 @@ def cross_modal_weights(
 def energy_preserving_refinement(patches: Tensor, weights: Tensor) -> Tensor:
     """Reweight patches by their head-averaged weights, keeping the mean's energy.
 
-    With a = mean over heads of ``weights`` (B, N), the refined patches are
-    s * a_n * x_n where s = sqrt(||mean_n x_n||^2 / ||mean_n a_n x_n||^2) (both
-    energies plus 1e-12), so the patch-mean feature keeps its squared norm.
+    The refined patches are s * a_n * x_n, with a the head mean of ``weights`` and
+    s = sqrt(||mean_n x_n||^2 / ||mean_n a_n x_n||^2) (both energies plus 1e-12).
 
     Args:
         patches: x, shape (B, N, D).
@@ -123,13 +113,6 @@ def energy_preserving_refinement(patches: Tensor, weights: Tensor) -> Tensor:
 @dataclass
 class AlignmentConfig:
     """SemBridge's knowledge alignment (SKA) in a student task, one group in a config.
-
-    In a config::
-
-        ska:
-          use_ot1: true
-          use_ot2: true
-          weight: 0.003
 
     Attributes:
         use_ot1: Use L_ot1 (CORAL of the refined patch features).
@@ -154,40 +137,21 @@ class AlignmentConfig:
 class Planner(nn.Module):
     """SemBridge's Semantic-aware Knowledge Alignment (SKA) module.
 
-    Given the last-stage feature maps of teacher and student flattened to patch
-    sequences ((B, C, h, w) -> (B, h * w, C)) and their pooled embeddings, it
-    returns the two alignment losses L_ot1 and L_ot2:
+    From the teacher's and student's patch sequences (B, N, C) and pooled
+    embeddings it computes the alignment losses L_ot1 and L_ot2:
 
-    1. Common grid: if N_t != N_s, both square patch grids are adaptively
-       average-pooled to the smaller grid (side min(sqrt N_t, sqrt N_s)).
-    2. Common width: a modality whose channel count differs from ``embed_dim``
-       is mapped to it by a learned linear projection (no bias), applied to its
-       patches and to its pooled embedding alike; a modality already
-       ``embed_dim`` wide is left as is (nn.Identity). With the default 512 and
-       two ResNet-34s this is exactly the reference, which ran the attention on
-       the raw 512-channel features. Both projections are learnable and trained
-       only by CORAL, which a shrinking projection can lower without aligning
-       anything; for heterogeneous pairs prefer ``embed_dim = teacher_channels``
-       so the (frozen) teacher side stays fixed and only the student is
-       projected, as in FitNets-style regressors.
-    3. Intra-modal plans (L_ot1 only): one learned multi-head attention per
-       modality (``num_heads`` heads over ``embed_dim`` channels, Q and K from a
-       linear map with optional bias; V and the output projection of a full
-       attention block never influence the plan and are omitted) gives
-       pi = softmax(Q K^T / sqrt(d_head)) (B, H, N, N); its mean over queries
-       gives per-patch weights (B, H, N), see :func:`patch_transport_weights`.
-    4. Cross-modal plan: :func:`cross_modal_weights`.
-    5. Refinement: :func:`energy_preserving_refinement` of each modality's
-       (projected) patches with its cross-modal weights.
-    6. L_ot1 = CORAL(refined teacher patches, refined student patches), each
-       flattened to (B, N * embed_dim); L_ot2 = CORAL(projected teacher
-       embedding, projected student embedding). See
-       :func:`~torchgeo_ackd.losses.functional.coral`.
+    1. If N_t != N_s, both square grids are pooled to the smaller one.
+    2. A modality whose width differs from ``embed_dim`` is mapped to it by a
+       learned linear projection (no bias), patches and embedding alike. CORAL
+       alone trains it, and a shrinking projection lowers CORAL without aligning
+       anything: for heterogeneous pairs prefer ``embed_dim = teacher_channels``.
+    3. L_ot1: per-modality attention plans (:func:`patch_transport_weights`),
+       :func:`cross_modal_weights`, :func:`energy_preserving_refinement`, then
+       CORAL of the refined patches flattened to (B, N * embed_dim).
+    4. L_ot2: CORAL of the projected embeddings.
 
-    A switched-off loss (``use_ot1`` / ``use_ot2`` False, for the ablation) is
-    returned as an exact constant zero, which adds to any loss without breaking
-    its graph; modules only that loss needs are not created, so no parameter
-    goes unused.
+    A switched-off loss (ablation) is a constant zero, and the modules only it
+    needs are not created.
     """
 
     def __init__(

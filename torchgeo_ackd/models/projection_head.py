@@ -6,15 +6,13 @@ from torch import Tensor, nn
 class ProjectionHead(nn.Module):
     """Residual MLP projection to a shared embedding space, as in simple CLIP.
 
-    The head of the simple CLIP implementation the reference matcher follows
-    (moein-shariatnia/OpenAI-CLIP)::
+    The head of moein-shariatnia/OpenAI-CLIP, which the reference matcher follows::
 
         projected = Linear(in_features, out_features)(x)
         y = Linear(out_features, out_features)(GELU(projected))
         y = LayerNorm(Dropout(y) + projected)
 
-    The output is NOT L2-normalised; the matcher's loss uses it as it is and
-    matching normalises it (cosine similarity).
+    The output is NOT L2-normalised (matching uses cosine similarity).
     """
 
     def __init__(
@@ -25,8 +23,7 @@ class ProjectionHead(nn.Module):
         Args:
             in_features: Width of the encoder features (e.g. 512 for ResNet-18).
             out_features: Width of the shared space (reference: 256).
-            dropout: Dropout probability in [0, 1) on the residual branch
-                (reference: 0.1).
+            dropout: Dropout probability in [0, 1) of the residual (reference: 0.1).
 
         Raises:
             ValueError: If a width is < 1 or ``dropout`` is outside [0, 1).

@@ -1,20 +1,10 @@
-"""The paper's light backbones, as timm models: MobileNetV2-512 and ShuffleNetV2 x0.5.
+"""The paper's light backbones as timm models: MobileNetV2-512 and ShuffleNetV2 x0.5.
 
-The paper's tables pair ResNet-34, MobileNetV2 and ShuffleNetV2 x0.5 as
-teacher and student. The authors' MobileNetV2 ends in a 512-channel layer
-(torchvision's and timm's end in 1280) and their ShuffleNetV2 x0.5 maps its
-pooled 1024 channels to a 512-d embedding before the classifier, so every
-backbone gives a 512-d embedding (CORAL of SKA compares teacher and student
-embeddings). Both are built from torchvision's implementations with those
-changes and registered with timm, so every task (and TorchGeo's
-``ClassificationTask``) creates them by name::
+Like the authors', both end in a 512-d embedding (as ResNet-34 does). They are
+built from torchvision's implementations and registered with timm by name::
 
     timm.create_model('mobilenetv2_512', in_chans=10, num_classes=10)
     timm.create_model('shufflenetv2_x0_5_512', in_chans=3, num_classes=10)
-
-They follow timm's interface (``forward_features`` gives the last feature map,
-``forward_head(pre_logits=True)`` the pooled embedding, ``num_features`` its
-width), which is all the frozen teacher, the student and SKA need.
 """
 
 from typing import Any
@@ -105,9 +95,8 @@ def _first_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
 class MobileNetV2Embedding512(_TimmLike):
     """torchvision's MobileNetV2 with the authors' 320 -> 512 last layer.
 
-    The inverted-residual stages are torchvision's; the final 1x1 ConvBNReLU6
-    goes to 512 channels instead of 1280, then average pooling, dropout 0.2
-    and the linear classifier, as in the authors' code.
+    The final 1x1 ConvBNReLU6 goes to 512 channels instead of 1280, then average
+    pooling, dropout 0.2 and the linear classifier, as in the authors' code.
     """
 
     def __init__(self, in_chans: int = 3, num_classes: int = 1000) -> None:
@@ -147,11 +136,9 @@ class MobileNetV2Embedding512(_TimmLike):
 class ShuffleNetV2x05Embedding512(_TimmLike):
     """torchvision's ShuffleNetV2 x0.5 with the authors' 1024 -> 512 projection.
 
-    The authors project the pooled 1024 channels to 512 with a linear layer.
-    Here that layer is applied at every position of the last feature map (a
-    1x1 convolution with the same weights): a linear map commutes with
-    average pooling, so the embedding and the logits are exactly the
-    authors', and the feature map SKA aligns is 512-d like the others.
+    The authors' linear projection of the pooled features is applied here at every
+    position as a 1x1 convolution: it commutes with average pooling, so the
+    embedding is the same and the feature map SKA aligns is 512-d too.
     """
 
     def __init__(self, in_chans: int = 3, num_classes: int = 1000) -> None:
@@ -182,12 +169,7 @@ class ShuffleNetV2x05Embedding512(_TimmLike):
 
 
 def _from_scratch(cls: type[_TimmLike], name: str, **kwargs: Any) -> _TimmLike:
-    """Build the backbone *cls*, registered as *name*, as timm's ``create_model`` asks.
-
-    Of timm's ``kwargs`` only ``in_chans``, ``num_classes`` and ``pretrained``
-    count (the latter must be False: the paper trains these from scratch, so a
-    ValueError says so); timm's pretrained-config keys are ignored.
-    """
+    """Build *cls*, timm's *name*, from timm's kwargs; ``pretrained`` must be False."""
     if kwargs.get('pretrained'):
         raise ValueError(
             f'{name} has no pretrained weights (the paper trains it from scratch)'

@@ -20,13 +20,6 @@ RANDOM_WEIGHTS = 'random'
 class TeacherConfig:
     """The frozen MS teacher of a student task, one group in a config.
 
-    In a config::
-
-        teacher:
-          model: resnet18
-          in_channels: 13
-          weights: output/teacher/best.ckpt
-
     Attributes:
         model: timm model name.
         in_channels: MS bands the teacher takes.
@@ -65,8 +58,7 @@ class TeacherOutputs(NamedTuple):
     """What the teacher gives the student's losses, per sample.
 
     Attributes:
-        logits: (B, K) class logits (of a single-label distribution; a
-            multi-label teacher's are converted once, here).
+        logits: (B, K) single-label class logits (multi-label ones converted).
         patches: (B, N, D) last-stage features as a patch sequence (SKA).
         embedding: (B, D) pooled features.
     """
@@ -111,12 +103,9 @@ class RawInputAdapter(nn.Module):
 class FrozenTeacher(nn.Module):
     """An MS teacher that is never trained: always in eval mode, never optimised.
 
-    Builds the timm model, loads its weights (a TorchGeo weight enum, a
-    TorchGeo classification checkpoint or a state dict, read with
-    ``weights_only=True``), adapts normalised inputs to what pretrained
-    weights expect (band order, raw scale), and caches its outputs for the
-    whole gallery when the gallery is not augmented, so the student's step
-    looks them up instead of running the teacher.
+    Builds the timm model, loads its weights (:func:`load_teacher_weights`), adapts
+    normalised inputs to what pretrained weights expect (band order, raw scale),
+    and can cache its outputs for the whole (unaugmented) gallery.
     """
 
     def __init__(
@@ -153,8 +142,7 @@ class FrozenTeacher(nn.Module):
         self.adapter: nn.Module = nn.Identity()
         self.gallery: TeacherOutputs | None = None
         self.model.requires_grad_(False)
-        # Every flag False from the start: Lightning restores captured modes
-        # by setting them directly, without calling train().
+        # All flags False from the start: Lightning restores modes without train().
         self.eval()
 
     @classmethod
@@ -245,14 +233,11 @@ class FrozenTeacher(nn.Module):
     def set_cache(self, outputs: TeacherOutputs) -> TeacherOutputs:
         """Keep the outputs of every gallery sample in :attr:`gallery`.
 
-        The task computes them once at fit start (one pass over the gallery
-        in the trainer's precision,
-        :func:`~torchgeo_ackd.matching.loader_outputs`), so that a training
-        step looks them up instead of running the teacher.
+        The task computes them once at fit start, so that a training step looks
+        them up instead of running the teacher.
 
         Args:
-            outputs: The outputs, each (N_t, ...), row i for gallery sample i,
-                in the dtype the teacher produced (bf16 under bf16-mixed).
+            outputs: The outputs, each (N_t, ...), row i for gallery sample i.
 
         Returns:
             *outputs*.

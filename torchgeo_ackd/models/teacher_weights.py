@@ -1,11 +1,7 @@
-"""Load teacher weights: a TorchGeo weight enum, a Lightning checkpoint, or a state dict.
+"""Load teacher weights: a TorchGeo weight enum, a Lightning checkpoint or a state dict.
 
-A TorchGeo weight trained on other bands than the teacher's (13 Sentinel-2
-bands for a 10-band benchmark, or another sensor) still starts the teacher:
-its first convolution takes, for each of the teacher's bands, the weight's
-channel of the same band (by name, when the centre wavelengths agree) or of
-the nearest centre wavelength, rescaled so that the layer's output keeps its
-scale.
+A TorchGeo weight trained on other bands gets its first convolution rebuilt band by
+band (:func:`map_bands`, :func:`select_input_channels`).
 """
 
 import logging
@@ -23,12 +19,10 @@ from ..sensors import SENTINEL2_SSL4EO
 
 logger = logging.getLogger(__name__)
 
-#: Largest difference of centre wavelengths (nm) under which two bands of the
-#: same name are the same band (Sentinel-2A and 2B differ by up to ~7 nm).
+#: Largest centre-wavelength difference (nm) at which same-named bands are one band.
 SAME_BAND_NM = 25.0
 
-# TorchGeo's weight metadata spells Sentinel-2 bands 'B1', 'B8a'; the sensors
-# module spells them 'B01', 'B8A'.
+# TorchGeo spells Sentinel-2 bands 'B1', 'B8a'; the sensors module 'B01', 'B8A'.
 _S2_ALIASES = {f'B{i}': f'B{i:02d}' for i in range(1, 10)} | {'B8a': 'B8A'}
 
 
@@ -81,14 +75,11 @@ def map_bands(
     """Choose a weight channel for every band of a sensor.
 
     A band takes the weight's channel of the same name when their centre
-    wavelengths differ by at most :data:`SAME_BAND_NM` (so Tiangong-2's
-    ``B01`` at 413 nm is not Sentinel-2's ``B01`` at 443 nm); otherwise the
-    channel of the nearest centre wavelength (ties: the first in the weight's
-    order).
+    wavelengths differ by at most :data:`SAME_BAND_NM`, otherwise the channel of
+    the nearest centre wavelength (ties: the first in the weight's order).
 
     Args:
-        weight_bands: Bands the weight was trained on that have a centre
-            wavelength (an index such as NDVI is never a source).
+        weight_bands: The weight's bands that have a centre wavelength (not NDVI).
         weight_wavelengths: Their centre wavelengths in nm.
         bands: The teacher's bands, in input order.
         wavelengths: Their centre wavelengths in nm.
@@ -112,15 +103,12 @@ def map_bands(
 def select_input_channels(weight: Tensor, channels: Sequence[int]) -> Tensor:
     """A first-layer filter bank for other input bands, at the same output scale.
 
-    The output of a convolution sums over its input channels; taking ``C_new``
-    of the ``C_w`` channels scales each filter by ``C_w / C_new`` so that inputs
-    of similar per-band scale give outputs of the scale the next layers were
-    trained on (the rule timm uses when it adapts a 3-band filter bank).
+    Taking ``C_new`` of the ``C_w`` channels scales each filter by ``C_w / C_new``
+    (as timm does when it adapts a 3-band filter bank).
 
     Args:
         weight: (O, C_w, kh, kw) filters of the pretrained first convolution.
-        channels: For each new input band, the index of its channel in
-            *weight* (a channel may be taken more than once).
+        channels: For each new band, its channel index in *weight* (may repeat).
 
     Returns:
         (O, len(channels), kh, kw) filters.
@@ -137,32 +125,21 @@ def load_teacher_weights(
 ) -> TeacherInput:
     """Load weights into a teacher model (a timm model built like TorchGeo's).
 
-    Three sources are accepted:
-
-    * a TorchGeo weight enum name such as ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'``,
-      loaded with TorchGeo's own loader (download, or the torch hub cache when
-      offline); only the backbone is pretrained, the classifier stays as
-      initialised. The returned :class:`TeacherInput` says which band order and
-      value scale the weights expect;
-    * a Lightning checkpoint written by TorchGeo's classification task
-      (``state_dict`` keys prefixed with ``model.``);
-    * a plain state dict file (``torch.save(model.state_dict(), path)``).
-
-    Files are read with ``torch.load(..., weights_only=True)``.
+    Accepts a TorchGeo weight enum name such as
+    ``'ResNet18_Weights.SENTINEL2_ALL_MOCO'`` (backbone only, the classifier stays
+    as initialised), a checkpoint of TorchGeo's classification task (``model.``
+    keys), or a state dict file, read with ``torch.load(..., weights_only=True)``.
 
     Args:
-        model: The teacher, e.g. ``timm.create_model('resnet18', in_chans=13,
-            num_classes=10)``.
+        model: The teacher, e.g. a timm ResNet.
         weights: Enum name or file path.
-        bands: The teacher's input bands, in input order. With an enum whose
-            bands differ, the first convolution is built from the weight's
-            channels by :func:`map_bands` (logged); without them, the model
-            must take the enum's bands.
-        wavelengths: Centre wavelengths (nm) of *bands*; default: those of
-            the Sentinel-2 bands of these names.
+        bands: The teacher's input bands, in order. With an enum whose bands
+            differ, the first convolution is built by :func:`map_bands` (logged);
+            without them, the model must take the enum's bands.
+        wavelengths: Centre wavelengths (nm) of *bands* (default: Sentinel-2's).
 
     Returns:
-        The input preparation the weights need.
+        The band order and value scale the weights expect.
 
     Raises:
         FileNotFoundError: If a path does not exist.
@@ -235,8 +212,7 @@ def weight_band_sources(
     """The weight channel each band of a teacher takes from a TorchGeo weight.
 
     Args:
-        name: The weight enum's name (its bands are Sentinel-2 bands when the
-            name says ``SENTINEL2``).
+        name: The weight enum's name (Sentinel-2 bands if it says ``SENTINEL2``).
         weight_bands: The weight's bands (``enum.meta['bands']``, any spelling).
         bands: The teacher's bands, in input order.
         wavelengths: Their centre wavelengths in nm (default: Sentinel-2's).
@@ -287,8 +263,6 @@ def _load_enum(
     scale = _normalize_std(enum.transforms)
     if bands is not None and band_names is not None and tuple(bands) != band_names:
         first = next(k for k, v in model.state_dict().items() if v.ndim == 4)
-        # Sentinel-2 bands of the weight, with their wavelengths (the
-        # TorchGeo multispectral weights of these backbones are Sentinel-2).
         if first not in backbone:
             raise ValueError(
                 f'teacher weights {name!r} have no {first!r} to build the first '
@@ -336,9 +310,7 @@ def check_state_dict(
         ignore_missing_head: Allow missing classifier parameters.
 
     Raises:
-        ValueError: On missing/unexpected keys or mismatching shapes; the first
-            conv (band count) and the classifier (class count) get their own
-            messages.
+        ValueError: On missing/unexpected keys or mismatching shapes.
     """
     own = model.state_dict()
     first_conv = next((k for k, v in own.items() if v.ndim == 4), None)

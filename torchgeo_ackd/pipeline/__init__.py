@@ -1,11 +1,7 @@
 """The whole ACKD pipeline from one command (``python -m torchgeo_ackd.pipeline``).
 
-The public parts, for scripts and ``experiments/``: the run's options
-(:class:`PipelineConfig`), the benchmark it runs on (:func:`resolve_benchmark`),
-the method registry (:data:`METHODS`, :func:`register_method`), one function
-per stage (:func:`train_teacher`, :func:`train_matcher`, :func:`train_students`,
-with the stage configurations they run: :func:`teacher_arguments`,
-:func:`student_arguments`) and :func:`run_stage`, which runs any stage
+For scripts and ``experiments/``: :class:`PipelineConfig`, the method registry
+(:data:`METHODS`), one function per stage and :func:`run_stage`, which runs any stage
 configuration as ``torchgeo fit`` + ``torchgeo test``.
 """
 

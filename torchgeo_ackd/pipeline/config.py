@@ -36,8 +36,7 @@ class PipelineConfig:
         root: Benchmark root (None: the synthetic default in ``data/synthetic``).
         out: Output folder.
         datamodule: DataModule class path (None: chosen from *root*).
-        methods: Student methods (names of
-            :data:`~torchgeo_ackd.pipeline.methods.METHODS`).
+        methods: Student methods (keys of :data:`~torchgeo_ackd.pipeline.METHODS`).
         seeds: Seeds of the student runs.
         single_seed_methods: More methods, run with the first seed only.
         teacher_epochs: The teacher's maximum epochs (it stops early after 15
@@ -45,22 +44,16 @@ class PipelineConfig:
         matcher_epochs: Matcher epochs.
         student_epochs: Student epochs.
         dynm_epochs: Re-matching epochs of the SemBridge students.
-        use_pretrained: Start the teacher from TorchGeo's Sentinel-2 weights
-            when they can be loaded.
+        use_pretrained: Teacher starts from TorchGeo's Sentinel-2 weights if loadable.
         fresh: Start every stage over.
-        folds: K >= 3: stratified K-fold evaluation over the RGB images (every
-            image tested once; see :mod:`~torchgeo_ackd.pipeline.folds`), each
-            method run on every fold with every seed; 1: the default split.
-        teacher_model: The teacher's timm architecture (None: conf/teacher.yaml,
-            ResNet-18, the one the pretrained weights fit; another needs
-            ``use_pretrained=False``).
-        matcher_model: Both matcher encoders' timm architecture (None:
-            conf/matcher.yaml).
+        folds: 1: the default split; K >= 3: stratified K-fold evaluation over the RGB
+            images (:mod:`~torchgeo_ackd.pipeline.folds`), every method on every fold.
+        teacher_model: The teacher's timm architecture (None: conf/teacher.yaml's
+            ResNet-18, the only one the pretrained weights fit).
+        matcher_model: Matcher encoders' timm architecture (None: conf/matcher.yaml).
         student_model: The RGB students' timm architecture (None: conf/ackd.yaml).
-        keep_last_checkpoints: Keep each finished student's ``last.ckpt``
-            (about as large as its ``best.ckpt``; only resuming an interrupted
-            run reads it). False: delete it once the student is finished. The
-            teacher's and the matcher's are always kept.
+        keep_last_checkpoints: Keep each finished student's ``last.ckpt`` (only a
+            resume reads it; False: delete it). The teacher's and matcher's stay.
     """
 
     root: Path | None = None
@@ -95,11 +88,8 @@ class PipelineConfig:
         """Refuse options that cannot work, before any stage trains.
 
         Raises:
-            ValueError: For an unknown method, no seed, re-matching epochs
-                outside the students' epochs, or a teacher architecture the
-                pretrained weights do not fit. (A K the data cannot support is
-                refused when the fold splits are written, also before any
-                stage trains.)
+            ValueError: For an unknown method, no seed, re-matching epochs outside
+                the students' epochs, or a teacher the pretrained weights do not fit.
         """
         if not self.seeds:
             raise ValueError('--seeds: give at least one seed')

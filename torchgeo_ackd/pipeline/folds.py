@@ -1,13 +1,10 @@
 """Stratified K-fold evaluation over the RGB images.
 
-Every RGB image is a test image in exactly one fold. In fold ``f`` the RGB
-images of fold ``f`` are the test set, those of fold ``f + 1`` (mod K) the
-validation set and the rest the training set (60/20/20 with K = 5, the
-proportions of the default split). The MS images keep the default split in
-every fold, so the teacher and the matcher, which never see an RGB label,
-are trained once and shared by all folds. Folding the MS images instead
-(``folded='ms'``, the RGB images keep the default split) measures the teacher
-itself (``experiments/teacher_recipe.py``).
+In fold ``f`` the RGB images of fold ``f`` are the test set, those of fold ``f + 1``
+(mod K) the validation set and the rest the training set (60/20/20 with K = 5, as
+the default split). The MS images keep the default split, so the teacher and the
+matcher (which never see an RGB label) are shared by all folds. ``folded='ms'``
+folds the MS images instead, to measure the teacher (``experiments/teacher_recipe.py``).
 """
 
 import csv
@@ -27,9 +24,8 @@ def stratified_folds(
 ) -> list[int]:
     """Assign every sample to one of *num_folds* folds, class by class.
 
-    Each class's samples (in the given order) are shuffled with a generator
-    seeded by *seed* and the class name, then dealt out round-robin, so every
-    fold gets ``floor`` or ``ceil`` of the class's share.
+    Each class's samples are shuffled (seeded by *seed* and the class name), then
+    dealt out round-robin: every fold gets ``floor`` or ``ceil`` of its share.
 
     Args:
         labels: Class index per sample.
@@ -92,14 +88,13 @@ def write_fold_split(
     Args:
         path: CSV to write (atomically).
         dataset_class: The benchmark's dataset.
-        dataset_kwargs: ``root``, ``val_fraction``, ``test_fraction``, ``seed``
-            of the default split (kept for the MS images).
+        dataset_kwargs: The default split's arguments (:func:`split_kwargs`).
         student_classes: RGB classes present (``None``: all).
         fold: This fold, in [0, K).
         num_folds: K.
         seed: Seed of the fold assignment.
-        folded: The modality whose images are folded (``'rgb'`` or ``'ms'``);
-            the other keeps the default split.
+        folded: The modality folded (``'rgb'`` or ``'ms'``); the other keeps the
+            default split.
 
     Raises:
         ValueError: If *folded* is neither ``'rgb'`` nor ``'ms'``.

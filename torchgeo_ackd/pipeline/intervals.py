@@ -1,8 +1,7 @@
 """Confidence intervals of accuracy over runs, and paired differences between methods.
 
-Runs of every method share their (fold, seed) keys, so the difference between
-two methods is taken run by run (a paired comparison): the fold and seed
-effects cancel, and a gain of one or two points can be told from noise.
+Methods share their (fold, seed) run keys, so differences are taken run by run: the
+fold and seed effects cancel, and a gain of a point or two can be told from noise.
 """
 
 import math

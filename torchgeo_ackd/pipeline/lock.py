@@ -1,9 +1,7 @@
 """One pipeline per output folder: an operating-system file lock (``filelock``).
 
-The lock is the OS's (``flock``), so it is released when its holder exits or
-is killed: there is no stale lock to take over, and two processes can never
-both hold it. Beside it, the holder writes its PID, host and start time, so a
-refused pipeline can say who holds the folder.
+Released when its holder exits or is killed (no stale lock); the holder writes its
+PID, host and start time beside it, so a refused pipeline can name it.
 """
 
 import json

@@ -1,11 +1,8 @@
 """The student variants the pipeline can train: the paper's rows.
 
-The built-in methods are composed from the KD registry
-(:func:`~torchgeo_ackd.losses.available_kd_losses`): the distillation-free
-``baseline``; for every registered KD loss but ``none``, ``<loss>`` (random
-same-class pairs, no DynM, no SKA) and ``<loss>_sembridge`` (SSM, DynM and
-SKA); and the four SemBridge ablations of vanilla KD. More methods (e.g. from
-``experiments/``) are added with :func:`register_method`.
+Built from the KD registry: ``baseline`` (no KD), the two rows of every KD loss but
+``none`` (:func:`kd_methods`) and the four SemBridge ablations of vanilla KD. More
+methods (e.g. from ``experiments/``) are added with :func:`register_method`.
 """
 
 import copy
@@ -42,13 +39,11 @@ class Method:
             )
 
 
-#: The options the pipeline gives a KD loss; every other loss runs with its
-#: registry defaults (its constructor's).
+#: The options the pipeline gives a KD loss (others run with their defaults).
 KD_OPTIONS: dict[str, dict[str, Any]] = {
     # The authors' headline vanilla KD: KL(teacher || student) at T = 3, no T^2.
     'kd': {'temperature': 3.0, 'scale_by_temperature_squared': False},
-    # DKD with its authors' defaults (alpha 1, beta 8, T 4); the 20-epoch
-    # warm-up is shortened to 2 epochs to fit the pipeline's short runs.
+    # DKD's defaults, but a 2-epoch warm-up (not 20) for the pipeline's short runs.
     'dkd': {'warmup_epochs': 2},
 }
 #: Table labels of KD losses whose name in capitals is not theirs.
@@ -67,8 +62,7 @@ def kd_methods(loss: str) -> dict[str, Method]:
     """The two rows of a KD loss: without SemBridge and with it.
 
     Args:
-        loss: A registered KD loss name (its options: :data:`KD_OPTIONS`, else
-            the loss's defaults).
+        loss: A registered KD loss name (options: :data:`KD_OPTIONS`, else defaults).
 
     Returns:
         ``{loss: ..., f'{loss}_sembridge': ...}``: random same-class pairs, no
@@ -86,7 +80,6 @@ def _paper_methods() -> dict[str, Method]:
     losses = sorted(set(available_kd_losses()) - {'none'}, key=lambda n: (n != 'kd', n))
     kd = _kd('kd')
     return (
-        # Distillation-free baseline: the student alone on RGB.
         {'baseline': Method('Baseline (no KD)', _kd('none') | _NO_SKA, 'random', False)}
         | {name: m for loss in losses for name, m in kd_methods(loss).items()}
         # Ablations of SemBridge (vanilla KD), one part removed at a time.
@@ -125,8 +118,7 @@ def register_method(name: str, method: Method, replace: bool = False) -> None:
             Method('KD (T = 4) + SemBridge', {'kd': {'options': {'kd': {'temperature': 4.0}}}}),
         )
 
-    and both rows of a KD loss registered after this module was imported:
-    ``for name, m in kd_methods('my_loss').items(): register_method(name, m)``.
+    and both rows of a KD loss registered later: each item of ``kd_methods(loss)``.
 
     Args:
         name: The method's name: lower-case letters, digits and ``_`` (it

@@ -17,12 +17,10 @@ def _statistics(state: dict[str, Any], datamodule: str) -> dict[str, list[float]
 
 
 class SSMPairings:
-    """The matcher's initial pairing for other splits.
+    """The matcher's initial pairing for other splits (K-fold RGB training sets).
 
-    The matcher stage writes its pairing for the default split; K-fold runs
-    need it for other RGB training sets. They are computed here from the
-    matcher's final weights (``last.ckpt``, as its own pairing), with the
-    statistics it was trained with, once each.
+    Computed once each from the matcher's final weights (``last.ckpt``, as its own
+    pairing for the default split) and the statistics it was trained with.
     """
 
     def __init__(
@@ -57,10 +55,8 @@ class SSMPairings:
     def ensure_matcher_pairing(self) -> None:
         """Write the matcher stage's own pairing if a kill left it missing.
 
-        The matcher writes ``pairing.pt`` at the end of its fit, after its last
-        checkpoint; a run killed in between (or resumed with no epoch left,
-        when that hook never runs) has none. It is recomputed from the same
-        weights, ``last.ckpt``.
+        The matcher writes it after its last checkpoint, at the end of its fit; a
+        run killed in between (or resumed with no epoch left) has none.
         """
         folder = self.out / 'matcher'
         if (folder / 'pairing.pt').is_file() and (folder / 'pairing.csv').is_file():
@@ -70,8 +66,7 @@ class SSMPairings:
 
     def _compute(self, split: Path | None, folder: Path) -> None:
         if self._matcher is None:
-            # The weights at the end of the matcher's fit, which its own
-            # pairing was computed with (best.ckpt when last.ckpt is absent).
+            # The weights its own pairing was computed with (else best.ckpt).
             checkpoint = self.out / 'matcher' / 'last.ckpt'
             if not checkpoint.is_file():
                 checkpoint = self.out / 'matcher' / 'best.ckpt'

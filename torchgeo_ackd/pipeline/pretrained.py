@@ -31,9 +31,7 @@ def check_teacher_model(model: str, use_pretrained: bool) -> None:
 
 
 def pretrained_teacher_available(timeout: float = 15.0) -> tuple[bool, str]:
-    """Whether TorchGeo's Sentinel-2 ResNet-18 weights can be loaded here.
-
-    Tries TorchGeo's own loader: the torch hub cache first, then a download.
+    """Whether TorchGeo's Sentinel-2 ResNet-18 weights load (hub cache or download).
 
     Returns:
         (available, reason) for the log.
@@ -56,19 +54,15 @@ def teacher_weights(
 ) -> tuple[str | None, dict[str, Any]]:
     """TorchGeo's Sentinel-2 weights for the teacher, when they can be loaded.
 
-    With all 13 Sentinel-2 bands every stage reads them in the weights' order;
-    with other bands (a 10-band subset, another sensor) the teacher's first
-    convolution is built from the weights' channels of its bands (by name,
-    else by nearest centre wavelength), printed here.
-
     Args:
-        bench: The benchmark; with all 13 Sentinel-2 bands its ``bands`` are
-            set to the weights' order, which every later stage then reads.
+        bench: The benchmark; with all 13 Sentinel-2 bands its ``bands`` are set to
+            the weights' order, which every later stage then reads.
         use_pretrained: False: from scratch, nothing is tried.
 
     Returns:
-        The weight name (None: from scratch) and the ``TeacherTask`` arguments
-        that map the weights to the bands.
+        The weight name (None: from scratch) and, for other bands than Sentinel-2's 13,
+        the ``TeacherTask`` arguments that build the teacher's first convolution from
+        the weights' channels of those bands (by name, else nearest wavelength).
     """
     if not use_pretrained:
         return None, {}
@@ -77,7 +71,6 @@ def teacher_weights(
     if not ok:
         return None, {}
     if set(bench.bands) == set(SENTINEL2_SSL4EO.bands):
-        # Every stage reads the bands in the order the weights expect.
         bench.init_args['bands'] = list(SENTINEL2_SSL4EO.bands)
         return PRETRAINED, {}
     sensor = bench.dataset.ms_sensor

@@ -53,14 +53,6 @@ def run_key(name: str) -> tuple[str, str]:
     return match['method'], match['run']
 
 
-def _by_method(results: list[StageResult]) -> dict[str, dict[str, StageResult]]:
-    by_method: dict[str, dict[str, StageResult]] = {}
-    for r in results:
-        method, run = run_key(r.name)
-        by_method.setdefault(method, {})[run] = r
-    return by_method
-
-
 def _percent(runs: dict[str, StageResult], metric: str) -> dict[str, float]:
     return {k: 100 * r.metrics[metric] for k, r in runs.items()}
 
@@ -70,9 +62,7 @@ def summarise(
 ) -> list[dict[str, object]]:
     """One row per method: OA and F1 with 95 % intervals over runs, paired gains.
 
-    Each method's runs share (fold, seed) keys with the baseline's, so the
-    gain over the baseline (and SemBridge's over its KD loss alone) is the
-    mean of run-by-run differences, with its own interval.
+    Gains over the baseline (and SemBridge's over its KD loss alone) are paired by run.
 
     Args:
         results: Student stage results (``<method>_[fold<f>_]seed<s>``).
@@ -81,7 +71,10 @@ def summarise(
     Returns:
         The rows, in the order the methods first appear.
     """
-    by_method = _by_method(results)
+    by_method: dict[str, dict[str, StageResult]] = {}
+    for r in results:
+        method, run = run_key(r.name)
+        by_method.setdefault(method, {})[run] = r
     rows: list[dict[str, object]] = []
     for method, runs in by_method.items():
         label = LABELS.get(method, method)
@@ -200,10 +193,8 @@ def write_results(
         directory: Output folder of the results.
         dataset: Dataset class (class names, sensor).
         out: Pipeline output folder (to find the pairings).
-        student_classes: Classes of the student's test set (default: all);
-            teacher-only classes have no test images, so no accuracy.
-        teacher_metrics: The teacher stage's test metrics, summarised under
-            the table.
+        student_classes: Classes of the student's test set (default: all).
+        teacher_metrics: The teacher stage's test metrics, summarised under the table.
     """
     directory.mkdir(parents=True, exist_ok=True)
     classes = tuple(student_classes or dataset.classes)
@@ -235,17 +226,14 @@ def accuracy_figure(rows: list[dict[str, object]]) -> Figure:
             ``f1_mean``, ``f1_high``).
 
     Returns:
-        The figure; wide enough for its title with any number of methods.
+        The figure, at least 6 inches wide (for its title over one or two methods).
     """
-    # At least 6 inches: the two-line title fits over one or two methods.
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) + 2), 4))
     x = np.arange(len(rows))
     for offset, key, name in ((-0.2, 'oa', 'OA'), (0.2, 'f1', 'macro F1')):
         means = [float(r[f'{key}_mean']) for r in rows]  # type: ignore[arg-type]
-        halves = [
-            float(r[f'{key}_high']) - float(r[f'{key}_mean'])  # type: ignore[arg-type]
-            for r in rows
-        ]
+        highs = [float(r[f'{key}_high']) for r in rows]  # type: ignore[arg-type]
+        halves = [h - m for h, m in zip(highs, means, strict=True)]
         halves = [0.0 if math.isnan(h) else h for h in halves]
         ax.bar(x + offset, means, 0.4, yerr=halves, capsize=3, label=name)
     ax.set_xticks(x, [str(r['label']) for r in rows], rotation=20, ha='right')

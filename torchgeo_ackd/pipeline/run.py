@@ -1,9 +1,7 @@
 """The whole ACKD pipeline: data -> teacher -> matcher -> students -> results.
 
-One function per stage builds that stage's ``torchgeo fit`` configuration from
-``conf/<stage>.yaml`` and the run's :class:`PipelineConfig`, and runs it with
-:func:`~torchgeo_ackd.pipeline.stages.run_stage` (reused when finished,
-resumed when interrupted); :func:`run_pipeline` chains them.
+Each stage's ``torchgeo fit`` config is built from ``conf/<stage>.yaml`` and the
+:class:`PipelineConfig`, and run with :func:`~torchgeo_ackd.pipeline.run_stage`.
 """
 
 import hashlib
@@ -151,11 +149,9 @@ def student_arguments(
         args['student'] = config.student_model
     for key, value in model_args(method).items():  # groups key by key
         args[key] = args.get(key, {}) | value if isinstance(value, dict) else value
-    dm_args: dict[str, Any] = {'pairing_file': None}
+    dm_args = {'pairing_file': None if pairing is None else str(pairing)}
     if split.file is not None:
         dm_args['split_file'] = str(split.file)
-    if pairing is not None:
-        dm_args['pairing_file'] = str(pairing)
     student['data'] = data_section(bench, ms=False, **dm_args)
     student['trainer']['max_epochs'] = config.student_epochs
     # Every student records its initial pairing; DynM ones also re-match.
@@ -185,8 +181,7 @@ def train_students(
         bench: The benchmark.
         data: The checked files (a student's inputs).
         splits: The evaluation splits.
-        stages: The teacher's and the matcher's results (their run ids are
-            inputs of every student).
+        stages: The teacher's and matcher's results (their run ids are inputs).
         teacher_model: The teacher's timm architecture.
 
     Returns:
@@ -230,16 +225,14 @@ def run_pipeline(
 
     Args:
         config: The run's options.
-        **options: Or the options themselves (the fields of
-            :class:`PipelineConfig`), without *config*.
+        **options: Or the :class:`PipelineConfig` fields themselves, without *config*.
 
     Returns:
         The student stages' results.
 
     Raises:
-        ValueError: For an unknown method, impossible epochs or folds, or a
-            teacher architecture the pretrained weights do not fit, before
-            any stage runs.
+        ValueError: For an unknown method, impossible epochs or folds, or a teacher
+            the pretrained weights do not fit, before any stage runs.
         PreflightError: Listing every bad image, before any stage runs.
     """
     if config is None:
@@ -249,10 +242,8 @@ def run_pipeline(
     config.check()
     bench = resolve_benchmark(config.root, config.datamodule)
     data = check_data(bench)
-    # One pipeline per output folder (an OS lock: released when its holder dies).
     with output_lock(config.out):
-        # Every split file first: a K the data cannot support fails before
-        # any stage trains.
+        # Every split file first: a K the data cannot support fails before training.
         splits = [EvaluationSplit('', None)]
         if config.folds > 1:
             splits = [

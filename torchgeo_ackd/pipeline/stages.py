@@ -1,10 +1,8 @@
 """Run one pipeline stage as a real ``torchgeo fit`` + ``torchgeo test``, reusably.
 
-Each stage gets its own folder with the exact config it ran (``config.yaml``),
-its checkpoints, its logs and, once finished, ``done.json`` (the config's hash,
-the wall time of ``fit`` and the test metrics). A stage whose ``done.json``
-matches its config is reused; one interrupted mid-way resumes from its
-``last.ckpt``; one whose config changed is refused unless ``fresh`` is set.
+A stage's folder holds its ``config.yaml``, checkpoints, logs and, once finished,
+``done.json`` (config hash, fit time, test metrics). A matching stage is reused, an
+interrupted one resumed from ``last.ckpt``, a changed one refused unless ``fresh``.
 """
 
 import csv
@@ -35,8 +33,7 @@ class StageResult:
         fit_seconds: Wall time of ``torchgeo fit`` (0 when only tested).
         metrics: Test metrics (``test_OverallAccuracy``, ...).
         reused: Whether the stage was reused from an earlier run.
-        run_id: Identifies this finished run (later stages record it among
-            their inputs, so a retrained stage invalidates them).
+        run_id: Identifies this finished run (an input of the later stages).
     """
 
     name: str
@@ -59,8 +56,7 @@ def _torchgeo(command: str, config: Path, *extra: str, log: Path) -> float:
     start = time.perf_counter()
     with open(log, 'ab') as log_file:
         log_file.write(f'$ {" ".join(args)}\n'.encode())
-        # Progress bars go to the terminal as they are drawn (raw chunks keep
-        # their carriage returns); everything is also kept in the log.
+        # Raw chunks to the terminal (progress bars keep their \r), all to the log.
         proc = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,
@@ -88,22 +84,19 @@ def run_stage(
 ) -> StageResult:
     """Fit and test one stage, or reuse/resume it.
 
-    The config's trainer must checkpoint into *directory* as ``best.ckpt`` and
-    ``last.ckpt``; this function sets ``default_root_dir``, the checkpoint
-    callback and a CSV logger for the test metrics.
+    Sets the trainer's ``default_root_dir``, logger and checkpointing (``best.ckpt``,
+    ``last.ckpt``) to *directory*.
 
     Args:
         name: Stage name, for messages.
         config: Full LightningCLI config (``model``, ``data``, ``trainer``).
         directory: The stage's folder.
         fresh: Delete an earlier run of this stage first.
-        inputs: What the stage reads, ``{name: content hash}`` (data files,
-            split and pairing files, ``stage:<name>`` run ids of the stages it
-            builds on). Recorded in ``inputs.json`` when the stage starts; a
-            finished or interrupted run whose inputs differ is refused.
-        keep_last: Keep ``last.ckpt`` once the stage is finished (it is what
-            an interrupted run resumes from; a finished one needs only
-            ``best.ckpt`` and ``done.json``). False: delete it, with a message.
+        inputs: What the stage reads, ``{name: content hash}`` (data, split and
+            pairing files, ``stage:<name>`` run ids), recorded in ``inputs.json``;
+            a finished or interrupted run whose inputs differ is refused.
+        keep_last: Keep ``last.ckpt`` once the stage is finished (only a resume
+            reads it). False: delete it, with a message.
 
     Returns:
         The stage's result.
@@ -143,9 +136,8 @@ def run_stage(
     if resume.is_file():
         _check_inputs(name, directory, inputs)
     else:
-        # Nothing to resume. A checkpoint left by an attempt killed before
-        # its last.ckpt (e.g. best.ckpt written, then the disk full) would be
-        # tested in place of this run's: Lightning names the new best-v1.ckpt.
+        # A checkpoint left by an attempt killed before its last.ckpt would be
+        # tested in place of this run's (Lightning names the new best-v1.ckpt).
         for stale in sorted(directory.glob('*.ckpt')):
             print(
                 f'[{name}] removing {stale}: left by an interrupted run that '

@@ -1,13 +1,8 @@
 """Seeded synthetic MS -> RGB benchmark in the real benchmark's folder layout.
 
-The generator writes a small, unpaired ACKD problem in seconds, so the package's
-main job runs on a fresh machine without any download: 13-band Sentinel-2-like
-MS scenes (region A) mixed from endmember spectra with class-specific spatial
-layouts, and 8-bit RGB scenes of the same classes from another region (other
-scale, materials, illumination, colour balance and texture). Two class pairs
-(AnnualCrop / StressedCrop, HerbaceousVegetation / Wetland) look nearly alike
-in RGB and separate in the red edge, NIR and SWIR, so the MS teacher knows more
-than the RGB student can learn alone. See ``docs/synthetic.md``.
+13-band Sentinel-2-like MS scenes and unpaired 8-bit RGB scenes of ten classes from
+another region, written in seconds with no download. Two class pairs look alike in
+RGB and separate in the red edge, NIR and SWIR. See ``docs/synthetic.md``.
 """
 
 from .generate import (

@@ -1,7 +1,4 @@
-"""Write the synthetic ACKD benchmark: its files, its metadata, reuse and replacement.
-
-The scenes themselves are rendered by :mod:`~torchgeo_ackd.synthetic.scenes`.
-"""
+"""Write the synthetic ACKD benchmark: files, metadata, reuse and replacement."""
 
 import json
 import os
@@ -55,9 +52,7 @@ def _parameters(**parameters: Any) -> dict[str, Any]:
 
 
 def _metadata(parameters: dict[str, Any]) -> dict[str, Any]:
-    # The label rule is recorded as before (a pure scene's label is its one
-    # land cover): it tells today's mixed benchmarks from the mixed ones
-    # written before the rule was recorded, which were 'dominant'.
+    # Pure scenes: 'dominant' (one land cover); older mixed benchmarks recorded none.
     rule = 'annotated' if parameters['mixed'] else 'dominant'
     shares = f'{DOMINANT_SHARE[0]:.0%}-{DOMINANT_SHARE[1]:.0%}'
     scenes = (
@@ -102,14 +97,11 @@ def _read_metadata(root: Path) -> dict[str, Any] | None:
 def benchmark_parameters(root: str | Path) -> dict[str, Any]:
     """The generator parameters a synthetic benchmark was written with.
 
-    Benchmarks written before version 2 record no ``mixed``: they hold pure
-    scenes (``mixed=False``), which is filled in; the current default would
-    misdescribe them. The recorded ``label_rule`` is checked and left out:
-    mixed scenes get the ``'annotated'`` label, the only one generated.
+    Benchmarks before version 2 record no ``mixed``; ``mixed=False`` (pure scenes)
+    is filled in. The recorded ``label_rule`` is checked and left out.
 
     Args:
-        root: A benchmark directory written by
-            :func:`generate_synthetic_benchmark`.
+        root: A benchmark directory written by :func:`generate_synthetic_benchmark`.
 
     Returns:
         The keyword arguments of :func:`generate_synthetic_benchmark` (all but
@@ -117,8 +109,7 @@ def benchmark_parameters(root: str | Path) -> dict[str, Any]:
 
     Raises:
         ValueError: If *root* holds no readable ``synthetic.json`` of this
-            generator, or one of mixed scenes labelled by their dominant land
-            cover (``label_rule: dominant``, no longer generated).
+            generator, or one of mixed scenes with ``label_rule: dominant``.
     """
     metadata = _read_metadata(Path(root))
     if metadata is None or metadata.get('generator') != _GENERATOR:
@@ -150,8 +141,7 @@ def _written_parameters(metadata: dict[str, Any], root: Path) -> dict[str, Any]:
 def _same_benchmark(
     metadata: dict[str, Any] | None, parameters: dict[str, Any], root: Path
 ) -> bool:
-    # Version 1 wrote exactly the pure scenes that version 2 writes; what it
-    # did not record, _written_parameters fills in.
+    # Version 1 wrote the pure scenes of version 2; _written_parameters fills in.
     return (
         metadata is not None
         and metadata.get('generator') == _GENERATOR
@@ -163,7 +153,7 @@ def _same_benchmark(
 def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
     seed, fmt, mixed = parameters['seed'], parameters['rgb_format'], parameters['mixed']
     crs = {epsg: CRS.from_epsg(epsg) for epsg in UTM_EPSG}
-    descriptions = SENTINEL2_EUROSAT.bands
+    options: dict[str, Any] = {'quality': 95} if fmt == 'jpg' else {'compress_level': 1}
     with rasterio.Env():
         for class_name in SYNTHETIC_CLASSES:
             ms_dir = directory / 'MS' / class_name
@@ -184,7 +174,7 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
                     transform=transform,
                 ) as dst:
                     dst.write(dn)
-                    dst.descriptions = descriptions
+                    dst.descriptions = SENTINEL2_EUROSAT.bands
             rgb_dir = directory / 'RGB' / class_name
             rgb_dir.mkdir(parents=True)
             for i in range(parameters['rgb_per_class']):
@@ -192,23 +182,18 @@ def _write_all(directory: Path, parameters: dict[str, Any]) -> None:
                     class_name, i, seed=seed, size=parameters['rgb_size'], mixed=mixed
                 )
                 path = rgb_dir / f'{class_name}_{i:04d}.{fmt}'
-                if fmt == 'jpg':
-                    Image.fromarray(rgb, 'RGB').save(path, quality=95)
-                else:
-                    Image.fromarray(rgb, 'RGB').save(path, compress_level=1)
+                Image.fromarray(rgb, 'RGB').save(path, **options)
 
 
-#: The paper's benchmark (S2S-EU, S2S-CN and M2S-GL together): MS and RGB
-#: images in all. Its images are 64 x 64 (S2S-EU RGB and the MS side).
+#: MS and RGB images in the paper's benchmark (S2S-EU, S2S-CN, M2S-GL), image side.
 PAPER_MS_IMAGES, PAPER_RGB_IMAGES, PAPER_SIZE = 70_414, 63_549, 64
 
 
 def paper_counts(fraction: float) -> tuple[int, int]:
     """Images per class of a synthetic benchmark at a fraction of the paper's size.
 
-    Classes are balanced, as in the default benchmark: the totals are the
-    paper's 70,414 MS and 63,549 RGB images times *fraction*, rounded per class
-    (at 1.0: 7,041 and 6,355 per class, 70,410 and 63,550 in all).
+    Classes are balanced: the paper's 70,414 MS and 63,549 RGB images times
+    *fraction*, rounded per class (at 1.0: 7,041 and 6,355 per class).
 
     Args:
         fraction: Fraction of the paper's size, > 0.
@@ -243,12 +228,9 @@ def generate_synthetic_benchmark(
     """Write (or reuse) a synthetic MS -> RGB benchmark in the benchmark layout.
 
     Layout: ``ROOT/MS/<class>/<class>_<i:04d>.tif`` (13-band uint16 GeoTIFF,
-    reflectance * 10000, SENTINEL2_EUROSAT band order, a UTM CRS and a 10 m
-    affine transform), ``ROOT/RGB/<class>/<class>_<i:04d>.jpg|png`` (8-bit RGB)
-    and ``ROOT/synthetic.json`` (generator version and parameters).
-
-    The benchmark is written into a temporary sibling directory and renamed to
-    *root* at the end, so an interrupted run leaves no half-written benchmark.
+    reflectance * 10000, SENTINEL2_EUROSAT band order, UTM CRS, 10 m transform),
+    ``ROOT/RGB/<class>/<class>_<i:04d>.jpg|png`` (8-bit RGB), ``ROOT/synthetic.json``.
+    Written to a temporary sibling and renamed, so an interrupted run leaves nothing.
 
     Args:
         root: Benchmark directory.
@@ -258,9 +240,7 @@ def generate_synthetic_benchmark(
         rgb_size: Side of the RGB images in pixels.
         seed: Seed of all randomness.
         rgb_format: ``'jpg'`` (quality 95) or ``'png'``.
-        mixed: Scenes mix their class with a second land cover (the default
-            benchmark, see :mod:`~torchgeo_ackd.synthetic.mixtures`); False:
-            pure scenes, the control under which no method should gain.
+        mixed: Mixed (see :mod:`~torchgeo_ackd.synthetic.mixtures`) or pure scenes.
         overwrite: Replace an existing *root* that holds something else.
 
     Returns:
@@ -269,11 +249,9 @@ def generate_synthetic_benchmark(
     Raises:
         FileExistsError: If *root* exists, is not empty and is not a synthetic
             benchmark with the same parameters, and *overwrite* is False.
-        TypeError: If a count, size or the seed is not an int, or *mixed* not
-            a bool.
-        ValueError: If a count or size is too small, *rgb_format* is unknown,
-            or *root* holds a mixed benchmark of the removed ``'dominant'``
-            label rule.
+        TypeError: If a count, size or the seed is not an int, or *mixed* not a bool.
+        ValueError: If a count or size is too small, *rgb_format* is unknown, or
+            *root* holds a mixed benchmark of the removed ``'dominant'`` label rule.
     """
     root = Path(root)
     parameters = _parameters(
@@ -321,11 +299,7 @@ def generate_synthetic_benchmark(
 
 
 def _rename_into_place(partial: Path, root: Path, parameters: dict[str, Any]) -> None:
-    """Rename *partial* to an absent or empty *root*.
-
-    Another process may have finished the same benchmark meanwhile: then its
-    copy is kept and *partial* is left for the caller to delete.
-    """
+    """Rename *partial* to an absent or empty *root* (or keep a concurrent copy)."""
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()
     try:

@@ -1,19 +1,8 @@
 """Class-specific spatial layouts: per-pixel abundances of the endmembers.
 
-A layout is a function ``(rng, size, pixel_m) -> abundances`` with abundances of
-shape (size, size, E) over :data:`~torchgeo_ackd.synthetic.spectra.ENDMEMBERS`.
-Per pixel they sum to at most 1; the remainder is *shade* (zero reflectance,
-the usual shade endmember of linear unmixing), used for crown shadows.
-
-All feature sizes are in metres and converted with *pixel_m* (ground metres per
-pixel, divided by the region's feature scale), so one layout serves both the MS
-region (10 m pixels) and the RGB region (finer pixels, larger fields).
-
-The building blocks are Gaussian random fields (blobs), rotated stripe
-partitions (field parcels), rotated block grids (streets and buildings),
-meandering and straight lines (rivers, roads). The confusable twins share one
-layout function with the vegetation endmember swapped, so their spatial
-structure carries no hint of the class.
+A layout maps ``(rng, size, pixel_m)`` to abundances (size, size, E) over
+:data:`~torchgeo_ackd.synthetic.spectra.ENDMEMBERS` that sum to at most 1 per pixel
+(the rest is shade). Feature sizes are in metres, so one layout serves both regions.
 """
 
 from collections.abc import Callable
@@ -41,21 +30,16 @@ Layout = Callable[[np.random.Generator, int, float], np.ndarray]
 _E = len(ENDMEMBERS)
 
 
-# ---------------------------------------------------------------- building blocks
-
-
 def smooth_field(rng: np.random.Generator, size: int, length_px: float) -> np.ndarray:
     """Gaussian random field with a given correlation length.
 
     White noise filtered with a Gaussian kernel in the Fourier domain, on a grid
-    padded by two kernel widths on each side (the wrapped-around correlation
-    across the crop is below exp(-4) < 2 %), then standardised.
+    padded by two kernel widths per side against wrap-around, then standardised.
 
     Args:
         rng: Random generator.
         size: Side of the square field in pixels.
-        length_px: Standard deviation of the smoothing kernel in pixels (0 for
-            white noise).
+        length_px: Standard deviation of the smoothing kernel in pixels (0: white).
 
     Returns:
         Field of zero mean and unit standard deviation, shape (size, size).
@@ -105,8 +89,7 @@ def rotated_coords(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
         angle: Rotation in radians.
 
     Returns:
-        (u, v), each of shape (size, size), in pixels: u along the direction
-        *angle*, v across it.
+        (u, v), each (size, size), in pixels: u along *angle*, v across it.
     """
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) - (size - 1) / 2.0
     c, s = np.cos(angle), np.sin(angle)
@@ -162,10 +145,7 @@ def grid_distance(coord: np.ndarray, period_px: float) -> np.ndarray:
 def meander_distance(
     rng: np.random.Generator, size: int, wavelength_px: float, amplitude_px: float
 ) -> np.ndarray:
-    """Distance of every pixel to a random meandering centre line.
-
-    The centre line crosses the image along a random direction and swings
-    across it as the sum of two sines.
+    """Distance of every pixel to a random centre line meandering as two sines.
 
     Args:
         rng: Random generator.
@@ -204,9 +184,6 @@ def _compose(size: int, **maps: np.ndarray | float) -> np.ndarray:
     for name, amount in maps.items():
         out[..., endmember_index(name)] += amount
     return out
-
-
-# ---------------------------------------------------------------- class layouts
 
 
 def forest(rng: np.random.Generator, size: int, pixel_m: float) -> np.ndarray:
@@ -280,8 +257,7 @@ def _street_grid(
     """A randomly rotated and shifted grid of streets (shared by urban classes).
 
     Returns:
-        Rotated coordinates u, v (pixels), the block size (pixels) and the
-        street mask (H, W) in [0, 1].
+        Rotated u, v and block size (pixels), and the street mask (H, W) in [0, 1].
     """
     u, v = rotated_coords(size, rng.uniform(0.0, np.pi))
     u = u + rng.uniform(0.0, offset_m) / pixel_m
@@ -409,8 +385,7 @@ def class_abundances(
         pixel_m: Ground metres per pixel divided by the region's feature scale.
 
     Returns:
-        Abundances in [0, 1] summing to at most 1 per pixel (the rest is shade),
-        shape (size, size, E).
+        Abundances in [0, 1] summing to at most 1 per pixel, shape (size, size, E).
 
     Raises:
         ValueError: If *class_name* is unknown.

@@ -1,30 +1,9 @@
 """Render the scenes of the synthetic ACKD benchmark.
 
-MS scenes (region A, Sentinel-2-like, 13 bands, 10 m):
-
-1. abundances ``A`` (H, W, E) from the class layout at 10 m over a per-image
-   scale jitter, times multiplicative mixing noise (per pixel and endmember,
-   the per-pixel total kept, so shade stays shade);
-2. per-image endmember variability: each spectrum times a brightness factor and
-   a linear spectral tilt in wavelength;
-3. surface reflectance ``A @ S`` times a fine illumination texture;
-4. top-of-atmosphere: ``path * haze + transmittance * surface``, with the path
-   radiance strongest in B01/B02 and B10 (cirrus) left near zero;
-5. sensor noise (additive plus signal-proportional), clipped to [0, 1] and
-   stored as uint16 reflectance * 10000 in SENTINEL2_EUROSAT band order.
-
-RGB scenes (region B, unpaired, finer pixels and larger features):
-
-1. independent layouts at 5 m with a 1.3x feature scale (larger fields and
-   blocks) and region-B material tints (redder soil, yellower grass, ...);
-2. per-image endmember variability and a stronger high-frequency texture;
-3. illumination gain, per-channel colour balance and a bluish haze offset;
-4. sRGB-like tone mapping with a per-image gamma, 8-bit quantisation noise,
-   JPEG (quality 95) or PNG.
-
-Every file has its own random generator, seeded from ``(seed, modality, class,
-index)`` through :class:`numpy.random.SeedSequence`, so the output does not
-depend on generation order and a smaller benchmark is a prefix of a larger one.
+MS scenes: region A, Sentinel-2-like, 13 bands, 10 m, top-of-atmosphere, uint16.
+RGB scenes: region B, unpaired, 5 m, larger features, tone-mapped to uint8. Each file
+has its own generator seeded from ``(seed, modality, class, index)``, so a smaller
+benchmark is a prefix of a larger one. See ``docs/synthetic.md``.
 """
 
 import numpy as np
@@ -33,13 +12,7 @@ from rasterio.transform import Affine, from_origin
 from ..sensors import SENTINEL2_EUROSAT
 from .layouts import SYNTHETIC_CLASSES
 from .mixtures import scene_abundances
-from .spectra import (
-    ENDMEMBERS,
-    endmember_spectra,
-    path_radiance,
-    rgb_endmembers,
-    transmittance,
-)
+from .spectra import endmember_spectra, path_radiance, rgb_endmembers, transmittance
 
 #: Ground sampling distance of the MS region in metres.
 MS_GSD_M = 10.0
@@ -61,32 +34,25 @@ _WAVELENGTH_TILT = (np.array(SENTINEL2_EUROSAT.wavelengths) - 1000.0) / 1000.0
 _CIRRUS = SENTINEL2_EUROSAT.band_indices(['B10'])[0]
 _RGB_ENDMEMBERS = rgb_endmembers()
 _HAZE_COLOUR = np.array([0.70, 0.85, 1.00])
+_E = len(_ENDMEMBER_SPECTRA)
 
 
 def _file_rng(
-    seed: int, modality: int, class_index: int, index: int
+    seed: int, modality: int, class_name: str, index: int
 ) -> np.random.Generator:
-    sequence = np.random.SeedSequence(seed, spawn_key=(modality, class_index, index))
-    return np.random.default_rng(sequence)
-
-
-def _class_index(class_name: str) -> int:
     if class_name not in SYNTHETIC_CLASSES:
         raise ValueError(
             f'unknown class {class_name!r}; expected one of {SYNTHETIC_CLASSES}'
         )
-    return SYNTHETIC_CLASSES.index(class_name)
+    key = (modality, SYNTHETIC_CLASSES.index(class_name), index)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def _mix(
     rng: np.random.Generator, abundances: np.ndarray, spectra: np.ndarray, sigma: float
 ) -> np.ndarray:
-    """Mix abundances (H, W, E) and spectra (E, C) into reflectance (H, W, C).
-
-    Each abundance is jittered by a log-normal factor of scale *sigma*, then the
-    pixel's total is restored (so shade stays shade) before mixing.
-    """
-    # Only the endmembers present in the image take part (most are absent).
+    """Mix noisy abundances (H, W, E; totals kept) and spectra (E, C) into (H, W, C)."""
+    # Only the endmembers present in the image take part.
     present = np.flatnonzero(abundances.reshape(-1, abundances.shape[-1]).any(0))
     used = abundances[..., present]
     noisy = used * np.exp(sigma * rng.standard_normal(used.shape))
@@ -114,10 +80,9 @@ def ms_scene(
         mixed: A mixed scene; False: a pure one.
 
     Returns:
-        The image (as :func:`synthetic_ms_image`), the EPSG code of its UTM
-        zone and its affine transform.
+        The image (as :func:`synthetic_ms_image`), its UTM EPSG code and its transform.
     """
-    rng = _file_rng(seed, _MS_SEED_KEY, _class_index(class_name), index)
+    rng = _file_rng(seed, _MS_SEED_KEY, class_name, index)
     epsg = int(rng.choice(UTM_EPSG))
     easting = 10.0 * np.round(rng.uniform(300_000.0, 700_000.0) / 10.0)
     northing = 10.0 * np.round(rng.uniform(4_800_000.0, 5_900_000.0) / 10.0)
@@ -125,9 +90,8 @@ def ms_scene(
 
     pixel_m = MS_GSD_M / np.exp(0.1 * rng.standard_normal())
     abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed)
-    n_end = len(ENDMEMBERS)
-    brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
-    tilt = 1.0 + 0.04 * rng.standard_normal((n_end, 1)) * _WAVELENGTH_TILT
+    brightness = np.exp(0.06 * rng.standard_normal((_E, 1)))
+    tilt = 1.0 + 0.04 * rng.standard_normal((_E, 1)) * _WAVELENGTH_TILT
     surface = _mix(rng, abundances, _ENDMEMBER_SPECTRA * brightness * tilt, 0.08)
     texture = np.exp(0.04 * rng.standard_normal((size, size)))
     surface *= texture[..., None]
@@ -155,8 +119,7 @@ def synthetic_ms_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (10 m each).
-        mixed: A mixed scene (the default benchmark; see
-            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
+        mixed: Mixed (see :mod:`~torchgeo_ackd.synthetic.mixtures`) or pure scene.
 
     Returns:
         Digital numbers (reflectance * 10000), uint16, shape (13, size, size),
@@ -180,18 +143,16 @@ def synthetic_rgb_image(
         index: Image number within the class.
         seed: Benchmark seed.
         size: Side in pixels (5 m each).
-        mixed: A mixed scene (the default benchmark; see
-            :mod:`~torchgeo_ackd.synthetic.mixtures`); False: a pure one.
+        mixed: Mixed (see :mod:`~torchgeo_ackd.synthetic.mixtures`) or pure scene.
 
     Returns:
         8-bit sRGB-like values, uint8, shape (size, size, 3), channels R, G, B.
     """
-    rng = _file_rng(seed, _RGB_SEED_KEY, _class_index(class_name), index)
+    rng = _file_rng(seed, _RGB_SEED_KEY, class_name, index)
     pixel_m = RGB_GSD_M / (RGB_FEATURE_SCALE * np.exp(0.1 * rng.standard_normal()))
     abundances, _ = scene_abundances(class_name, rng, size, pixel_m, mixed)
-    n_end = len(ENDMEMBERS)
-    brightness = np.exp(0.06 * rng.standard_normal((n_end, 1)))
-    hue = np.exp(0.02 * rng.standard_normal((n_end, 3)))
+    brightness = np.exp(0.06 * rng.standard_normal((_E, 1)))
+    hue = np.exp(0.02 * rng.standard_normal((_E, 3)))
     reflectance = _mix(rng, abundances, _RGB_ENDMEMBERS * brightness * hue, 0.08)
     fine = 0.7 * rng.standard_normal((size, size)) + 0.3 * _blur(
         rng.standard_normal((size, size))

@@ -1,23 +1,9 @@
 """Endmember library: surface reflectance spectra of the synthetic materials.
 
-Every spectrum is given per Sentinel-2 band NAME (B01 ... B12, B8A) and turned
-into an array in a sensor's file order through :class:`~torchgeo_ackd.sensors.Sensor`,
-never by position. Values are surface reflectance in [0, 1], read by eye off the
-typical shapes of published library spectra (USGS splib07, ECOSTRESS) and the
-Sentinel-2 literature, rounded; they are plausible, not measured.
-
-Two pairs are built to be confusable in the visible and separable beyond it:
-
-* ``stressed_crop`` has the visible reflectance of ``green_vegetation`` (up to a
-  faint yellowing of a few per cent in B04), a weaker red edge and NIR plateau
-  (less chlorophyll, collapsed mesophyll) and higher SWIR (less leaf water);
-* ``wetland_vegetation`` has the visible and (almost) the NIR of
-  ``green_vegetation`` (up to a faint blue/green shift) but a strongly absorbed
-  SWIR (B11, B12), because its canopy stands in water-saturated ground.
-
-The module also holds the region-A atmosphere (path radiance and transmittance
-per band, in reflectance units) applied by the MS renderer, and the region-B
-material tints applied by the RGB renderer.
+Reflectance in [0, 1] per Sentinel-2 band NAME, after typical USGS splib07 and
+ECOSTRESS shapes (plausible, not measured), put in a sensor's file order through
+:class:`~torchgeo_ackd.sensors.Sensor`. The twins of ``green_vegetation`` differ
+from it beyond the visible. Also: region-A atmosphere, region-B material tints.
 """
 
 from collections.abc import Mapping
@@ -26,29 +12,21 @@ import numpy as np
 
 from ..sensors import SENTINEL2_EUROSAT, SENTINEL2_SSL4EO, Sensor
 
-#: Sentinel-2 bands in wavelength order (B8A after B08, the SSL4EO order);
-#: spectra below are written in this order for readability and looked up by name.
+#: Sentinel-2 bands in wavelength order (SSL4EO), the order of the spectra below.
 _S2_ORDER = SENTINEL2_SSL4EO.bands
 
 
 def _spectrum(*values: float) -> dict[str, float]:
-    if len(values) != len(_S2_ORDER):
-        raise ValueError(f'expected {len(_S2_ORDER)} values, got {len(values)}')
     return dict(zip(_S2_ORDER, values, strict=True))
 
 
-# Healthy green vegetation (grass / green crop): low blue and red (chlorophyll
-# absorption), green peak, steep red edge (B05-B07), high NIR plateau, SWIR
-# lowered by leaf water (1450/1940 nm absorption wings).
+# Healthy green vegetation: green peak, steep red edge, high NIR, SWIR leaf water.
 _GREEN_VEGETATION = _spectrum(
     0.030, 0.035, 0.075, 0.035, 0.105, 0.300, 0.390, 0.420, 0.430, 0.420, 0.150,
     0.210, 0.095,
 )  # fmt: skip
 
-# Faint visible cues (relative factors on B01-B04) of the confusable twins. They
-# are a few per cent, far below the region's illumination and colour-balance
-# variability, so a mean colour hardly shows them, but they are constant
-# relative to the other materials of the same image.
+# Faint visible cues (factors on B01-B04) of the twins, below the colour variability.
 STRESSED_VISIBLE_CUE = {'B01': 1.00, 'B02': 1.00, 'B03': 1.04, 'B04': 1.15}
 WETLAND_VISIBLE_CUE = {'B01': 1.05, 'B02': 1.08, 'B03': 0.96, 'B04': 1.00}
 
@@ -63,40 +41,34 @@ def _with_visible(
 
 _SPECTRA: dict[str, dict[str, float]] = {
     'green_vegetation': _GREEN_VEGETATION,
-    # Senescent / water-stressed crop: same visible, red edge and NIR drop,
-    # SWIR rises as the leaves dry.
+    # Water-stressed crop: red edge and NIR drop, SWIR rises as the leaves dry.
     'stressed_crop': _with_visible(
         _GREEN_VEGETATION, STRESSED_VISIBLE_CUE,
         {'B05': 0.115, 'B06': 0.200, 'B07': 0.240, 'B08': 0.260, 'B8A': 0.265,
          'B09': 0.260, 'B10': 0.170, 'B11': 0.310, 'B12': 0.200},
     ),
-    # Wetland (marsh) vegetation: grass-like visible and red edge, slightly lower
-    # NIR, SWIR strongly absorbed by the standing water below the canopy.
+    # Marsh vegetation: grass-like up to the NIR, SWIR absorbed by standing water.
     'wetland_vegetation': _with_visible(
         _GREEN_VEGETATION, WETLAND_VISIBLE_CUE,
         {'B05': 0.100, 'B06': 0.280, 'B07': 0.355, 'B08': 0.375, 'B8A': 0.380,
          'B09': 0.350, 'B10': 0.050, 'B11': 0.095, 'B12': 0.035},
     ),
-    # Closed forest canopy: darker than grass everywhere (inter-crown shadow
-    # inside the pixel), red edge and NIR present, low SWIR.
+    # Closed forest canopy: darker than grass everywhere (inter-crown shadow).
     'forest_canopy': _spectrum(
         0.022, 0.026, 0.048, 0.024, 0.070, 0.200, 0.265, 0.285, 0.295, 0.285, 0.080,
         0.135, 0.058,
     ),
-    # Dry bare soil: monotonically rising to the SWIR, iron-oxide slope in the
-    # visible, B12 slightly below B11 (clay hydroxyl band).
+    # Dry bare soil: rising to the SWIR, B12 slightly below B11 (clay hydroxyl).
     'dry_soil': _spectrum(
         0.080, 0.100, 0.140, 0.200, 0.225, 0.245, 0.265, 0.280, 0.290, 0.295, 0.300,
         0.360, 0.320,
     ),
-    # Wet dark soil: the dry-soil shape at about half the level, SWIR cut by
-    # soil moisture.
+    # Wet dark soil: the dry-soil shape at half the level, SWIR cut by moisture.
     'wet_soil': _spectrum(
         0.040, 0.050, 0.070, 0.095, 0.105, 0.115, 0.125, 0.135, 0.140, 0.140, 0.080,
         0.120, 0.090,
     ),
-    # Open water: a little blue/green volume scattering, near zero from the red
-    # edge on.
+    # Open water: a little blue/green scattering, near zero from the red edge on.
     'water': _spectrum(
         0.060, 0.060, 0.050, 0.030, 0.022, 0.012, 0.010, 0.008, 0.007, 0.005, 0.002,
         0.003, 0.002,
@@ -126,10 +98,7 @@ _SPECTRA: dict[str, dict[str, float]] = {
 #: Names of the endmembers, in the order of the abundance axis.
 ENDMEMBERS: tuple[str, ...] = tuple(_SPECTRA)
 
-# Region A atmosphere in reflectance units: path radiance (Rayleigh + aerosol,
-# strongest at short wavelengths) and two-way transmittance; B09 sits in the
-# 940 nm water-vapour band and B10 in the 1375 nm band, where almost nothing
-# from the ground reaches the sensor (B10 is the cirrus band).
+# Region-A path radiance and two-way transmittance (B09, B10 in water-vapour bands).
 _PATH_RADIANCE = _spectrum(
     0.085, 0.060, 0.035, 0.022, 0.018, 0.013, 0.011, 0.009, 0.008, 0.004, 0.0012,
     0.002, 0.001,
@@ -138,10 +107,7 @@ _TRANSMITTANCE = _spectrum(
     0.80, 0.84, 0.88, 0.91, 0.92, 0.93, 0.94, 0.94, 0.95, 0.35, 0.003, 0.95, 0.92,
 )  # fmt: skip
 
-# Region B (the RGB region) sees other materials of the same kind: redder,
-# iron-rich soils, yellower grass, greener (more turbid) water, warmer
-# built-up. Tints are (R, G, B) factors per material family, shared inside a
-# family so the twins' faint visible cues stay as they are.
+# Region-B (R, G, B) tints per material family, shared so the twins' cues stay.
 _RGB_TINTS: dict[str, tuple[float, float, float]] = {
     'green_vegetation': (1.10, 1.05, 0.90),
     'stressed_crop': (1.10, 1.05, 0.90),
@@ -213,8 +179,7 @@ def transmittance(sensor: Sensor = SENTINEL2_EUROSAT) -> np.ndarray:
 def rgb_endmembers() -> np.ndarray:
     """Region-B (RGB region) reflectance of every endmember in R, G, B.
 
-    The Sentinel-2 red, green and blue bands (B04, B03, B02) of the library,
-    times the region's material tint (redder soil, yellower grass, ...).
+    The library's B04, B03, B02 times the region's material tint.
 
     Returns:
         Reflectance, shape (E, 3), channels in (R, G, B) order.

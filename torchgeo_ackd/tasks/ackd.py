@@ -42,20 +42,15 @@ def _group(cls: type[_Group], value: Any, name: str) -> dict[str, Any]:
 class ACKDTask(StudentEvaluationTask):
     """Train an RGB student with an unpaired MS teacher (SemBridge, AAAI 2026).
 
-    Loss: ``w_task * CE + kd.weight * KD + ska.weight * (L_ot1 + L_ot2)`` where
-    KD is any registered distillation loss (``kd.loss: kd | dkd | rkd | lskd |
-    ctkd | logits | none``) and L_ot1/L_ot2 come from the SKA :class:`Planner`
-    (semantic-aware knowledge alignment). Each student sample is distilled from the teacher
-    gallery sample the datamodule pairs it with (``teacher_index``): the
-    matcher's pairing (SSM, the datamodule's ``pairing_file``) or a seeded
-    random same-class one, re-matched during training by the
-    :class:`~torchgeo_ackd.callbacks.DynamicMatching` callback (DynM).
-
-    The teacher is a :class:`FrozenTeacher`: never optimised, always in eval
-    mode. When the MS side is not augmented (the default), its outputs for
-    the whole gallery are computed once and looked up by ``teacher_index``.
-
-    Use with a :class:`~torchgeo_ackd.datamodules.PairedDataModule`.
+    Loss: ``w_task * CE + kd.weight * KD + ska.weight * (L_ot1 + L_ot2)``, KD being
+    a registered distillation loss (``kd.loss: kd | dkd | rkd | lskd | ctkd |
+    logits | none``) and L_ot1/L_ot2 the SKA :class:`Planner`'s. Each student
+    sample is distilled from the gallery sample its
+    :class:`~torchgeo_ackd.datamodules.PairedDataModule` pairs it with
+    (``teacher_index``), re-matched in training by the
+    :class:`~torchgeo_ackd.callbacks.DynamicMatching` callback. The teacher is a
+    :class:`FrozenTeacher`; without MS augmentation (the default) its gallery
+    outputs are computed once and looked up by ``teacher_index``.
     """
 
     def __init__(
@@ -75,31 +70,24 @@ class ACKDTask(StudentEvaluationTask):
     ) -> None:
         """Initialize a new ACKDTask instance.
 
-        The three groups (teacher, kd, ska) are written as nested mappings in
-        a config; they are kept as plain mappings in the hyperparameters, so a
-        checkpoint loads with ``weights_only=True``.
-
         Args:
             num_classes: Size of the class vocabulary (teacher and student).
             student: timm model name of the RGB student (3 input bands).
             student_weights: Optional state-dict file for the student.
-            zero_init_last: timm's initialisation of the student (the last
-                BatchNorm weight of every residual block at zero); False
-                starts it at one, as the reference code (the paper configs).
+            zero_init_last: timm's initialisation of the student (each residual block's
+                last BatchNorm weight at zero); False: at one, as the reference code.
             teacher: The frozen MS teacher (model, bands, weights).
             kd: The distillation loss and its weight.
             ska: SemBridge's knowledge alignment (L_ot1, L_ot2) and its weight.
             w_task: Weight of the cross-entropy loss.
             lr: Adam learning rate.
             weight_decay: Adam weight decay.
-            cache_teacher: Cache the teacher's gallery outputs when the MS side
-                is not augmented.
-            epoch_seed: Reseed the random generators with ``epoch_seed + epoch``
-                at each epoch start, so a resumed run repeats an uninterrupted
-                one exactly (None: don't).
+            cache_teacher: Cache the teacher's gallery outputs if MS is not augmented.
+            epoch_seed: Seed the RNGs with ``epoch_seed + epoch`` at each epoch, so
+                a resumed run repeats an uninterrupted one exactly (None: don't).
         """
-        # Lightning saves the __init__ locals as they are when BaseTask calls
-        # save_hyperparameters: plain mappings, not dataclass objects.
+        # BaseTask saves these locals as hyperparameters: plain mappings, not
+        # dataclasses, so a checkpoint loads with weights_only=True.
         teacher = _group(TeacherConfig, teacher, 'teacher')  # type: ignore[assignment]
         kd = _group(DistillationConfig, kd, 'kd')  # type: ignore[assignment]
         ska = _group(AlignmentConfig, ska, 'ska')  # type: ignore[assignment]
@@ -166,9 +154,8 @@ class ACKDTask(StudentEvaluationTask):
             stage: Lightning stage.
 
         Raises:
-            ValueError: If an ACKD datamodule's classes do not fit
-                ``num_classes``, or its MS bands the teacher's ``in_channels``
-                (unless the teacher's weights map bands by name).
+            ValueError: If an ACKD datamodule's classes do not fit ``num_classes``,
+                or its MS bands the teacher's ``in_channels`` (unless mapped by name).
         """
         super().setup(stage)
         dm = getattr(self.trainer, 'datamodule', None)

@@ -1,8 +1,4 @@
-"""TorchGeo's ``BaseTask``, wherever the installed TorchGeo keeps it.
-
-TorchGeo 0.10 renamed ``torchgeo.trainers`` to ``torchgeo.tasks`` (keeping a
-deprecated alias); TorchGeo 0.8 only has ``torchgeo.trainers``.
-"""
+"""TorchGeo's ``BaseTask`` (from ``torchgeo.tasks`` or ``torchgeo.trainers``)."""
 
 from typing import Literal
 
@@ -23,9 +19,8 @@ def check_fits(
 ) -> None:
     """Refuse a datamodule whose MS band or class count a network was not built for.
 
-    Called before the first step, so a mismatch is one line naming both
-    sides and the option to change instead of a shape error inside the
-    network.
+    Called before the first step: a clear error naming the option to change
+    instead of a shape error inside the network.
 
     Args:
         dm: The datamodule, e.g. an ``S2SEUDataModule``.

@@ -1,4 +1,4 @@
-"""Evaluation of an RGB student: the metrics, steps and figures every student task shares."""
+"""What every RGB student task shares: metrics, evaluation steps and figures."""
 
 from typing import Any
 

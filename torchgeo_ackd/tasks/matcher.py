@@ -32,25 +32,17 @@ def _feature_width(encoder: nn.Module) -> int:
 class MatcherTask(BaseTask):
     """The SSM matcher: MS and pseudo-RGB encoders aligned by soft InfoNCE.
 
-    Trained on MS images only, with an
-    :class:`~torchgeo_ackd.datamodules.MSDataModule` with ``pseudo_rgb=True``: batches hold ``image`` (the MS
-    image, normalised) and ``image_pseudo_rgb`` (its red/green/blue bands,
-    normalised with the real-RGB statistics). The MS encoder M_V and the
-    pseudo-RGB encoder M_G are timm models without classifier, each followed
-    by a :class:`ProjectionHead` to a shared ``embed_dim`` space; the loss is
-    :func:`~torchgeo_ackd.matching.contrastive.clip_soft_infonce`.
+    Trained on an :class:`~torchgeo_ackd.datamodules.MSDataModule` with
+    ``pseudo_rgb=True``: batches hold ``image`` (MS) and ``image_pseudo_rgb`` (its
+    red/green/blue bands, normalised with the RGB statistics). The MS encoder M_V
+    and the pseudo-RGB encoder M_G are timm models without classifier, each
+    followed by a :class:`ProjectionHead` to a shared ``embed_dim`` space.
 
-    Validation (and test) log the loss, ``val_retrieval_top1``: how often an
-    MS image is the most cosine-similar MS image of its own pseudo-RGB view
-    over the WHOLE split (chance: 1 / split size), and
-    ``val_retrieval_class_top1``: how often that retrieved MS image has the
-    view's class (what the within-class pairing relies on; not logged for
-    multi-label MS batches).
-
-    The initial pairing of the RGB training images with MS training images
-    (the end of the matcher stage) is the :class:`~torchgeo_ackd.callbacks.InitialPairing`
-    callback, which ``conf/matcher.yaml`` attaches: it runs with the final
-    weights when training ends and writes ``pairing.pt`` and ``pairing.csv``.
+    Validation and test log the loss, ``val_retrieval_top1`` (how often an MS
+    image is the most cosine-similar one of its own pseudo-RGB view over the whole
+    split) and ``val_retrieval_class_top1`` (how often it has the view's class; not
+    for multi-label batches). The initial pairing is written by the
+    :class:`~torchgeo_ackd.callbacks.InitialPairing` callback.
     """
 
     monitor = 'val_loss'
@@ -81,14 +73,12 @@ class MatcherTask(BaseTask):
             temperature: InfoNCE temperature (reference: 1.0).
             lr: AdamW learning rate (reference: 1e-3).
             weight_decay: AdamW weight decay (reference: 1e-3).
-            patience: Epochs without ``val_loss`` improvement before
-                ReduceLROnPlateau lowers the learning rate; ``None`` (default,
-                as the reference) keeps it constant.
-            retrieval_chunk_size: Queries per matrix product of the
-                validation retrieval metrics.
-            zero_init_last: timm's initialisation of both encoders (the last
-                BatchNorm weight of every residual block at zero); False
-                starts it at one, as the reference code (the paper configs).
+            patience: Epochs without ``val_loss`` improvement before ReduceLROnPlateau
+                lowers the learning rate (None: constant, as the reference).
+            retrieval_chunk_size: Queries per matrix product of the retrieval metrics.
+            zero_init_last: timm's initialisation of both encoders (each residual
+                block's last BatchNorm weight at zero); False: at one, as the
+                reference code.
 
         Raises:
             ValueError: If a numeric argument is out of range.
@@ -121,12 +111,9 @@ class MatcherTask(BaseTask):
             hparams['ms_model'], hparams['in_channels'], 0, zero_init_last
         )
         self.rgb_encoder = create_model(hparams['rgb_model'], 3, 0, zero_init_last)
-        self.ms_head = ProjectionHead(
-            _feature_width(self.ms_encoder), hparams['embed_dim'], hparams['dropout']
-        )
-        self.rgb_head = ProjectionHead(
-            _feature_width(self.rgb_encoder), hparams['embed_dim'], hparams['dropout']
-        )
+        dim, dropout = hparams['embed_dim'], hparams['dropout']
+        self.ms_head = ProjectionHead(_feature_width(self.ms_encoder), dim, dropout)
+        self.rgb_head = ProjectionHead(_feature_width(self.rgb_encoder), dim, dropout)
 
     def setup(self, stage: str) -> None:
         """Check the datamodule's MS bands against ``in_channels``.
@@ -240,11 +227,7 @@ class MatcherTask(BaseTask):
         self._eval_outputs.append(embeddings)
 
     def _eval_epoch_end(self, stage: str) -> None:
-        """Log the retrieval accuracies over every sample seen this epoch.
-
-        Under DDP the embeddings of all ranks are gathered first, so the
-        metric is over the whole split on every rank.
-        """
+        """Log the retrieval accuracies over the whole split (all ranks gathered)."""
         outputs, self._eval_outputs = self._eval_outputs, []
         views = ViewEmbeddings.cat(outputs, self.device).unique(self.device)
         if len(views.index) == 0:
@@ -255,8 +238,7 @@ class MatcherTask(BaseTask):
             views.label if bool((views.label >= 0).all()) else None,
             self.hparams['retrieval_chunk_size'],
         )
-        # Every rank holds the same values, so averaging them (sync_dist)
-        # changes nothing; it only tells Lightning that they are global.
+        # Every rank holds the same values: sync_dist only marks them as global.
         n = len(views.index)
         self.log(f'{stage}_retrieval_top1', instance, batch_size=n, sync_dist=True)
         if same_class is not None:

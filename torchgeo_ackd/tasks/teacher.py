@@ -21,9 +21,8 @@ except ImportError:  # TorchGeo 0.8
 class SoftmaxCalibrationError(MulticlassCalibrationError):
     """Expected calibration error of class logits (softmax applied here).
 
-    torchmetrics decides per batch whether ``preds`` are probabilities or
-    logits from their range; logits that all happen to lie in [0, 1] would be
-    read as probabilities. This metric always takes logits.
+    torchmetrics guesses from their range whether ``preds`` are probabilities,
+    so logits that all lie in [0, 1] would be misread; this one takes logits.
     """
 
     def update(self, preds: Tensor, target: Tensor) -> None:
@@ -39,13 +38,10 @@ class SoftmaxCalibrationError(MulticlassCalibrationError):
 class TeacherTask(ClassificationTask):
     """TorchGeo's :class:`~torchgeo.trainers.ClassificationTask` with calibration.
 
-    The teacher's soft labels are what knowledge distillation transfers, so
-    how well its confidence matches its accuracy matters as much as its
-    accuracy: validation and test also log the expected calibration error
-    (``val_CalibrationError``, ``test_CalibrationError``; 15 equal-width
-    confidence bins, L1) of single-label (``task='multiclass'``) teachers.
-    Everything else, checkpoints included, is TorchGeo's task: a teacher
-    checkpoint loads wherever a ``ClassificationTask`` one does.
+    Distillation transfers the teacher's soft labels, so validation and test also
+    log the expected calibration error (``val_CalibrationError``,
+    ``test_CalibrationError``; equal-width bins, L1) of single-label
+    (``task='multiclass'``) teachers. Checkpoints load as ``ClassificationTask`` ones.
     """
 
     def __init__(
@@ -60,23 +56,19 @@ class TeacherTask(ClassificationTask):
         """Initialize a new TeacherTask instance.
 
         Args:
-            lr_schedule: ``'plateau'``: TorchGeo's (AdamW, learning rate x 0.1
-                after ``patience`` epochs without a lower validation loss);
-                ``'cosine'``: AdamW with the learning rate annealed to 0 over
-                the trainer's ``max_epochs`` (per epoch).
+            lr_schedule: ``'plateau'``: TorchGeo's (AdamW, learning rate x 0.1 after
+                ``patience`` epochs without a lower validation loss); ``'cosine'``:
+                AdamW annealed to 0 over the trainer's ``max_epochs`` (per epoch).
             calibration_bins: Confidence bins of the calibration error.
-            bands: The MS bands of the input, in order. With a TorchGeo
-                weight enum trained on other bands (e.g. all 13 Sentinel-2
-                bands for a 10-band benchmark), the first convolution is built
-                from the weight's channels of these bands (by name, else by
-                nearest centre wavelength); without them the model must take
-                the weight's bands.
+            bands: The MS bands of the input, in order. With a TorchGeo weight enum
+                trained on other bands, the first convolution is built from the
+                weight's channels of these bands (by name, else by nearest centre
+                wavelength); without them the model must take the weight's bands.
             wavelengths: Centre wavelengths (nm) of *bands* (default: those of
                 the Sentinel-2 bands of these names).
-            zero_init_last: timm's initialisation of a model trained from
-                scratch (the last BatchNorm weight of every residual block
-                at zero); False starts it at one, as the reference code
-                (the paper configs).
+            zero_init_last: timm's initialisation of a model trained from scratch
+                (each residual block's last BatchNorm weight at zero); False: at
+                one, as the reference code.
             **kwargs: Keyword arguments of ``ClassificationTask`` (``model``,
                 ``weights``, ``in_channels``, ``num_classes``, ``lr``, ...).
         """
@@ -109,8 +101,7 @@ class TeacherTask(ClassificationTask):
         # Set by TorchGeo's __init__ before it calls this.
         weights = self.weights  # type: ignore[has-type]
         if not weights and not self.hparams['zero_init_last']:
-            # TorchGeo's configure_models without weights, but the model
-            # built with the reference's initialisation.
+            # TorchGeo's configure_models, with the reference's initialisation.
             hp = self.hparams
             self.model = create_model(
                 hp['model'],

@@ -27,9 +27,8 @@ class _PerBand(K.IntensityAugmentationBase2D):
 class SpectralJitter(_PerBand):
     """Multiply each band by a random gain and add a random offset.
 
-    Models small radiometric differences between acquisitions (calibration,
-    atmosphere) per band, for any number of bands. Apply it after
-    normalisation: the offset is in units of the band's standard deviation.
+    Models small per-band radiometric differences between acquisitions. Apply it
+    after normalisation: the offset is in units of the band's standard deviation.
     """
 
     def __init__(
@@ -63,8 +62,7 @@ class SpectralJitter(_PerBand):
 class BandDropout(_PerBand):
     """Zero out random bands of a sample, always keeping at least one.
 
-    Apply it after normalisation, where 0 is the band mean, so a dropped band
-    carries no information rather than an extreme value.
+    Apply it after normalisation, where 0 is the band mean.
     """
 
     def __init__(self, drop_prob: float = 0.1, p: float = 0.5) -> None:
@@ -83,7 +81,6 @@ class BandDropout(_PerBand):
         """Draw a keep-mask (the gain, 0 or 1) of shape (B, C), one band kept per row."""
         b, c = batch_shape[0], batch_shape[1]
         keep = torch.rand(b, c) >= self.drop_prob
-        # Rows that lost every band keep one random band.
         rescue = torch.randint(c, (b,))
         empty = ~keep.any(dim=1)
         keep[empty, rescue[empty]] = True
@@ -101,21 +98,18 @@ def build_augmentation(
 ) -> K.AugmentationSequential:
     """Build the normalisation (+ augmentation) pipeline of one modality.
 
-    The pipeline normalises per band, then (if *train*) applies flips, random
-    90-degree rotations, a random resized crop back to *size*, and optionally a
-    spectral jitter and band dropout; both work for any band count.
+    Normalises per band, then (if *train*) applies flips, random 90-degree
+    rotations, a random resized crop to *size*, and optionally a spectral jitter
+    and band dropout.
 
     Args:
         mean: Per-band mean in stored units, shape (C,).
         std: Per-band standard deviation in stored units, shape (C,).
-        size: Output side length, or (height, width), of the random resized
-            crop (``None``: no crop).
+        size: Side, or (height, width), of the random resized crop (``None``: no crop).
         train: Whether to add the random augmentations.
         crop_scale: Area range of the random resized crop.
-        spectral_jitter: Gain/offset amplitude of :class:`SpectralJitter`
-            (0 disables it).
-        band_dropout: Per-band drop probability of :class:`BandDropout`
-            (0 disables it).
+        spectral_jitter: Gain/offset amplitude of :class:`SpectralJitter` (0: off).
+        band_dropout: Per-band drop probability of :class:`BandDropout` (0: off).
 
     Returns:
         A pipeline mapping a (B, C, H, W) batch to a (B, C, H', W') batch.

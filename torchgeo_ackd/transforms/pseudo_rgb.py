@@ -11,12 +11,9 @@ from ..sensors import RGB, Sensor
 class PseudoRGB(nn.Module):
     """Cut the red/green/blue bands out of an MS batch by NAME and scale them.
 
-    The bands are taken by name from the sensor description (B04, B03, B02 for
-    Sentinel-2; never "the first three bands", a bug of the reference code).
-    Stored values become reflectance (divided by the sensor scale) and are then
-    brought to the RGB sensor's range (0-255) by a per-image brightness stretch:
-    all three bands are divided by the same high percentile of the image, which
-    keeps the colour balance while mapping the bright end to white.
+    The bands are taken by name (B04, B03, B02 for Sentinel-2), divided by the
+    sensor scale, then by one high percentile of the image (keeping the colour
+    balance) and mapped to the RGB sensor's range (0-255).
     """
 
     def __init__(
