@@ -3,13 +3,8 @@
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use('Agg')  # figures are written to loggers/files, never shown
-
 import numpy as np
 import torch
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -163,12 +158,8 @@ def plot_pairs(
     mapped = [(title, p.remap(student, teacher)) for title, p in columns]
     rows = np.linspace(0, len(student) - 1, min(num_pairs, len(student))).astype(int)
     pseudo = PseudoRGB(teacher.sensor, teacher.bands)
-    fig, axes = plt.subplots(
-        len(rows),
-        1 + len(mapped),
-        figsize=(2 * (1 + len(mapped)), 2 * len(rows)),
-        squeeze=False,
-    )
+    fig = Figure(figsize=(2 * (1 + len(mapped)), 2 * len(rows)))
+    axes = fig.subplots(len(rows), 1 + len(mapped), squeeze=False)
     for row, s in enumerate(rows.tolist()):
         name = student.classes[int(student.targets[s])]
         panels = [(student[s]['image'] / student.sensor.scale, f'RGB #{s}: {name}')]

@@ -6,13 +6,8 @@ import re
 import statistics
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use('Agg')
-
 import numpy as np
 import yaml
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from ..datamodules import ACKDDataModule
@@ -228,7 +223,8 @@ def accuracy_figure(rows: list[dict[str, object]]) -> Figure:
     Returns:
         The figure, at least 6 inches wide (for its title over one or two methods).
     """
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) + 2), 4))
+    fig = Figure(figsize=(max(6.0, 1.6 * len(rows) + 2), 4))
+    ax = fig.subplots()
     x = np.arange(len(rows))
     for offset, key, name in ((-0.2, 'oa', 'OA'), (0.2, 'f1', 'macro F1')):
         means = [float(r[f'{key}_mean']) for r in rows]  # type: ignore[arg-type]
@@ -248,14 +244,14 @@ def accuracy_figure(rows: list[dict[str, object]]) -> Figure:
 
 def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _per_class_figure(
     rows: list[dict[str, object]], classes: tuple[str, ...]
 ) -> Figure:
     present = [c for c in classes if any(f'acc_{c}' in r for r in rows)]
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(present) + 2), 4))
+    fig = Figure(figsize=(max(6, 1.1 * len(present) + 2), 4))
+    ax = fig.subplots()
     width = 0.8 / max(1, len(rows))
     for i, r in enumerate(rows):
         values = [float(r.get(f'acc_{c}', np.nan)) for c in present]  # type: ignore[arg-type]

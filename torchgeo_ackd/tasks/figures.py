@@ -1,10 +1,5 @@
 """Figures logged by the ACKD task: confusion matrices."""
 
-import matplotlib
-
-matplotlib.use('Agg')  # figures are written to loggers/files, never shown
-
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -20,7 +15,8 @@ def confusion_figure(matrix: Tensor, class_names: list[str]) -> Figure:
         The figure.
     """
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(0.6 * k + 2, 0.6 * k + 1.5))
+    fig = Figure(figsize=(0.6 * k + 2, 0.6 * k + 1.5))
+    ax = fig.subplots()
     counts = matrix.cpu().numpy()
     ax.imshow(counts, cmap='Blues')
     ax.set_xticks(range(k), class_names, rotation=90)
