@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
+import yaml
 
 if TYPE_CHECKING:
     from lightning.pytorch import Trainer
@@ -178,3 +179,62 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         'pairing': base / 'matcher' / 'pairing.pt',
         'base': base,
     }
+
+
+def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    """``torchgeo fit`` arguments of conf/ackd.yaml on the tiny benchmark.
+
+    The config is copied with its checkpoints pointed at *out* (and no
+    ``last.ckpt``: 190 MB per run); DynamicMatching stays the last callback
+    and re-matches at epoch 0.
+    """
+    config = yaml.safe_load((TESTS.parent / 'conf' / 'ackd.yaml').read_text())
+    checkpoint, dynm = config['trainer']['callbacks']
+    checkpoint['init_args'] |= {'dirpath': str(out), 'save_last': False}
+    dynm['init_args']['epochs'] = [0]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'ackd.yaml').write_text(yaml.safe_dump(config))
+    return [
+        f'--config={out / "ackd.yaml"}',
+        f'--data.init_args.root={bench["root"]}',
+        *[f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()],
+        '--data.init_args.batch_size=4',
+        f'--data.init_args.pairing_file={bench["pairing"]}',
+        f'--model.init_args.teacher.weights={bench["teacher"]}',
+        f'--trainer.default_root_dir={out}',
+        *TINY_TRAINER,
+        *extra,
+    ]
+
+
+@pytest.fixture(scope='session')
+def student_checkpoint(
+    bench: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A student-stage ``best.ckpt`` of conf/ackd.yaml (1 epoch on the bench)."""
+    from torchgeo_ackd.cli import main
+
+    out = tmp_path_factory.mktemp('student')
+    main(['fit', *ackd_args(bench, out, '--trainer.max_epochs=1')])
+    return out / 'best.ckpt'
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Path]:
+    """A torch hub folder that TorchGeo's loader reads weights from (offline)."""
+    old = torch.hub.get_dir()
+    (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)
+    torch.hub.set_dir(str(tmp_path / 'hub'))
+    yield tmp_path / 'hub' / 'checkpoints'
+    torch.hub.set_dir(old)
+
+
+def serve_weights(hub: Path, enum_name: str, arch: str) -> dict[str, torch.Tensor]:
+    """Put a random backbone where TorchGeo's loader finds *enum_name* (offline)."""
+    import timm
+    from torchgeo.models import get_weight
+
+    weights = get_weight(enum_name)
+    backbone = timm.create_model(arch, in_chans=weights.meta['in_chans'], num_classes=0)
+    torch.save(backbone.state_dict(), hub / Path(weights.url).name)
+    return backbone.state_dict()

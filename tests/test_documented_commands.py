@@ -350,7 +350,10 @@ def _cli_plan(
 ) -> Plan | str:
     subcommand = args[0] if args else None
     config = _option(args, '--config')
-    if subcommand not in ('fit', 'validate', 'test', 'predict') or '--help' in args:
+    stage = (
+        subcommand in ('fit', 'validate', 'test', 'predict') and '--tiles' not in args
+    )
+    if not stage or '--help' in args:
         return Plan('cli', program, args, env, stdout)
     if config not in CHAIN:
         return f'needs the data of {config} (the harness makes the synthetic one)'

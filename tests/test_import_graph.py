@@ -28,8 +28,9 @@ LAYERS = {
     'tasks': 6,
     'callbacks': 6,
     'pipeline': 7,
-    'cli': 7,
+    'deploy': 8,
     'check': 8,
+    'cli': 9,
 }
 
 
@@ -158,3 +159,19 @@ def test_the_checks_can_fail() -> None:
 def test_hidden_imports_are_seen(code: str, expected: str) -> None:
     # As if the code were in a module of torchgeo_ackd/matching/.
     assert expected in _imports_of(code, 'torchgeo_ackd.matching')
+
+
+def test_importing_the_package_leaves_the_matplotlib_backend_alone() -> None:
+    """Figures are pyplot-free: a notebook's inline backend stays in place."""
+    import subprocess
+    import sys
+
+    code = (
+        'import matplotlib; matplotlib.use("svg"); '
+        'import torchgeo_ackd.pipeline, torchgeo_ackd.deploy, torchgeo_ackd.cli; '
+        'print(matplotlib.get_backend())'
+    )
+    result = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == 'svg'

@@ -62,6 +62,8 @@ def main(args: ArgsType = None) -> None:
     ``--version`` names this plugin's version and TorchGeo's. A missing output of
     an earlier stage (teacher weights, a pairing, a checkpoint) ends the command
     with a one-line message naming the stage to run, and exit status 2.
+    ``export CKPT OUT`` writes a student alone, ``predict --ckpt_path CKPT
+    --tiles TILES`` classifies unlabelled tiles (see :mod:`torchgeo_ackd.deploy`).
 
     Args:
         args: Command-line arguments (default: ``sys.argv[1:]``).
@@ -74,6 +76,9 @@ def main(args: ArgsType = None) -> None:
     argv = [str(a) for a in (args if args is not None else sys.argv[1:])]  # type: ignore[union-attr]
     if argv and argv[0] in ('--version', '-V'):
         print(f'torchgeo-ackd {__version__} (torchgeo {torchgeo.__version__})')
+        return
+    if argv and (argv[0] == 'export' or (argv[0] == 'predict' and '--tiles' in argv)):
+        _deploy(argv)
         return
     missing = _missing_checkpoint(argv)
     if missing is not None:
@@ -92,4 +97,15 @@ def main(args: ArgsType = None) -> None:
         if cause is None:
             raise
         print(f'torchgeo-ackd: {cause}', file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _deploy(argv: list[str]) -> None:
+    """Run ``export`` or ``predict --tiles``; a bad input ends with status 2."""
+    from .deploy.commands import export_main, predict_main
+
+    try:
+        (export_main if argv[0] == 'export' else predict_main)(argv[1:])
+    except (FileNotFoundError, ValueError) as error:
+        print(f'torchgeo-ackd {argv[0]}: {error}', file=sys.stderr)
         raise SystemExit(2) from None

@@ -421,7 +421,7 @@ def test_every_benchmark_names_its_ms_stage_datamodule() -> None:
         for cls in vars(datamodules).values()
         if isinstance(cls, type) and issubclass(cls, PairedDataModule)
     ]
-    assert len(paired) == 5  # the base, S2S-EU, S2S-CN, M2S-GL, synthetic
+    assert len(paired) == 6  # the base, S2S-EU, S2S-CN, M2S-GL, EuroSAT-UCM, synthetic
     for cls in paired:
         if cls is PairedDataModule:
             continue

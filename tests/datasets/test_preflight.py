@@ -100,3 +100,25 @@ def test_check_command(
     good = generate_synthetic_benchmark(tmp_path / 'good', **TINY_DATA)
     assert check_main([str(good)]) == 0
     assert 'all images pass' in capsys.readouterr().out
+
+
+def test_a_file_that_differs_from_sha256sums_is_refused(tmp_path: Path) -> None:
+    import hashlib
+
+    root = generate_synthetic_benchmark(tmp_path / 'summed', **TINY_DATA)
+    files = sorted(p for p in root.rglob('*') if p.suffix in ('.tif', '.jpg'))
+    (root / 'SHA256SUMS').write_text(
+        ''.join(
+            f'{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.relative_to(root)}\n'
+            for f in files
+        )
+    )
+    preflight(SyntheticACKD, root)  # every file as listed
+    # Same size and data type, other pixels: only the checksum can tell.
+    changed = root / 'MS' / 'Forest' / 'Forest_0001.tif'
+    with rasterio.open(changed, 'r+') as dst:
+        dst.write(dst.read() + 1)
+    with pytest.raises(PreflightError) as error:
+        preflight(SyntheticACKD, root)
+    (problem,) = str(error.value).splitlines()[1:]
+    assert problem.strip().startswith('MS/Forest/Forest_0001.tif: its SHA-256 differs')

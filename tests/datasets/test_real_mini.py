@@ -65,3 +65,14 @@ def test_real_mini_paired_batches(real_mini: Path) -> None:
     assert batch['image'].shape == (8, 3, 64, 64)
     assert batch['image_ms'].shape == (8, 10, 64, 64)
     assert torch.isfinite(batch['image_ms']).all()
+
+
+def test_real_mini_matches_its_sha256sums(real_mini: Path) -> None:
+    from torchgeo_ackd.io import check_sha256sums
+
+    files = [
+        *S2SEU(real_mini, modality='ms', split='all').files,
+        *S2SEU(real_mini, modality='rgb', split='all', classes=RGB_CLASSES).files,
+    ]
+    assert len(files) == 1166
+    assert check_sha256sums(files, real_mini) == []

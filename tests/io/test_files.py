@@ -37,3 +37,28 @@ def test_summaries_are_cached_across_processes(
     again = file_hashes(images, root)
     assert reads[100:] == [changed]  # only the changed file is read again
     assert fingerprint(again) != fingerprint(first)
+
+
+def test_check_sha256sums(tmp_path: Path) -> None:
+    import hashlib
+
+    from torchgeo_ackd.io import check_sha256sums
+
+    (tmp_path / 'A').mkdir()
+    files = [tmp_path / 'A' / f'{i}.tif' for i in range(3)]
+    for i, f in enumerate(files):
+        f.write_bytes(bytes([i]) * 10)
+    assert check_sha256sums(files, tmp_path) == []  # no SHA256SUMS: nothing to check
+    lines = [f'{hashlib.sha256(f.read_bytes()).hexdigest()}  A/{f.name}' for f in files]
+    lines.append(f'{"0" * 64}  A/gone.tif')
+    lines.append(f'{"0" * 64}  B/elsewhere.tif')  # a folder not checked
+    (tmp_path / 'SHA256SUMS').write_text('\n'.join(lines) + '\n')
+    files[1].write_bytes(b'changed')
+    unlisted = tmp_path / 'A' / 'new.tif'
+    unlisted.write_bytes(b'new')
+    problems = check_sha256sums([*files, unlisted], tmp_path)
+    assert problems == [
+        f'A/gone.tif: listed in {tmp_path / "SHA256SUMS"} but missing',
+        f'A/1.tif: its SHA-256 differs from {tmp_path / "SHA256SUMS"} (changed or '
+        'corrupted)',
+    ]

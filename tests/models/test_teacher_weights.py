@@ -1,11 +1,11 @@
 """TorchGeo weights for any band set: the first convolution by band name or wavelength."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import timm
 import torch
+from conftest import serve_weights
 
 from torchgeo_ackd.models.teacher_weights import (
     BandSource,
@@ -61,27 +61,8 @@ def test_select_input_channels_keeps_the_output_scale() -> None:
     assert float(new.sum()) == float(weight.sum())
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Path]:
-    """A torch hub folder that TorchGeo's loader reads weights from (offline)."""
-    old = torch.hub.get_dir()
-    (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)
-    torch.hub.set_dir(str(tmp_path / 'hub'))
-    yield tmp_path / 'hub' / 'checkpoints'
-    torch.hub.set_dir(old)
-
-
-def _serve(hub: Path, enum_name: str, arch: str) -> dict[str, torch.Tensor]:
-    from torchgeo.models import get_weight
-
-    weights = get_weight(enum_name)
-    backbone = timm.create_model(arch, in_chans=weights.meta['in_chans'], num_classes=0)
-    torch.save(backbone.state_dict(), hub / Path(weights.url).name)
-    return backbone.state_dict()
-
-
 def test_ten_band_teacher_from_the_13_band_weight(hub: Path) -> None:
-    served = _serve(hub, 'ResNet18_Weights.SENTINEL2_ALL_MOCO', 'resnet18')
+    served = serve_weights(hub, 'ResNet18_Weights.SENTINEL2_ALL_MOCO', 'resnet18')
     task = TeacherTask(
         model='resnet18',
         weights='ResNet18_Weights.SENTINEL2_ALL_MOCO',
@@ -99,7 +80,7 @@ def test_ten_band_teacher_from_the_13_band_weight(hub: Path) -> None:
 
 
 def test_tiangong2_teacher_by_wavelength(hub: Path) -> None:
-    served = _serve(hub, 'ResNet18_Weights.SENTINEL2_ALL_MOCO', 'resnet18')
+    served = serve_weights(hub, 'ResNet18_Weights.SENTINEL2_ALL_MOCO', 'resnet18')
     model = timm.create_model('resnet18', in_chans=14, num_classes=10)
     teacher_input = load_teacher_weights(
         model,
@@ -114,7 +95,7 @@ def test_tiangong2_teacher_by_wavelength(hub: Path) -> None:
 
 
 def test_resnet50_weight(hub: Path) -> None:
-    served = _serve(hub, 'ResNet50_Weights.SENTINEL2_ALL_DINO', 'resnet50')
+    served = serve_weights(hub, 'ResNet50_Weights.SENTINEL2_ALL_DINO', 'resnet50')
     model = timm.create_model('resnet50', in_chans=3, num_classes=10)
     load_teacher_weights(
         model, 'ResNet50_Weights.SENTINEL2_ALL_DINO', ['B04', 'B03', 'B02']

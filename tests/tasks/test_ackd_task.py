@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import timm
 import torch
-import yaml
-from conftest import TINY_DATA, TINY_TRAINER
+from conftest import TINY_DATA, ackd_args
 from conftest import quiet_trainer as _trainer
 from lightning.pytorch import Trainer
 
@@ -25,32 +24,6 @@ from torchgeo_ackd.synthetic import generate_synthetic_benchmark
 from torchgeo_ackd.tasks import ACKDTask
 
 CONF = Path(__file__).parents[2] / 'conf'
-
-
-def ackd_args(bench: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    """``torchgeo fit`` arguments of conf/ackd.yaml on the tiny benchmark.
-
-    The config is copied with its checkpoints pointed at *out* (and no
-    ``last.ckpt``: 190 MB per run); DynamicMatching stays the last callback
-    and re-matches at epoch 0.
-    """
-    config = yaml.safe_load((CONF / 'ackd.yaml').read_text())
-    checkpoint, dynm = config['trainer']['callbacks']
-    checkpoint['init_args'] |= {'dirpath': str(out), 'save_last': False}
-    dynm['init_args']['epochs'] = [0]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'ackd.yaml').write_text(yaml.safe_dump(config))
-    return [
-        f'--config={out / "ackd.yaml"}',
-        f'--data.init_args.root={bench["root"]}',
-        *[f'--data.init_args.{k}={v}' for k, v in TINY_DATA.items()],
-        '--data.init_args.batch_size=4',
-        f'--data.init_args.pairing_file={bench["pairing"]}',
-        f'--model.init_args.teacher.weights={bench["teacher"]}',
-        f'--trainer.default_root_dir={out}',
-        *TINY_TRAINER,
-        *extra,
-    ]
 
 
 #: Overrides that turn SemBridge off (random pairs, no DynM, no SKA).

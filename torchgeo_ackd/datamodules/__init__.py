@@ -1,6 +1,7 @@
 """LightningDataModules of the ACKD benchmarks: one per stage kind and benchmark."""
 
 from .ackd import ACKDDataModule
+from .eurosat_ucmerced import EuroSATUCMercedDataModule, EuroSATUCMercedMSDataModule
 from .m2s_gl import M2SGLDataModule, M2SGLMSDataModule
 from .ms import MSDataModule
 from .paired import PairedDataModule
@@ -11,6 +12,8 @@ from .synthetic import SyntheticACKDDataModule, SyntheticMSDataModule
 
 __all__ = (
     'ACKDDataModule',
+    'EuroSATUCMercedDataModule',
+    'EuroSATUCMercedMSDataModule',
     'M2SGLDataModule',
     'M2SGLMSDataModule',
     'MSDataModule',

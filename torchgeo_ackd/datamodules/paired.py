@@ -82,9 +82,11 @@ class PairedDataModule(ACKDDataModule):
     def _check_teacher_folders(self) -> None:
         """Every student class needs an MS class folder: say which one is missing."""
         cls = self.dataset_class
+        rgb = cls.present_classes(self.root, 'rgb')
+        ms, folders = cls.present_classes(self.root, 'ms'), cls.class_folders('ms')
         for name in self.student_classes or cls.classes:
-            ms_folder = self.root / cls.ms_dir / name
-            if (self.root / cls.rgb_dir / name).is_dir() and not ms_folder.is_dir():
+            if name in rgb and name not in ms:
+                ms_folder = self.root / cls.ms_dir / folders.get(name, (name,))[0]
                 raise ValueError(
                     f'RGB class {name!r} has no teacher samples: the MS class folder '
                     f'{str(ms_folder)!r} is missing'

@@ -1,7 +1,7 @@
 """Base class for one modality of an asymmetric cross-modal benchmark."""
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,6 +56,12 @@ class ACKDDataset(NonGeoDataset):
     multilabel_file: ClassVar[str] = 'labels.csv'
     ms_dir: ClassVar[str] = 'MS'
     rgb_dir: ClassVar[str] = 'RGB'
+    #: Folders of each class under :attr:`ms_dir` / :attr:`rgb_dir` (``None``: one,
+    #: named as the class); only mapped folders are read, unmapped classes are absent.
+    ms_class_folders: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
+    rgb_class_folders: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
+    #: TorchGeo datasets that download the benchmark's images (see :meth:`download`).
+    sources: ClassVar[tuple[type[NonGeoDataset], ...]] = ()
     ms_extensions: ClassVar[tuple[str, ...]] = ('.tif', '.tiff')
     rgb_extensions: ClassVar[tuple[str, ...]] = (
         '.jpg', '.jpeg', '.png', '.tif', '.tiff',
@@ -85,8 +91,8 @@ class ACKDDataset(NonGeoDataset):
             split: ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
             bands: MS bands to return, by name, in the order wanted (default:
                 :attr:`default_bands`, else all stored bands). RGB ignores it.
-            classes: Class folders to read (a subset of :attr:`classes`;
-                default: all of them, each of which must then exist).
+            classes: Classes to read (a subset of :attr:`classes`; default: all
+                those of the modality, each of whose folders must then exist).
             split_file: Optional CSV with columns ``path,split`` (``path``
                 relative to *root*) that fixes the split of every file.
             val_fraction: Fraction of each class used for validation.
@@ -125,7 +131,7 @@ class ACKDDataset(NonGeoDataset):
         self.band_indexes = self.sensor.band_indices(self.bands)
 
         if classes is None:
-            self.class_subset = self.classes
+            self.class_subset = tuple(self.class_folders(modality))
         else:
             unknown = [c for c in classes if c not in self.classes]
             if unknown:
@@ -159,6 +165,58 @@ class ACKDDataset(NonGeoDataset):
                 self.classes,
             )
 
+    @classmethod
+    def download(cls, root: str | Path, checksum: bool = True) -> None:
+        """Download, verify and extract each of :attr:`sources` into *root*.
+
+        Args:
+            root: Root directory of the benchmark.
+            checksum: Verify each archive's checksum (a corrupted one is refused).
+
+        Raises:
+            ValueError: If the benchmark has no :attr:`sources`.
+        """
+        if not cls.sources:
+            raise ValueError(
+                f'{cls.__name__} cannot be downloaded: put its images under the '
+                f'root ({cls.ms_dir}/<class>/, {cls.rgb_dir}/<class>/)'
+            )
+        for source in cls.sources:
+            source(root=str(root), download=True, checksum=checksum)  # type: ignore[call-arg]
+
+    @classmethod
+    def class_folders(cls, modality: str) -> dict[str, tuple[str, ...]]:
+        """``{class: its folder names}`` of a modality, in label order.
+
+        Args:
+            modality: ``'ms'`` or ``'rgb'``.
+
+        Returns:
+            The classes that have folders in this modality, and their folders.
+        """
+        mapping = cls.ms_class_folders if modality == 'ms' else cls.rgb_class_folders
+        if mapping is None:
+            return {c: (c,) for c in cls.classes}
+        return {c: tuple(mapping[c]) for c in cls.classes if c in mapping}
+
+    @classmethod
+    def present_classes(cls, root: str | Path, modality: str) -> list[str]:
+        """The classes of a modality with a folder under *root*, in label order.
+
+        Args:
+            root: Root directory of the benchmark.
+            modality: ``'ms'`` or ``'rgb'``.
+
+        Returns:
+            Class names.
+        """
+        folder = Path(root) / (cls.ms_dir if modality == 'ms' else cls.rgb_dir)
+        return [
+            c
+            for c, names in cls.class_folders(modality).items()
+            if any((folder / n).is_dir() for n in names)
+        ]
+
     @property
     def folder(self) -> Path:
         """Folder of this modality, ``root/MS`` or ``root/RGB``."""
@@ -182,42 +240,44 @@ class ACKDDataset(NonGeoDataset):
             for p in folder.iterdir()
             if p.is_dir() and not p.name.startswith('.')
         )
-        unexpected = [c for c in present if c not in self.classes]
-        if unexpected:
-            raise ValueError(
-                f'unexpected class folders {unexpected} in {str(folder)!r}; '
-                f'{type(self).__name__} expects classes {list(self.classes)}'
-            )
-        missing = [c for c in self.class_subset if c not in present]
+        ms = self.modality == 'ms'
+        folders = self.class_folders(self.modality)
+        if (self.ms_class_folders if ms else self.rgb_class_folders) is None:
+            unexpected = [c for c in present if c not in self.classes]
+            if unexpected:
+                raise ValueError(
+                    f'unexpected class folders {unexpected} in {str(folder)!r}; '
+                    f'{type(self).__name__} expects classes {list(self.classes)}'
+                )
+        names = [n for c in self.class_subset for n in folders.get(c, (c,))]
+        missing = [n for n in names if n not in present]
         if missing:
             raise FileNotFoundError(
                 f'class folders {missing} are missing in {str(folder)!r}; pass '
                 '`classes=` (or `student_classes=` to the datamodule) to read only '
                 f'the classes present: {present}'
             )
-        extensions = (
-            self.ms_extensions if self.modality == 'ms' else self.rgb_extensions
-        )
+        extensions = self.ms_extensions if ms else self.rgb_extensions
         files: list[Path] = []
         targets: list[int] = []
         for name in self.class_subset:
-            class_dir = folder / name
-            entries = sorted(
-                p for p in class_dir.iterdir() if not p.name.startswith('.')
-            )
-            wrong = [p.name for p in entries if p.suffix.lower() not in extensions]
-            if wrong:
-                raise ValueError(
-                    f'unexpected files in {str(class_dir)!r}: {wrong[:5]}; '
-                    f'expected only {list(extensions)} images'
+            for class_dir in (folder / n for n in folders[name]):
+                entries = sorted(
+                    p for p in class_dir.iterdir() if not p.name.startswith('.')
                 )
-            if not entries:
-                raise ValueError(
-                    f'class folder {str(class_dir)!r} holds no images '
-                    f'(expected {list(extensions)})'
-                )
-            files.extend(entries)
-            targets.extend([self.classes.index(name)] * len(entries))
+                wrong = [p.name for p in entries if p.suffix.lower() not in extensions]
+                if wrong:
+                    raise ValueError(
+                        f'unexpected files in {str(class_dir)!r}: {wrong[:5]}; '
+                        f'expected only {list(extensions)} images'
+                    )
+                if not entries:
+                    raise ValueError(
+                        f'class folder {str(class_dir)!r} holds no images '
+                        f'(expected {list(extensions)})'
+                    )
+                files.extend(entries)
+                targets.extend([self.classes.index(name)] * len(entries))
         return files, targets
 
     def __len__(self) -> int:

@@ -1,10 +1,13 @@
-"""The benchmarks: the ACKD paper's three subsets and the synthetic benchmark.
+"""The benchmarks: the ACKD paper's three subsets, an open one, the synthetic one.
 
 S2S-EU: Sentinel-2 over Europe, S2S-CN: Tiangong-2 over China, M2S-GL: global
-multi-label Sentinel-2 (each teacher) to unpaired RGB (student).
+multi-label Sentinel-2 (each teacher) to unpaired RGB (student). EuroSAT -> UC
+Merced: an open S2S-EU-like benchmark that TorchGeo downloads.
 """
 
 from typing import ClassVar
+
+from torchgeo.datasets import EuroSAT, NonGeoDataset, UCMerced
 
 from ..sensors import SENTINEL2_10BAND, SENTINEL2_EUROSAT, TIANGONG2, Sensor
 from ..synthetic import SYNTHETIC_CLASSES
@@ -79,3 +82,36 @@ class SyntheticACKD(ACKDDataset):
 
     classes: ClassVar[tuple[str, ...]] = SYNTHETIC_CLASSES
     ms_sensor: ClassVar[Sensor] = SENTINEL2_EUROSAT
+
+
+class EuroSATUCMerced(ACKDDataset):
+    """An open S2S-EU-like benchmark: EuroSAT teacher, UC Merced student.
+
+    MS side: TorchGeo's :class:`~torchgeo.datasets.EuroSAT` (27,000 Sentinel-2
+    patches over Europe, 13 bands, 64 x 64, 10 classes), read from its
+    extracted folders. RGB side: TorchGeo's :class:`~torchgeo.datasets.UCMerced`
+    (USA aerial, 1 ft, 256 x 256), its classes mapped to EuroSAT's as in
+    :attr:`rgb_class_folders` (the 6 classes with a clear counterpart, 600 images;
+    the 14 others have none and are left out, see ``docs/datasets.md``). No
+    image is paired. :meth:`download` fetches both with TorchGeo.
+    """
+
+    classes: ClassVar[tuple[str, ...]] = (
+        'AnnualCrop', 'Forest', 'HerbaceousVegetation', 'Highway', 'Industrial',
+        'Pasture', 'PermanentCrop', 'Residential', 'River', 'SeaLake',
+    )  # fmt: skip
+    ms_sensor: ClassVar[Sensor] = SENTINEL2_EUROSAT
+    ms_size: ClassVar[int | None] = 64
+    # A few UC Merced images are not 256 x 256.
+    rgb_size: ClassVar[int | None] = 256
+    ms_dir: ClassVar[str] = EuroSAT.base_dir
+    rgb_dir: ClassVar[str] = UCMerced.base_dir
+    rgb_class_folders: ClassVar[dict[str, tuple[str, ...]]] = {
+        'AnnualCrop': ('agricultural',),
+        'Forest': ('forest',),
+        'HerbaceousVegetation': ('chaparral',),
+        'Highway': ('freeway',),
+        'Residential': ('denseresidential', 'mediumresidential', 'sparseresidential'),
+        'River': ('river',),
+    }
+    sources: ClassVar[tuple[type[NonGeoDataset], ...]] = (EuroSAT, UCMerced)

@@ -4,7 +4,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..io import PreflightError, cached_summaries, check_files
+from ..io import PreflightError, cached_summaries, check_files, check_sha256sums
 from .ackd import ACKDDataset
 
 
@@ -14,7 +14,10 @@ def preflight(
     modalities: Sequence[str] = ('ms', 'rgb'),
     student_classes: Sequence[str] | None = None,
 ) -> None:
-    """Run :func:`torchgeo_ackd.io.check_files` on each modality of a benchmark.
+    """Check every image of each modality of a benchmark.
+
+    :func:`~torchgeo_ackd.io.check_files`, and
+    :func:`~torchgeo_ackd.io.check_sha256sums` when the root has ``SHA256SUMS``.
 
     Args:
         dataset_class: The benchmark's dataset.
@@ -37,6 +40,7 @@ def preflight(
             problems += check_files(
                 dataset.files, modality, dataset.sensor.bands, dataset.size, root
             )
+            problems += check_sha256sums(dataset.files, root)
     if problems:
         raise PreflightError(
             f'{len(problems)} problem(s) with the images under {str(root)!r} '

@@ -215,6 +215,45 @@ def check_files(
     return problems
 
 
+def check_sha256sums(files: Iterable[Path], root: Path) -> list[str]:
+    """Check files against ``root/SHA256SUMS`` (``sha256sum`` format), if present.
+
+    A listed file whose content differs is a problem, and so is a listed file
+    missing from a folder that *files* come from; unlisted files are not.
+
+    Args:
+        files: The files to check.
+        root: The folder of ``SHA256SUMS``; its paths are relative to it.
+
+    Returns:
+        One message per problem (empty without ``SHA256SUMS``).
+    """
+    sums = root / 'SHA256SUMS'
+    if not sums.is_file():
+        return []
+    expected: dict[str, str] = {}
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.strip().partition(' ')
+        if name:
+            expected[name.strip().lstrip('*')] = digest.lower()
+    files = list(files)
+    folders = {f.parent.relative_to(root).as_posix() for f in files}
+    problems = [
+        f'{name}: listed in {sums} but missing'
+        for name in expected
+        if name.rpartition('/')[0] in folders and not (root / name).is_file()
+    ]
+    for file in files:
+        name = file.relative_to(root).as_posix()
+        if name in expected:
+            actual = hashlib.sha256(file.read_bytes()).hexdigest()
+            if actual != expected[name]:
+                problems.append(
+                    f'{name}: its SHA-256 differs from {sums} (changed or corrupted)'
+                )
+    return problems
+
+
 def file_hashes(files: Iterable[Path], root: Path) -> dict[str, str]:
     """Content hash of each file, by path relative to *root* (cached).
 

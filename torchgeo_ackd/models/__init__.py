@@ -12,6 +12,7 @@ from .planner import (
     patch_transport_weights,
     pool_patches_to_grid,
 )
+from .pretrained import load_pretrained
 from .reference_backbones import MobileNetV2Embedding512, ShuffleNetV2x05Embedding512
 
 __all__ = (
@@ -21,6 +22,7 @@ __all__ = (
     'ShuffleNetV2x05Embedding512',
     'cross_modal_weights',
     'energy_preserving_refinement',
+    'load_pretrained',
     'patch_transport_weights',
     'pool_patches_to_grid',
 )

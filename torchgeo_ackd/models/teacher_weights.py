@@ -300,6 +300,7 @@ def check_state_dict(
     state: dict[str, Tensor],
     source: str,
     ignore_missing_head: bool = False,
+    what: str = 'teacher',
 ) -> None:
     """Check that a state dict fits a model, with an error that says why not.
 
@@ -308,6 +309,7 @@ def check_state_dict(
         state: The state dict to load.
         source: Where *state* comes from (for the message).
         ignore_missing_head: Allow missing classifier parameters.
+        what: The model, for the message (``'teacher'``, ``'student'``, ...).
 
     Raises:
         ValueError: On missing/unexpected keys or mismatching shapes.
@@ -319,18 +321,18 @@ def check_state_dict(
         if key in own and own[key].shape != value.shape:
             if key == first_conv:
                 raise ValueError(
-                    f'teacher weights {source!r} take {value.shape[1]} input bands '
-                    f'({key} has shape {tuple(value.shape)}), but the teacher is '
+                    f'{what} weights {source!r} take {value.shape[1]} input bands '
+                    f'({key} has shape {tuple(value.shape)}), but the {what} is '
                     f'built for {own[key].shape[1]} bands'
                 )
             if key == classifier:
                 raise ValueError(
-                    f'teacher weights {source!r} have {value.shape[0]} classes '
+                    f'{what} weights {source!r} have {value.shape[0]} classes '
                     f'({key} has shape {tuple(value.shape)}), but the task has '
                     f'{own[key].shape[0]} classes'
                 )
             raise ValueError(
-                f'teacher weights {source!r}: {key} has shape {tuple(value.shape)}, '
+                f'{what} weights {source!r}: {key} has shape {tuple(value.shape)}, '
                 f'the model expects {tuple(own[key].shape)}'
             )
     missing = [k for k in own if k not in state]
@@ -341,7 +343,7 @@ def check_state_dict(
     unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         raise ValueError(
-            f'teacher weights {source!r} do not fit the teacher architecture: '
+            f'{what} weights {source!r} do not fit the {what} architecture: '
             f'missing {missing[:5]}, unexpected {unexpected[:5]}'
         )
 

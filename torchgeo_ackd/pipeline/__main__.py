@@ -79,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             metavar='TIMM_NAME',
             help=f'the {stage} architecture, a timm model name (default: {conf})',
         )
+    parser.add_argument(
+        '--download',
+        action='store_true',
+        help='first download the benchmark into --root with TorchGeo (a '
+        'downloadable --datamodule, e.g. EuroSATUCMercedDataModule)',
+    )
     parser.add_argument('--fresh', action='store_true', help='start every stage over')
     parser.add_argument(
         '--keep-last-checkpoints',
@@ -91,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         root=args.root,
         out=args.out,
         datamodule=args.datamodule,
+        download=args.download,
         methods=[m for m in args.methods.split(',') if m],
         seeds=[int(s) for s in args.seeds.split(',') if s],
         single_seed_methods=[m for m in args.single_seed_methods.split(',') if m],

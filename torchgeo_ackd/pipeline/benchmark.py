@@ -43,6 +43,26 @@ class Benchmark:
         return self.dataset.default_bands or self.dataset.ms_sensor.bands
 
 
+def download_benchmark(root: Path | None, datamodule: str | None) -> None:
+    """Download a benchmark into *root* with TorchGeo's dataset classes.
+
+    Args:
+        root: The benchmark root.
+        datamodule: Class path of its (downloadable) paired DataModule.
+
+    Raises:
+        ValueError: Without *root* or *datamodule*, or if the benchmark has no
+            download.
+    """
+    if root is None or not datamodule:
+        raise ValueError('--download needs --root and --datamodule')
+    try:
+        cls = load_class(datamodule, PairedDataModule)
+    except ValueError as error:
+        raise ValueError(f'--datamodule: {error}') from None
+    cls.dataset_class.download(root)
+
+
 def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
     """Pick the DataModule for a benchmark root.
 
@@ -76,11 +96,10 @@ def resolve_benchmark(root: Path | None, datamodule: str | None) -> Benchmark:
         init_args['generator_seed'] = written.pop('seed')
         init_args.update(written)
     student_classes = None
-    rgb = root / cls.dataset_class.rgb_dir
-    if rgb.is_dir():
-        present = sorted(p.name for p in rgb.iterdir() if p.is_dir())
+    if (root / cls.dataset_class.rgb_dir).is_dir():
+        present = cls.dataset_class.present_classes(root, 'rgb')
         if set(present) != set(cls.dataset_class.classes):
-            student_classes = [c for c in cls.dataset_class.classes if c in present]
+            student_classes = present
             init_args['student_classes'] = student_classes
     return Benchmark(
         datamodule,

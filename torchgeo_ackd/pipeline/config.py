@@ -36,6 +36,8 @@ class PipelineConfig:
         root: Benchmark root (None: the synthetic default in ``data/synthetic``).
         out: Output folder.
         datamodule: DataModule class path (None: chosen from *root*).
+        download: First download the benchmark into *root* with TorchGeo (a
+            downloadable *datamodule*, e.g. ``EuroSATUCMercedDataModule``).
         methods: Student methods (keys of :data:`~torchgeo_ackd.pipeline.METHODS`).
         seeds: Seeds of the student runs.
         single_seed_methods: More methods, run with the first seed only.
@@ -59,6 +61,7 @@ class PipelineConfig:
     root: Path | None = None
     out: Path = Path('output')
     datamodule: str | None = None
+    download: bool = False
     methods: Sequence[str] = DEFAULT_METHODS
     seeds: Sequence[int] = (0,)
     single_seed_methods: Sequence[str] = ()

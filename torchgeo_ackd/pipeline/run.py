@@ -14,6 +14,7 @@ from .benchmark import (
     CheckedData,
     check_data,
     data_section,
+    download_benchmark,
     prepare_folds,
     resolve_benchmark,
 )
@@ -240,6 +241,8 @@ def run_pipeline(
     elif options:
         raise TypeError('run_pipeline: give a PipelineConfig or options, not both')
     config.check()
+    if config.download:
+        download_benchmark(config.root, config.datamodule)
     bench = resolve_benchmark(config.root, config.datamodule)
     data = check_data(bench)
     with output_lock(config.out):

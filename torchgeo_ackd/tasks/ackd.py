@@ -14,6 +14,7 @@ from ..matching import loader_outputs
 from ..models.factory import create_model
 from ..models.features import forward_with_features
 from ..models.planner import AlignmentConfig, Planner
+from ..models.pretrained import load_pretrained
 from ..models.teacher import FrozenTeacher, TeacherConfig, TeacherOutputs
 from .base import check_fits
 from .evaluation import StudentEvaluationTask
@@ -73,7 +74,10 @@ class ACKDTask(StudentEvaluationTask):
         Args:
             num_classes: Size of the class vocabulary (teacher and student).
             student: timm model name of the RGB student (3 input bands).
-            student_weights: Optional state-dict file for the student.
+            student_weights: Pretrained start of the student: a TorchGeo weight
+                enum name with RGB input, ``'timm'`` / ``'timm:<tag>'`` (timm's
+                ImageNet weights) or a file (see
+                :func:`~torchgeo_ackd.models.pretrained.load_pretrained`).
             zero_init_last: timm's initialisation of the student (each residual block's
                 last BatchNorm weight at zero); False: at one, as the reference code.
             teacher: The frozen MS teacher (model, bands, weights).
@@ -101,10 +105,7 @@ class ACKDTask(StudentEvaluationTask):
             hp['student'], 3, hp['num_classes'], hp['zero_init_last']
         )
         if hp['student_weights']:
-            state = torch.load(
-                hp['student_weights'], map_location='cpu', weights_only=True
-            )
-            self.student.load_state_dict(state)
+            load_pretrained(self.student, hp['student_weights'], 'student')
         teacher = TeacherConfig(**hp['teacher'])
         self.teacher = FrozenTeacher.from_config(teacher, hp['num_classes'])
         self.kd_loss = DistillationConfig(**hp['kd']).build()

@@ -14,6 +14,7 @@ from ..matching.contrastive import clip_soft_infonce
 from ..matching.embed import ViewEmbeddings, check_rgb_images
 from ..matching.retrieval import retrieval_top1
 from ..models.factory import create_model
+from ..models.pretrained import load_pretrained
 from ..models.projection_head import ProjectionHead
 from .base import BaseTask, check_fits
 
@@ -61,6 +62,8 @@ class MatcherTask(BaseTask):
         patience: int | None = None,
         retrieval_chunk_size: int = 4096,
         zero_init_last: bool = True,
+        ms_weights: str | None = None,
+        rgb_weights: str | None = None,
     ) -> None:
         """Initialize a new MatcherTask instance.
 
@@ -79,6 +82,11 @@ class MatcherTask(BaseTask):
             zero_init_last: timm's initialisation of both encoders (each residual
                 block's last BatchNorm weight at zero); False: at one, as the
                 reference code.
+            ms_weights: Pretrained start of M_V: a TorchGeo weight enum name
+                with the benchmark's bands, the teacher's checkpoint, or a file
+                (see :func:`~torchgeo_ackd.models.pretrained.load_pretrained`).
+            rgb_weights: Pretrained start of M_G: an RGB TorchGeo weight enum
+                name, ``'timm'`` / ``'timm:<tag>'`` or a file.
 
         Raises:
             ValueError: If a numeric argument is out of range.
@@ -111,6 +119,12 @@ class MatcherTask(BaseTask):
             hparams['ms_model'], hparams['in_channels'], 0, zero_init_last
         )
         self.rgb_encoder = create_model(hparams['rgb_model'], 3, 0, zero_init_last)
+        for encoder, key, what in (
+            (self.ms_encoder, 'ms_weights', 'matcher MS encoder'),
+            (self.rgb_encoder, 'rgb_weights', 'matcher pseudo-RGB encoder'),
+        ):
+            if hparams.get(key):
+                load_pretrained(encoder, hparams[key], what)
         dim, dropout = hparams['embed_dim'], hparams['dropout']
         self.ms_head = ProjectionHead(_feature_width(self.ms_encoder), dim, dropout)
         self.rgb_head = ProjectionHead(_feature_width(self.rgb_encoder), dim, dropout)

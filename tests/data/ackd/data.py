@@ -7,6 +7,7 @@ file is committed.
 """
 
 import csv
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,6 +95,74 @@ def make_benchmark(
             writer.writerow(['path', 'labels'])
             writer.writerows(rows)
     return root
+
+
+#: UC Merced's classes the fake archive holds: the mapped ones and one left out.
+UCM_CLASSES = (
+    'agricultural', 'forest', 'chaparral', 'freeway', 'denseresidential',
+    'mediumresidential', 'sparseresidential', 'river', 'airplane',
+)  # fmt: skip
+EUROSAT_CLASSES = (
+    'AnnualCrop', 'Forest', 'HerbaceousVegetation', 'Highway', 'Industrial',
+    'Pasture', 'PermanentCrop', 'Residential', 'River', 'SeaLake',
+)  # fmt: skip
+
+
+def make_torchgeo_archives(
+    remote: Path, n_ms: int = 3, n_rgb: int = 3, seed: int = 0
+) -> dict[str, dict[str, str]]:
+    """Write EuroSAT's and UC Merced's archives and split files as TorchGeo fetches them.
+
+    ``EuroSATallBands.zip`` (13-band uint16 64 x 64 GeoTIFFs under
+    ``ds/images/remote_sensing/otherDatasets/sentinel_2/tif/<Class>/``) with
+    ``eurosat-{train,val,test}.txt``, and ``UCMerced_LandUse.zip`` (RGB TIFFs,
+    256 x 256, one 247 x 256, under ``UCMerced_LandUse/Images/<class>/``) with
+    ``uc_merced-{train,val,test}.txt``.
+
+    Returns:
+        ``{file name: {'md5': ..., 'sha256': ...}}`` of every file written.
+    """
+    import hashlib
+    import zipfile
+
+    rng = np.random.default_rng(seed)
+    staging = remote / 'staging'
+    eurosat = staging / 'ds/images/remote_sensing/otherDatasets/sentinel_2/tif'
+    # Each class has a file in each split (TorchGeo's ImageFolder needs one).
+    names: dict[tuple[str, int], list[str]] = {}
+    for c, name in enumerate(EUROSAT_CLASSES):
+        for i in range(1, n_ms + 1):
+            base = 1000 * (c + 1) + 100 * np.arange(13)[:, None, None]
+            pixels = (base + rng.integers(0, 50, (13, 64, 64))).astype(np.uint16)
+            write_geotiff(eurosat / name / f'{name}_{i}.tif', pixels)
+            names.setdefault(('eurosat', i % 3), []).append(f'{name}_{i}.jpg')
+    for c, name in enumerate(UCM_CLASSES):
+        for i in range(n_rgb):
+            height = 247 if (c, i) == (0, 0) else 256
+            pixels = np.full((height, 256, 3), 20 * c, np.uint8)
+            pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
+            path = staging / 'UCMerced_LandUse/Images' / name / f'{name}{i:02d}.tif'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+            names.setdefault(('uc_merced', i % 3), []).append(path.name)
+    for archive, top in (
+        ('EuroSATallBands.zip', 'ds'),
+        ('UCMerced_LandUse.zip', 'UCMerced_LandUse'),
+    ):
+        with zipfile.ZipFile(remote / archive, 'w') as z:
+            for file in sorted((staging / top).rglob('*')):
+                z.write(file, file.relative_to(staging).as_posix())
+    for (prefix, k), files in names.items():
+        split = ('train', 'val', 'test')[k]
+        (remote / f'{prefix}-{split}.txt').write_text('\n'.join(files) + '\n')
+    shutil.rmtree(staging)
+    return {
+        p.name: {
+            'md5': hashlib.md5(p.read_bytes()).hexdigest(),
+            'sha256': hashlib.sha256(p.read_bytes()).hexdigest(),
+        }
+        for p in remote.iterdir()
+    }
 
 
 if __name__ == '__main__':
